@@ -1,0 +1,190 @@
+"""Run a real stack program under the Pulumi mock runtime and collect what it registers.
+
+This is how paybill-iac previews without the Pulumi CLI or cloud credentials: the stack program in
+`stacks/` runs unchanged; the mock monitor records every resource (urn, type, name, inputs, parent,
+protect, provider) and the mocks answer with provider-shaped outputs (`paybill_iac.mock_outputs`) so
+stack outputs and cross-stack references look as they will in the cloud.
+
+Importing this module imports pulumi: only the commands that run stacks import it.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi.runtime
+import pulumi.runtime.settings
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime.proto import resource_pb2
+
+from paybill_iac import mock_outputs
+
+
+@dataclass
+class RegisteredResource:
+    """One resource as the engine would see it at registration."""
+
+    urn: str
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    parent: str
+    protect: bool
+    retain_on_delete: bool
+    provider: str
+    custom: bool
+    id: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"urn": self.urn, "type": self.type, "name": self.name, "inputs": self.inputs,
+                "parent": self.parent, "protect": self.protect}
+
+
+@dataclass
+class StackRun:
+    """What one run of a stack program registered and exported."""
+
+    project: str
+    stack: str
+    resources: list[RegisteredResource] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def by_type(self, type_token: str) -> list[RegisteredResource]:
+        return [resource for resource in self.resources if resource.type == type_token]
+
+    def one(self, type_token: str) -> RegisteredResource:
+        found = self.by_type(type_token)
+        if len(found) != 1:
+            raise AssertionError(f"expected one {type_token}, found {len(found)}")
+        return found[0]
+
+
+class ProviderShapedMocks(pulumi_mocks.Mocks):
+    """Answers registrations and invokes with outputs shaped like the real provider's."""
+
+    def __init__(self, stack: str, stack_references: Mapping[str, Mapping[str, Any]]):
+        self.stack = stack
+        self.stack_references = stack_references
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        if args.typ == "pulumi:pulumi:StackReference":
+            target = args.inputs.get("name") or args.resource_id or args.name
+            if target not in self.stack_references:
+                raise KeyError(f"no outputs for the referenced stack '{target}'")
+            return target, {"name": target, "outputs": dict(self.stack_references[target]),
+                            "secretOutputNames": []}
+        return mock_outputs.new_resource(args.typ, args.name, dict(args.inputs), self.stack)
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return mock_outputs.invoke(args.token, dict(args.args)), None
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """A mock monitor that also keeps what the engine would know: parent, protect, provider."""
+
+    def __init__(self, mocks: pulumi_mocks.Mocks):
+        super().__init__(mocks)
+        self.registrations: dict[str, dict[str, Any]] = {}
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.registrations[response.urn] = {
+                "type": request.type, "name": request.name, "parent": request.parent,
+                "protect": bool(request.protect), "retain_on_delete": bool(request.retainOnDelete),
+                "provider": request.provider, "custom": bool(request.custom),
+                "inputs": pulumi.runtime.rpc.deserialize_properties(request.object),
+            }
+        return response
+
+    def ReadResource(self, request: Any) -> resource_pb2.ReadResourceResponse:  # noqa: N802
+        response = super().ReadResource(request)
+        self.registrations[response.urn] = {
+            "type": request.type, "name": request.name, "parent": request.parent, "protect": False,
+            "retain_on_delete": False, "provider": request.provider, "custom": True,
+            "inputs": pulumi.runtime.rpc.deserialize_properties(request.properties),
+        }
+        return response
+
+
+def config_values(project_config: Mapping[str, Any]) -> dict[str, str]:
+    """Stack config as the engine hands it to a program: objects and numbers as JSON text."""
+    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in project_config.items()}
+
+
+def _plain(value: Any) -> Any:
+    """Unknowns and secrets unwrapped for reporting (the mock runtime resolves every value)."""
+    if isinstance(value, dict):
+        if value.get("4dabf18193072939515e22adb298388d") == "1b47061264138c4ac30d75fd1eb44270":
+            return _plain(value.get("value"))
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def run_stack(
+    program: Path | Callable[[], None],
+    *,
+    project: str,
+    stack: str,
+    config: Mapping[str, Any],
+    stack_references: Mapping[str, Mapping[str, Any]] | None = None,
+) -> StackRun:
+    """Run `program` (a stack's __main__.py, or a function) as stack `project/stack` with `config`.
+
+    Resets the runtime first, so runs can follow each other in one process.
+    """
+    pulumi.runtime.settings.ROOT.set(None)
+    pulumi.runtime.set_all_config(config_values(config))
+    mocks = ProviderShapedMocks(stack, stack_references or {})
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    exported: dict[str, Any] = {}
+
+    @pulumi.runtime.test  # type: ignore[misc]
+    def body() -> pulumi.Output[Any]:
+        if callable(program):
+            program()
+        else:
+            _run_program_file(program)
+        root = pulumi.runtime.settings.get_root_resource()
+        outputs = dict(getattr(root, "outputs", {}) or {})
+        return pulumi.Output.all(**outputs).apply(exported.update) if outputs else pulumi.Output.from_input(None)
+
+    body()
+    run = StackRun(project, stack)
+    registered = monitor.get_registered_resources()
+    for urn, registration in monitor.registrations.items():
+        state = registered[urn].state if urn in registered else {}
+        resource_id = registered[urn].id if urn in registered else ""
+        run.resources.append(
+            RegisteredResource(
+                urn=urn, type=registration["type"], name=registration["name"],
+                inputs=_plain(registration["inputs"]), outputs=_plain(dict(state)),
+                parent=registration["parent"], protect=registration["protect"],
+                retain_on_delete=registration["retain_on_delete"], provider=registration["provider"],
+                custom=registration["custom"], id=resource_id or "",
+            )
+        )
+    run.outputs = _plain(exported)
+    return run
+
+
+def _run_program_file(path: Path) -> None:
+    """Run a stack's __main__.py the way the Python language host does: its folder on sys.path."""
+    folder = str(path.parent.resolve())
+    sys.path.insert(0, folder)
+    try:
+        runpy.run_path(str(path), run_name="__main__")
+    finally:
+        if sys.path and sys.path[0] == folder:
+            sys.path.pop(0)

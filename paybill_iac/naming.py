@@ -1,0 +1,284 @@
+"""Every physical cloud name paybill-iac creates, derived from (org, owner id, purpose).
+
+A name is a contract with the cloud: it must pass the cloud's rules (length, charset, first and last
+character, reserved prefixes and suffixes) and, once released, it is the resource's identity. So:
+
+- names are a pure, deterministic function of (org, owner id, purpose);
+- when a cloud's rules force a change that loses information (a name too long, or a charset without
+  the hyphen so `a-bc` and `ab-c` would meet), the name is shortened and a stable hash suffix of the
+  full, unambiguous form keeps it unique;
+- every name is checked against its rule before it is returned: an invalid name is our bug, raised
+  here rather than by a cloud API halfway through a deployment.
+
+`names_for(cloud, org, owner)` returns the set a tenant or cell uses on its cloud, keyed by purpose.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+# Tenant and cell ids: ASCII lowercase letters and digits, single hyphens, a letter first.
+ID_MIN_LEN = 2
+ID_MAX_LEN = 30
+ID_PATTERN = re.compile(r"[a-z](?:[a-z0-9]|-(?=[a-z0-9]))*", re.ASCII)
+ID_RULE_TEXT = (
+    f"{ID_MIN_LEN}-{ID_MAX_LEN} characters: ASCII lowercase letters, digits and single hyphens, "
+    "starting with a letter and not ending with a hyphen"
+)
+# The organisation prefix is in every name, so it is kept short.
+ORG_MIN_LEN = 2
+ORG_MAX_LEN = 6
+ORG_PATTERN = re.compile(r"[a-z][a-z0-9]*", re.ASCII)
+ORG_RULE_TEXT = f"{ORG_MIN_LEN}-{ORG_MAX_LEN} ASCII lowercase letters or digits, starting with a letter"
+
+HASH_LEN = 6
+
+
+def id_problem(value: str) -> str | None:
+    """Why `value` is not a valid tenant, plan or cell id; None when it is one."""
+    if not ID_MIN_LEN <= len(value) <= ID_MAX_LEN or not ID_PATTERN.fullmatch(value):
+        shown = value.encode("ascii", "backslashreplace").decode()
+        return f"'{shown}' is not a valid id ({ID_RULE_TEXT})"
+    return None
+
+
+def org_problem(value: str) -> str | None:
+    """Why `value` is not a valid organisation prefix; None when it is one."""
+    if not ORG_MIN_LEN <= len(value) <= ORG_MAX_LEN or not ORG_PATTERN.fullmatch(value):
+        return f"'{value}' is not a valid org prefix ({ORG_RULE_TEXT})"
+    return None
+
+
+@dataclass(frozen=True)
+class NameRule:
+    """A cloud's documented rule for one kind of name."""
+
+    title: str  # what a person calls it, used in messages
+    max_len: int
+    sep: str  # how parts are joined: "-", "_", "/" or "" when the charset has no separator
+    allowed: str  # regex character class body of the characters allowed anywhere
+    first: str = "a-z"  # character class body of the allowed first character
+    last: str = "a-z0-9"  # character class body of the allowed last character
+    min_len: int = 1
+    prefix: str = ""  # literal text before the derived part (e.g. "alias/")
+    forbidden_prefixes: tuple[str, ...] = ()
+    forbidden_suffixes: tuple[str, ...] = ()
+    forbidden_substrings: tuple[str, ...] = ()
+    forbidden_patterns: tuple[str, ...] = ()
+    no_double_sep: bool = True
+    globally_unique: bool = False  # unique across the whole cloud, not just one account
+    _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        body = f"[{self.first}]" + (f"[{self.allowed}]*[{self.last}]" if self.max_len > 1 else "")
+        single = f"[{self.first}]" if self.first else ""
+        object.__setattr__(self, "_regex", re.compile(f"(?:{body}|{single})", re.ASCII))
+
+    def problem(self, name: str) -> str | None:
+        """Why `name` breaks this rule; None when it passes."""
+        core = name[len(self.prefix) :] if self.prefix and name.startswith(self.prefix) else None
+        if self.prefix and core is None:
+            return f"must start with '{self.prefix}'"
+        core = name if core is None else core
+        if not self.min_len <= len(name) <= self.max_len:
+            return f"length {len(name)} is outside {self.min_len}-{self.max_len}"
+        if not self._regex.fullmatch(core):
+            return "has a character or a first/last character the cloud does not allow"
+        if self.no_double_sep and self.sep and self.sep * 2 in core:
+            return f"has a doubled '{self.sep}'"
+        lowered = name.lower()
+        for bad in self.forbidden_prefixes:
+            if lowered.startswith(bad):
+                return f"starts with the reserved '{bad}'"
+        for bad in self.forbidden_suffixes:
+            if lowered.endswith(bad):
+                return f"ends with the reserved '{bad}'"
+        for bad in self.forbidden_substrings:
+            if bad in lowered:
+                return f"contains the reserved '{bad}'"
+        for pattern in self.forbidden_patterns:
+            if re.search(pattern, name):
+                return f"matches the reserved pattern {pattern}"
+        return None
+
+
+_POSTGRES_RESERVED = ("pg_", "postgres", "template0", "template1", "rds", "azure_", "cloudsql")
+
+RULES: dict[str, NameRule] = {
+    # AWS
+    "aws.s3_bucket": NameRule(
+        "S3 bucket", 63, "-", "a-z0-9-", first="a-z0-9", min_len=3, globally_unique=True,
+        forbidden_prefixes=("xn--", "sthree-", "amzn-s3-demo-"),
+        forbidden_suffixes=("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"),
+    ),
+    "aws.kms_alias": NameRule(
+        "KMS alias", 256, "-", "a-z0-9-", prefix="alias/", forbidden_prefixes=("alias/aws/",)
+    ),
+    "aws.rds_instance": NameRule("RDS instance identifier", 63, "-", "a-z0-9-"),
+    "aws.rds_subnet_group": NameRule("RDS subnet group", 255, "-", "a-z0-9-", forbidden_prefixes=("default",)),
+    "aws.iam_role": NameRule("IAM role", 64, "-", "a-z0-9-"),
+    "aws.iam_policy": NameRule("IAM policy", 128, "-", "a-z0-9-"),
+    # Secrets Manager appends "-" and six random characters to ARNs: a name ending that way confuses
+    # partial-ARN lookups, so it is refused.
+    "aws.secret": NameRule(
+        "Secrets Manager secret", 512, "/", "a-z0-9/-", forbidden_patterns=(r"-[A-Za-z0-9]{6}$",)
+    ),
+    "aws.security_group": NameRule("security group", 255, "-", "a-z0-9-", forbidden_prefixes=("sg-",)),
+    "aws.name_tag": NameRule("Name tag", 256, "-", "a-z0-9-"),
+    # Azure
+    "azure.resource_group": NameRule("resource group", 90, "-", "a-z0-9-"),
+    "azure.storage_account": NameRule(
+        "storage account", 24, "", "a-z0-9", first="a-z0-9", min_len=3, globally_unique=True
+    ),
+    "azure.key_vault": NameRule("Key Vault", 24, "-", "a-z0-9-", min_len=3, globally_unique=True),
+    "azure.key": NameRule("Key Vault key", 127, "-", "a-z0-9-"),
+    "azure.postgres_server": NameRule(
+        "PostgreSQL flexible server", 63, "-", "a-z0-9-", first="a-z0-9", min_len=3, globally_unique=True
+    ),
+    "azure.container": NameRule("blob container", 63, "-", "a-z0-9-", first="a-z0-9", min_len=3),
+    "azure.virtual_network": NameRule("virtual network", 64, "-", "a-z0-9-", min_len=2),
+    "azure.identity": NameRule("user-assigned identity", 128, "-", "a-z0-9-", min_len=3),
+    # Google Cloud
+    "gcp.bucket": NameRule(
+        "Cloud Storage bucket", 63, "-", "a-z0-9-", first="a-z0-9", min_len=3, globally_unique=True,
+        forbidden_prefixes=("goog",), forbidden_substrings=("google", "g00gle"),
+    ),
+    "gcp.service_account": NameRule("service account id", 30, "-", "a-z0-9-", min_len=6),
+    "gcp.sql_instance": NameRule("Cloud SQL instance", 63, "-", "a-z0-9-"),
+    "gcp.network": NameRule("VPC network", 63, "-", "a-z0-9-"),
+    "gcp.kms": NameRule("KMS key ring or key", 63, "-", "a-z0-9-"),
+    # Oracle Cloud
+    "oci.compartment": NameRule("compartment", 100, "-", "a-z0-9-"),
+    "oci.display_name": NameRule("display name", 255, "-", "a-z0-9-"),
+    "oci.dns_label": NameRule("DNS label", 15, "", "a-z0-9"),
+    "oci.bucket": NameRule("Object Storage bucket", 256, "-", "a-z0-9-"),
+    "oci.iam": NameRule("dynamic group or policy", 100, "-", "a-z0-9-"),
+    # PostgreSQL identifiers (databases and roles inside a server, every cloud)
+    "postgres.identifier": NameRule(
+        "PostgreSQL identifier", 63, "_", "a-z0-9_", forbidden_prefixes=_POSTGRES_RESERVED
+    ),
+}
+
+
+def _digest(text: str, salt: int = 0) -> str:
+    raw = hashlib.sha256(f"{text}#{salt}".encode()).digest()
+    return base64.b32encode(raw).decode().lower()[:HASH_LEN]  # letters and 2-7: valid everywhere
+
+
+@lru_cache(maxsize=65536)
+def physical_name(kind: str, org: str, owner: str, purpose: str) -> str:
+    """The physical name of kind `kind` for `owner` (a tenant or cell id) and `purpose`.
+
+    `org`, `owner` and `purpose` must already be valid slugs (the catalog checks them).
+    """
+    rule = RULES[kind]
+    canonical = f"{kind}:{org}:{owner}:{purpose}"
+    parts = [org, owner, purpose]
+    # Owner ids carry hyphens; where the rule's separator differs, translate them losslessly when
+    # the separator exists, and note the loss when the charset has none.
+    lossy = rule.sep == "" and any("-" in part for part in parts)
+    joined = rule.sep.join(part.replace("-", rule.sep) for part in parts)
+    if rule.sep == "/":  # path-like names keep the id's own hyphens
+        joined = "/".join(parts)
+    name = rule.prefix + joined
+    if lossy or len(name) > rule.max_len:
+        name = _shorten(rule, name, _digest(canonical))
+    salt = 0
+    while rule.problem(name) is not None:
+        # A reserved word inside a valid id (e.g. "google"): fall back to the org and a hash, which
+        # avoid every reserved word; the salt moves on in the vanishing case a hash hits one.
+        salt += 1
+        if salt > 16:
+            raise AssertionError(f"cannot derive a valid {rule.title} name for {canonical}")
+        digest = _digest(canonical, salt)
+        name = _shorten(rule, rule.prefix + rule.sep.join([org, digest, purpose.replace("-", rule.sep)]), "")
+        if rule.problem(name) is not None:
+            name = _shorten(rule, rule.prefix + org + rule.sep + digest, "")
+    return name
+
+
+def _shorten(rule: NameRule, name: str, digest: str) -> str:
+    """Cut `name` to the rule's length and append `digest` (when given) with the rule's separator."""
+    tail = (rule.sep + digest) if digest else ""
+    room = rule.max_len - len(tail)
+    head = name[:room]
+    # Never leave a separator or a character the rule forbids at the end of the cut.
+    while head and (head[-1] in "-_/" or not re.fullmatch(f"[{rule.last}]", head[-1])):
+        head = head[:-1]
+    return head + tail
+
+
+# What each owner (tenant or cell) is called on its cloud: key -> (rule kind, purpose).
+NAME_SETS: dict[str, dict[str, tuple[str, str]]] = {
+    "aws": {
+        "network": ("aws.name_tag", "net"),
+        "security_group": ("aws.security_group", "db"),
+        "key_alias": ("aws.kms_alias", "data"),
+        "bucket": ("aws.s3_bucket", "data"),
+        "db_instance": ("aws.rds_instance", "db"),
+        "db_subnet_group": ("aws.rds_subnet_group", "db"),
+        "database": ("postgres.identifier", "db"),
+        "db_user": ("postgres.identifier", "app"),
+        "secret": ("aws.secret", "db"),
+        "role": ("aws.iam_role", "app"),
+        "policy": ("aws.iam_policy", "app"),
+    },
+    "azure": {
+        "resource_group": ("azure.resource_group", "rg"),
+        "network": ("azure.virtual_network", "net"),
+        "key_vault": ("azure.key_vault", "kv"),
+        "key": ("azure.key", "data"),
+        "storage_account": ("azure.storage_account", "st"),
+        "container": ("azure.container", "data"),
+        "db_server": ("azure.postgres_server", "db"),
+        "database": ("postgres.identifier", "db"),
+        "db_user": ("postgres.identifier", "app"),
+        "identity": ("azure.identity", "app"),
+    },
+    "gcp": {
+        "network": ("gcp.network", "net"),
+        "subnetwork": ("gcp.network", "subnet"),
+        "key_ring": ("gcp.kms", "ring"),
+        "key": ("gcp.kms", "data"),
+        "bucket": ("gcp.bucket", "data"),
+        "db_instance": ("gcp.sql_instance", "db"),
+        "database": ("postgres.identifier", "db"),
+        "db_user": ("postgres.identifier", "app"),
+        "service_account": ("gcp.service_account", "app"),
+    },
+    "oci": {
+        "compartment": ("oci.compartment", "cmp"),
+        "network": ("oci.display_name", "net"),
+        "dns_label": ("oci.dns_label", "net"),
+        "vault": ("oci.display_name", "vault"),
+        "key": ("oci.display_name", "data"),
+        "bucket": ("oci.bucket", "data"),
+        "db_system": ("oci.display_name", "db"),
+        "database": ("postgres.identifier", "db"),
+        "db_user": ("postgres.identifier", "app"),
+        "secret": ("oci.display_name", "db-secret"),
+        "dynamic_group": ("oci.iam", "app"),
+        "policy": ("oci.iam", "app"),
+    },
+}
+
+
+def tenant_prefix(tenant_id: str) -> str:
+    """The object prefix (or folder) that is a pooled tenant's slice of a shared bucket."""
+    return f"tenants/{tenant_id}/"
+
+
+def names_for(cloud: str, org: str, owner: str) -> dict[str, str]:
+    """Every physical name a tenant or cell `owner` uses on `cloud`, keyed by what it names."""
+    names = {key: physical_name(kind, org, owner, purpose) for key, (kind, purpose) in NAME_SETS[cloud].items()}
+    names["prefix"] = tenant_prefix(owner)
+    return names
+
+
+def name_kind(cloud: str, key: str) -> str:
+    """The rule kind behind names_for(...)[key], for collision checks and messages."""
+    return NAME_SETS[cloud][key][0] if key in NAME_SETS[cloud] else "object.prefix"

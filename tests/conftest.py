@@ -1,0 +1,77 @@
+"""Shared fixtures. `stackkit` builds stack configs the way `paybill-iac generate` does and runs the
+real stack programs under the mock runtime (paybill_iac.mockrun)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_REGION = {"aws": "eu-west-1", "azure": "westeurope", "gcp": "europe-west1", "oci": "eu-frankfurt-1"}
+DEFAULT_ACCOUNT = {
+    "aws": {},
+    "azure": {},
+    "gcp": {"project": "pb-tenants-prod"},
+    "oci": {"parent_compartment_id": "ocid1.tenancy.oc1..aaaaaaaaexampletenancy"},
+}
+TENANT_PROGRAM = REPO / "stacks" / "tenant" / "__main__.py"
+CELL_PROGRAM = REPO / "stacks" / "cell" / "__main__.py"
+
+
+class StackKit:
+    """Builds TenantStack/CellStack configs from plain arguments and runs the stack programs."""
+
+    org = "pb"
+    pulumi_org = "organization"
+
+    def cell_stack(self, cloud: str, cell: str = "cell-a", vcpus: int = 4, storage_gb: int = 128) -> Any:
+        from paybill_iac import markers, naming, sizing
+        from paybill_iac.stackconfig import CellStack
+
+        size = sizing.database_size(cloud, vcpus, storage_gb, 14)
+        return CellStack(
+            org=self.org, cell=cell, cloud=cloud, region=DEFAULT_REGION[cloud],
+            names=naming.names_for(cloud, self.org, cell), markers=markers.cell_markers(cell),
+            database=size.as_config(), account=DEFAULT_ACCOUNT[cloud],
+        )
+
+    def tenant_stack(
+        self, cloud: str, isolation: str, tenant: str = "acme", state: str = "active", plan: str = "pro",
+        cell: str = "cell-a", vcpus: int = 2, storage_gb: int = 64,
+    ) -> Any:
+        from paybill_iac import markers, naming, sizing
+        from paybill_iac.stackconfig import TenantStack, cell_stack_name
+
+        shared = isolation in ("pooled", "bridge")
+        database = None if isolation == "pooled" else sizing.database_size(cloud, vcpus, storage_gb, 7).as_config()
+        return TenantStack(
+            org=self.org, tenant=tenant, plan=plan, isolation=isolation, cloud=cloud,
+            region=DEFAULT_REGION[cloud], state=state, seats=10,
+            names=naming.names_for(cloud, self.org, tenant),
+            markers=markers.tenant_markers(tenant, plan, isolation), account=DEFAULT_ACCOUNT[cloud],
+            database=database, cell=cell if shared else None,
+            cell_stack=cell_stack_name(self.pulumi_org, cell) if shared else None,
+            cell_names=naming.names_for(cloud, self.org, cell) if shared else None,
+        )
+
+    def run_cell(self, spec: Any) -> Any:
+        from paybill_iac.mockrun import run_stack
+        from paybill_iac.stackconfig import CELL_PROJECT
+
+        return run_stack(CELL_PROGRAM, project=CELL_PROJECT, stack=spec.cell, config=spec.config())
+
+    def run_tenant(self, spec: Any, cell_run: Any = None) -> Any:
+        """Run the tenant program; pooled and bridge tenants need `cell_run` (their cell's run)."""
+        from paybill_iac.mockrun import run_stack
+        from paybill_iac.stackconfig import TENANT_PROJECT
+
+        references = {spec.cell_stack: cell_run.outputs} if cell_run is not None else {}
+        return run_stack(TENANT_PROGRAM, project=TENANT_PROJECT, stack=spec.tenant, config=spec.config(),
+                         stack_references=references)
+
+
+@pytest.fixture
+def stackkit() -> StackKit:
+    return StackKit()
