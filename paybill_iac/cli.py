@@ -1,0 +1,123 @@
+"""The `paybill-iac` command.
+
+Exit codes: 0 success, 1 the catalog (or a policy, or an operation) said no, 2 usage error.
+Every failure is printed as a sentence on stderr; no traceback reaches a user. Commands import what
+they need when they run, so `validate`, `generate` and `schema` never load pulumi or a cloud SDK.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from paybill_iac.errors import PaybillError
+
+DEFAULT_CATALOG = "stacks/catalog"
+DEFAULT_OUT = "stacks"
+
+catalog_argument = click.argument("catalog", default=DEFAULT_CATALOG, required=False,
+                                  type=click.Path(file_okay=False, path_type=Path))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="paybill-iac")
+def cli() -> None:
+    """Multi-tenant SaaS infrastructure from a catalog of plans and tenants, on Pulumi."""
+
+
+@cli.command()
+@catalog_argument
+def validate(catalog: Path) -> None:
+    """Check the catalog; list every problem with its file, id and field.
+
+    Exit 0 when valid, 1 when not.
+    """
+    from paybill_iac.catalog import load_catalog
+
+    loaded = load_catalog(catalog)
+    placed = len(loaded.placements)
+    click.echo(
+        f"{catalog}: valid: {len(loaded.tenants)} tenants, {len(loaded.plans)} plans, "
+        f"{len(loaded.cells)} cells ({placed} tenants placed on cells)"
+    )
+
+
+@cli.command()
+@catalog_argument
+@click.option("--out", default=DEFAULT_OUT, show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder holding the tenant/ and cell/ Pulumi projects.")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 listing the files that are stale.")
+@click.option("--prune", is_flag=True, help="Remove stack files of tenants and cells that left the catalog.")
+def generate(catalog: Path, out: Path, check: bool, prune: bool) -> None:
+    """Write one Pulumi stack config per tenant and per cell in use."""
+    from paybill_iac.catalog import load_catalog
+    from paybill_iac.generate import generate as run_generate
+
+    loaded = load_catalog(catalog)
+    result = run_generate(loaded, out, check=check, prune=prune)
+    if check:
+        if result.stale:
+            click.echo(f"{len(result.stale)} generated files are stale; run `paybill-iac generate`:", err=True)
+            for path in result.written:
+                click.echo(f"  would write  {path}", err=True)
+            for path in result.orphaned:
+                click.echo(f"  orphaned     {path} (no tenant or cell; remove with --prune)", err=True)
+            sys.exit(1)
+        click.echo(f"{len(result.unchanged)} generated files are up to date")
+        return
+    for path in result.written:
+        click.echo(f"wrote    {path}")
+    for path in result.removed:
+        click.echo(f"removed  {path}")
+    for path in result.orphaned:
+        if path not in result.removed:
+            click.echo(f"orphaned {path}: no tenant or cell behind it; `--prune` removes it", err=True)
+    click.echo(f"{len(result.written)} written, {len(result.unchanged)} unchanged, "
+               f"{len(result.removed)} removed, {len(result.orphaned) - len(result.removed)} orphaned")
+
+
+@cli.command()
+@click.argument("kind", required=False, type=click.Choice(["catalog", "plans", "cells", "tenant"]))
+def schema(kind: str | None) -> None:
+    """Print the JSON Schema of catalog files (all kinds, or one), for editors."""
+    import json
+
+    from paybill_iac.schema import schemas
+
+    documents = schemas()
+    click.echo(json.dumps(documents[kind] if kind else documents, indent=2, sort_keys=True))
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point: run the CLI, turning every error into a message and an exit code."""
+    try:
+        return cli.main(args=argv, prog_name="paybill-iac", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.exceptions.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except PaybillError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as error:  # noqa: BLE001 - the last line of defence against tracebacks
+        click.echo(f"internal error: {type(error).__name__}: {error}. Please report it with the command you ran; "
+                   "set PAYBILL_DEBUG=1 to see the traceback.", err=True)
+        import os
+
+        if os.environ.get("PAYBILL_DEBUG"):
+            raise
+        sys.exit(70)
+
+
+if __name__ == "__main__":
+    main()

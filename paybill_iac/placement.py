@@ -1,0 +1,106 @@
+"""Placement of pooled and bridge tenants on cells: deterministic, within capacity, and sticky.
+
+Moving a tenant between cells moves its data, so a placement, once made, never changes by itself:
+
+- a pin (`cell:` in the tenant file) is honoured, or rejected with the reason;
+- a tenant already in the ledger (`placements.yaml`, written by `paybill-iac generate`) stays on
+  its cell, even when the cell stopped accepting tenants;
+- a new tenant goes to the accepting cell of its cloud and region with the most free room (ties:
+  the cell id), new tenants taken in id order;
+- when no cell has room, validation says which cloud and region need a new cell.
+
+So adding or removing a tenant never moves another one. Offboarded tenants free their slot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from paybill_iac import yamlio
+from paybill_iac.catalog import SHARED_ISOLATIONS, Catalog, Tenant
+from paybill_iac.errors import CatalogIssue
+
+LEDGER_FILE = "placements.yaml"
+LEDGER_HEADER = (
+    "# Written by `paybill-iac generate`: the cell of every pooled and bridge tenant.\n"
+    "# Commit it with the catalog. A placement never moves by itself; to move a tenant, pin it with `cell:`.\n"
+)
+
+
+def needs_cell(catalog: Catalog, tenant: Tenant) -> bool:
+    return catalog.plans[tenant.plan].isolation in SHARED_ISOLATIONS and tenant.state != "offboarded"
+
+
+def read_ledger(root: Path, reader: Any) -> dict[str, str]:
+    """The previous placements, or {} when there are none yet. Malformed entries are issues."""
+    path = root / LEDGER_FILE
+    if not path.is_file():
+        return {}
+    data = reader.read(path, "catalog")
+    if data is None:
+        return {}
+    entries = data.get("placements") if isinstance(data, dict) else None
+    if not isinstance(entries, dict) or not all(
+        isinstance(key, str) and isinstance(value, str) for key, value in entries.items()
+    ):
+        reader.issues.append(CatalogIssue(reader.rel(path), "catalog", "", "placements",
+                                          "expected 'placements:' mapping tenant ids to cell ids"))
+        return {}
+    return dict(entries)
+
+
+def place(
+    catalog: Catalog, ledger: dict[str, str], rel: Callable[[Path], str]
+) -> tuple[dict[str, str], list[CatalogIssue]]:
+    """Every pooled and bridge tenant's cell, and the issues that prevent a placement."""
+    placed: dict[str, str] = {}
+    waiting: list[Tenant] = []
+    for tenant_id in sorted(catalog.tenants):
+        tenant = catalog.tenants[tenant_id]
+        if not needs_cell(catalog, tenant):
+            continue
+        previous = catalog.cells.get(ledger.get(tenant_id, ""))
+        if tenant.cell is not None:
+            placed[tenant_id] = tenant.cell
+        elif previous is not None and (previous.cloud, previous.region) == (tenant.cloud, tenant.region):
+            placed[tenant_id] = previous.id
+        else:
+            waiting.append(tenant)
+
+    load = {cell_id: 0 for cell_id in catalog.cells}
+    for cell_id in placed.values():
+        load[cell_id] += 1
+    issues: list[CatalogIssue] = []
+    for tenant in waiting:
+        candidates = [
+            cell for cell in catalog.cells.values()
+            if cell.accepting and (cell.cloud, cell.region) == (tenant.cloud, tenant.region)
+            and load[cell.id] < cell.capacity
+        ]
+        if not candidates:
+            where = (tenant.cloud, tenant.region)
+            existing = [cell.id for cell in catalog.cells.values() if (cell.cloud, cell.region) == where]
+            state = f"cells {', '.join(existing)} are full or not accepting" if existing else "there is no cell"
+            issues.append(CatalogIssue(str(catalog.files[f"tenant:{tenant.id}"]), "tenant", tenant.id, "cell",
+                                       f"no room: {state} in {tenant.cloud} {tenant.region}; "
+                                       f"add a cell for {tenant.cloud} {tenant.region} to cells.yaml"))
+            continue
+        best = min(candidates, key=lambda cell: (-(cell.capacity - load[cell.id]), cell.id))
+        placed[tenant.id] = best.id
+        load[best.id] += 1
+
+    cells_file = rel(catalog.root / "cells.yaml")
+    for cell_id, count in sorted(load.items()):
+        capacity = catalog.cells[cell_id].capacity
+        if count > capacity:
+            pinned = sorted(t for t, c in placed.items() if c == cell_id and catalog.tenants[t].cell == cell_id)
+            issues.append(CatalogIssue(cells_file, "cell", cell_id, "capacity",
+                                       f"{count} tenants are placed here but the capacity is {capacity} "
+                                       f"(pinned: {', '.join(pinned) or 'none'})"))
+    return dict(sorted(placed.items())), issues
+
+
+def ledger_text(placements: dict[str, str]) -> str:
+    return LEDGER_HEADER + yamlio.dump_config({"placements": dict(sorted(placements.items()))})

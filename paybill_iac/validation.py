@@ -1,0 +1,150 @@
+"""Checks across catalog files: references, plan limits, regions, sizes and physical-name collisions.
+
+Each function returns CatalogIssues; none raises for a catalog problem, so one run reports them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from paybill_iac import naming, regions, sizing
+from paybill_iac.catalog import DEDICATED_DB_ISOLATIONS, SHARED_ISOLATIONS, Catalog, Plan, Tenant
+from paybill_iac.errors import CatalogIssue
+
+Rel = Callable[[Path], str]
+
+_ACCOUNT_FIELDS = {"gcp": "accounts.gcp_project", "oci": "accounts.oci_parent_compartment_id"}
+
+
+def _listing(names: list[str]) -> str:
+    shown = ", ".join(sorted(names)[:12])
+    return shown + (", ..." if len(names) > 12 else "")
+
+
+def cross_check(catalog: Catalog, rel: Rel, settings_ok: bool) -> list[CatalogIssue]:
+    issues: list[CatalogIssue] = []
+    plans_file, cells_file = rel(catalog.root / "plans.yaml"), rel(catalog.root / "cells.yaml")
+    for plan in catalog.plans.values():
+        for position, region in enumerate(plan.limits.regions or []):
+            if not any(region in regions.REGIONS[cloud] for cloud in plan.clouds):
+                issues.append(CatalogIssue(plans_file, "plan", plan.id, f"limits.regions.{position}",
+                                           f"'{region}' is not a region of any of the plan's clouds "
+                                           f"({', '.join(plan.clouds)})"))
+    for cell in catalog.cells.values():
+        problem = regions.region_problem(cell.cloud, cell.region)
+        if problem:
+            issues.append(CatalogIssue(cells_file, "cell", cell.id, "region", problem))
+        try:
+            sizing.database_size(cell.cloud, cell.db_vcpus, cell.db_storage_gb, cell.backup_retention_days)
+        except sizing.SizingError as error:
+            issues.append(CatalogIssue(cells_file, "cell", cell.id, error.field, str(error)))
+    clouds_in_use: dict[str, str] = {}
+    for tenant in catalog.tenants.values():
+        file = str(catalog.files[f"tenant:{tenant.id}"])
+        issues += _check_tenant(catalog, tenant, file)
+        clouds_in_use.setdefault(tenant.cloud, f"tenant '{tenant.id}'")
+    for cell in catalog.cells.values():
+        clouds_in_use.setdefault(cell.cloud, f"cell '{cell.id}'")
+    if settings_ok:
+        settings_file = rel(catalog.root / "catalog.yaml")
+        accounts = catalog.settings.accounts
+        for cloud, field_name in _ACCOUNT_FIELDS.items():
+            if cloud in clouds_in_use and not accounts.for_cloud(cloud):
+                issues.append(CatalogIssue(settings_file, "catalog", "", field_name,
+                                           f"is required: {clouds_in_use[cloud]} runs on {cloud}"))
+    return issues
+
+
+def _check_tenant(catalog: Catalog, tenant: Tenant, file: str) -> list[CatalogIssue]:
+    def issue(field: str, message: str) -> CatalogIssue:
+        return CatalogIssue(file, "tenant", tenant.id, field, message)
+
+    found: list[CatalogIssue] = []
+    plan = catalog.plans.get(tenant.plan)
+    if plan is None:
+        return [issue("plan", f"unknown plan '{tenant.plan}' (plans: {_listing(list(catalog.plans))})")]
+    if tenant.cloud not in plan.clouds:
+        found.append(issue("cloud", f"plan '{plan.id}' does not allow {tenant.cloud} "
+                                    f"(allowed: {', '.join(plan.clouds)})"))
+    region_problem = regions.region_problem(tenant.cloud, tenant.region)
+    if region_problem:
+        found.append(issue("region", region_problem))
+    elif plan.limits.regions is not None and tenant.region not in plan.limits.regions:
+        found.append(issue("region", f"plan '{plan.id}' does not allow region '{tenant.region}' "
+                                     f"(allowed: {', '.join(plan.limits.regions)})"))
+    if tenant.subscription.seats > plan.limits.seats:
+        found.append(issue("subscription.seats", f"{tenant.subscription.seats} seats is more than plan "
+                                                 f"'{plan.id}' allows ({plan.limits.seats})"))
+    found += _check_overrides(plan, tenant, issue)
+    if tenant.cell is not None:
+        found += _check_pin(catalog, plan, tenant, issue)
+    return found
+
+
+def _check_overrides(plan: Plan, tenant: Tenant, issue: Callable[[str, str], CatalogIssue]) -> list[CatalogIssue]:
+    found = []
+    overrides, limits = tenant.overrides, plan.limits
+    for key in ("db_storage_gb", "db_vcpus"):
+        value = getattr(overrides, key)
+        if value is not None and value > getattr(limits, key):
+            found.append(issue(f"overrides.{key}", f"{value} is above plan '{plan.id}''s limit of "
+                                                   f"{getattr(limits, key)}"))
+    retention = overrides.backup_retention_days
+    if retention is not None and retention < limits.backup_retention_days:
+        found.append(issue("overrides.backup_retention_days",
+                           f"{retention} days is below plan '{plan.id}''s minimum of {limits.backup_retention_days}"))
+    if not found and plan.isolation in DEDICATED_DB_ISOLATIONS:
+        try:
+            database_size(plan, tenant)
+        except sizing.SizingError as error:
+            field = f"overrides.{error.field}" if getattr(overrides, error.field) is not None else "plan"
+            found.append(issue(field, f"{error} (plan '{plan.id}' on {tenant.cloud})"))
+    return found
+
+
+def _check_pin(
+    catalog: Catalog, plan: Plan, tenant: Tenant, issue: Callable[[str, str], CatalogIssue]
+) -> list[CatalogIssue]:
+    cell = catalog.cells.get(tenant.cell or "")
+    if plan.isolation not in SHARED_ISOLATIONS:
+        return [issue("cell", f"only pooled and bridge tenants live on cells; plan '{plan.id}' is {plan.isolation}")]
+    if cell is None:
+        return [issue("cell", f"unknown cell '{tenant.cell}' (cells: {_listing(list(catalog.cells))})")]
+    if (cell.cloud, cell.region) != (tenant.cloud, tenant.region):
+        return [issue("cell", f"cell '{cell.id}' is in {cell.cloud} {cell.region}, the tenant in "
+                              f"{tenant.cloud} {tenant.region}")]
+    return []
+
+
+def database_size(plan: Plan, tenant: Tenant) -> sizing.DatabaseSize:
+    """The tenant's dedicated database: its overrides, else its plan's limits, fitted to its cloud."""
+    overrides, limits = tenant.overrides, plan.limits
+    return sizing.database_size(
+        tenant.cloud,
+        overrides.db_vcpus or limits.db_vcpus,
+        overrides.db_storage_gb or limits.db_storage_gb,
+        overrides.backup_retention_days or limits.backup_retention_days,
+    )
+
+
+def name_collisions(catalog: Catalog, rel: Rel) -> list[CatalogIssue]:
+    """Two owners (tenants or cells) whose derived physical names meet."""
+    org = catalog.settings.org
+    owners: dict[tuple[str, str], str] = {}
+    issues = []
+    cells_file = rel(catalog.root / "cells.yaml")
+    entries = [("cell", cell.id, cell.cloud, cells_file) for cell in catalog.cells.values()]
+    entries += [("tenant", tenant.id, tenant.cloud, str(catalog.files[f"tenant:{tenant.id}"]))
+                for tenant in catalog.tenants.values()]
+    for kind, ident, cloud, file in entries:
+        for key, name in naming.names_for(cloud, org, ident).items():
+            slot = (naming.name_kind(cloud, key), name)
+            other = owners.setdefault(slot, f"{kind} '{ident}'")
+            if other != f"{kind} '{ident}'":
+                title = naming.RULES[slot[0]].title if slot[0] in naming.RULES else "object prefix"
+                issues.append(CatalogIssue(file, kind, ident, "id",
+                                           f"derives the {cloud} {title} name '{name}', already derived by {other}: "
+                                           "choose another id"))
+                break
+    return issues
