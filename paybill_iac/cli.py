@@ -91,6 +91,10 @@ def schema(kind: str | None) -> None:
     click.echo(json.dumps(documents[kind] if kind else documents, indent=2, sort_keys=True))
 
 
+# commands registered by other modules (each imports only click at module level)
+# end of registered commands
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: run the CLI, turning every error into a message and an exit code."""
     try:
