@@ -83,8 +83,9 @@ class ProviderShapedMocks(pulumi_mocks.Mocks):
                             "secretOutputNames": []}
         return mock_outputs.new_resource(args.typ, args.name, dict(args.inputs), self.stack)
 
-    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return mock_outputs.invoke(args.token, dict(args.args)), None
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        # An empty failure list, not None: MockMonitor.Invoke iterates it.
+        return mock_outputs.invoke(args.token, dict(args.args)), []
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
