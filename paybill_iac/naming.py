@@ -242,6 +242,9 @@ NAME_SETS: dict[str, dict[str, tuple[str, str]]] = {
     "gcp": {
         "network": ("gcp.network", "net"),
         "subnetwork": ("gcp.network", "subnet"),
+        # the internal range reserved for private services access (Cloud SQL private IP); a Compute
+        # Engine resource name, so the same RFC 1035 rule as the network
+        "private_range": ("gcp.network", "psa"),
         "key_ring": ("gcp.kms", "ring"),
         "key": ("gcp.kms", "data"),
         "bucket": ("gcp.bucket", "data"),
