@@ -129,6 +129,17 @@ RULES: dict[str, NameRule] = {
     ),
     "aws.security_group": NameRule("security group", 255, "-", "a-z0-9-", forbidden_prefixes=("sg-",)),
     "aws.name_tag": NameRule("Name tag", 256, "-", "a-z0-9-"),
+    # RDS parameter groups and snapshots: letters, digits and hyphens, a letter first, no trailing or
+    # doubled hyphen; "default" names are RDS's own parameter groups.
+    "aws.rds_parameter_group": NameRule(
+        "RDS DB parameter group", 255, "-", "a-z0-9-", forbidden_prefixes=("default",)
+    ),
+    "aws.rds_snapshot": NameRule("RDS DB snapshot identifier", 255, "-", "a-z0-9-"),
+    # CreateDBInstance MasterUsername: 1-16 letters, digits or underscores, a letter first, not a
+    # reserved word of the engine.
+    "aws.rds_master_user": NameRule(
+        "RDS master user name", 16, "_", "a-z0-9_", forbidden_prefixes=_POSTGRES_RESERVED
+    ),
     # Azure
     "azure.resource_group": NameRule("resource group", 90, "-", "a-z0-9-"),
     "azure.storage_account": NameRule(
@@ -221,6 +232,9 @@ NAME_SETS: dict[str, dict[str, tuple[str, str]]] = {
         "bucket": ("aws.s3_bucket", "data"),
         "db_instance": ("aws.rds_instance", "db"),
         "db_subnet_group": ("aws.rds_subnet_group", "db"),
+        "db_parameter_group": ("aws.rds_parameter_group", "db"),
+        "db_final_snapshot": ("aws.rds_snapshot", "db-final"),
+        "db_admin": ("aws.rds_master_user", "admin"),
         "database": ("postgres.identifier", "db"),
         "db_user": ("postgres.identifier", "app"),
         "secret": ("aws.secret", "db"),
