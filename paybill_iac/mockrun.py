@@ -42,6 +42,8 @@ class RegisteredResource:
     provider: str
     custom: bool
     id: str
+    secret_inputs: tuple[str, ...] = ()
+    """Dotted paths of the inputs that were pulumi secrets (their values above are unwrapped)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {"urn": self.urn, "type": self.type, "name": self.name, "inputs": self.inputs,
@@ -56,6 +58,8 @@ class StackRun:
     stack: str
     resources: list[RegisteredResource] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    secret_outputs: tuple[str, ...] = ()
+    """Dotted paths of the stack outputs that are pulumi secrets (their values above are unwrapped)."""
 
     def by_type(self, type_token: str) -> list[RegisteredResource]:
         return [resource for resource in self.resources if resource.type == type_token]
@@ -121,15 +125,37 @@ def config_values(project_config: Mapping[str, Any]) -> dict[str, str]:
     return {key: value if isinstance(value, str) else json.dumps(value) for key, value in project_config.items()}
 
 
+_SIG_KEY = "4dabf18193072939515e22adb298388d"
+_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
+def _is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(_SIG_KEY) == _SECRET_SIG
+
+
 def _plain(value: Any) -> Any:
     """Unknowns and secrets unwrapped for reporting (the mock runtime resolves every value)."""
     if isinstance(value, dict):
-        if value.get("4dabf18193072939515e22adb298388d") == "1b47061264138c4ac30d75fd1eb44270":
+        if _is_secret(value):
             return _plain(value.get("value"))
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_plain(item) for item in value]
     return value
+
+
+def secret_paths(value: Any, prefix: str = "") -> list[str]:
+    """Dotted paths (list items by index) of the secret values inside a deserialized property bag."""
+    if _is_secret(value):
+        return [prefix]
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += secret_paths(item, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += secret_paths(item, f"{prefix}.{index}" if prefix else str(index))
+    return found
 
 
 def run_stack(
@@ -150,6 +176,11 @@ def run_stack(
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
     exported: dict[str, Any] = {}
+    secret_outputs: list[str] = []
+
+    async def find_secret_outputs(outputs: dict[str, Any]) -> None:
+        struct = await pulumi.runtime.rpc.serialize_properties(outputs, {})
+        secret_outputs.extend(secret_paths(pulumi.runtime.rpc.deserialize_properties(struct)))
 
     @pulumi.runtime.test  # type: ignore[misc]
     def body() -> pulumi.Output[Any]:
@@ -159,7 +190,10 @@ def run_stack(
             _run_program_file(program)
         root = pulumi.runtime.settings.get_root_resource()
         outputs = dict(getattr(root, "outputs", {}) or {})
-        return pulumi.Output.all(**outputs).apply(exported.update) if outputs else pulumi.Output.from_input(None)
+        if not outputs:
+            return pulumi.Output.from_input(None)
+        values = pulumi.Output.all(**outputs).apply(exported.update)
+        return pulumi.Output.all(values, find_secret_outputs(outputs))
 
     body()
     run = StackRun(project, stack)
@@ -171,12 +205,14 @@ def run_stack(
             RegisteredResource(
                 urn=urn, type=registration["type"], name=registration["name"],
                 inputs=_plain(registration["inputs"]), outputs=_plain(dict(state)),
+                secret_inputs=tuple(secret_paths(registration["inputs"])),
                 parent=registration["parent"], protect=registration["protect"],
                 retain_on_delete=registration["retain_on_delete"], provider=registration["provider"],
                 custom=registration["custom"], id=resource_id or "",
             )
         )
     run.outputs = _plain(exported)
+    run.secret_outputs = tuple(secret_outputs)
     return run
 
 
