@@ -153,6 +153,18 @@ RULES: dict[str, NameRule] = {
     "azure.container": NameRule("blob container", 63, "-", "a-z0-9-", first="a-z0-9", min_len=3),
     "azure.virtual_network": NameRule("virtual network", 64, "-", "a-z0-9-", min_len=2),
     "azure.identity": NameRule("user-assigned identity", 128, "-", "a-z0-9-", min_len=3),
+    # Subnets and network security groups: 1-80 letters, digits, hyphens (also "_" and "."), starting
+    # with a letter or digit and ending with a letter, digit or underscore.
+    "azure.network_part": NameRule("subnet or network security group", 80, "-", "a-z0-9-", first="a-z0-9"),
+    # The private DNS zone a VNet-integrated PostgreSQL flexible server registers in: a name of our own
+    # in front of the fixed ".private.postgres.database.azure.com" (the purpose carries that suffix);
+    # each label at most 63 characters, the whole zone at most 253.
+    "azure.private_dns_zone": NameRule(
+        "private DNS zone", 253, "-", "a-z0-9.-", min_len=3,
+        forbidden_patterns=(r"^(?!.*\.private\.postgres\.database\.azure\.com$)", r"[^.]{64}", r"\.\.")
+    ),
+    # Management locks: up to 260 characters, none of < > % & : \ ? /.
+    "azure.lock": NameRule("management lock", 260, "-", "a-z0-9-"),
     # Google Cloud
     "gcp.bucket": NameRule(
         "Cloud Storage bucket", 63, "-", "a-z0-9-", first="a-z0-9", min_len=3, globally_unique=True,
@@ -252,6 +264,12 @@ NAME_SETS: dict[str, dict[str, tuple[str, str]]] = {
         "database": ("postgres.identifier", "db"),
         "db_user": ("postgres.identifier", "app"),
         "identity": ("azure.identity", "app"),
+        "subnet": ("azure.network_part", "db"),
+        "network_security_group": ("azure.network_part", "db"),
+        "dns_zone": ("azure.private_dns_zone", "pg.private.postgres.database.azure.com"),
+        "key_identity": ("azure.identity", "cmk"),
+        "db_admin": ("azure.identity", "db-admin"),
+        "db_lock": ("azure.lock", "db-lock"),
     },
     "gcp": {
         "network": ("gcp.network", "net"),
