@@ -298,6 +298,17 @@ NAME_SETS: dict[str, dict[str, tuple[str, str]]] = {
         "secret": ("oci.display_name", "db-secret"),
         "dynamic_group": ("oci.iam", "app"),
         "policy": ("oci.iam", "app"),
+        # the private database subnet, its security list and the database's network security group
+        "subnet": ("oci.display_name", "db-subnet"),
+        "security_list": ("oci.display_name", "db-sl"),
+        "nsg": ("oci.display_name", "db-nsg"),
+        # the DB system's administrator (OCI Database with PostgreSQL refuses "postgres" and pg_*)
+        "db_admin": ("postgres.identifier", "admin"),
+        # the policy letting the region's Object Storage service use the store's key (SSE with a
+        # customer-managed key needs it before the bucket can be created)
+        "service_policy": ("oci.iam", "svc"),
+        # the on-demand backup taken when a tenant is offboarded (OCI has no final-backup-on-delete)
+        "final_backup": ("oci.display_name", "db-final"),
     },
 }
 
