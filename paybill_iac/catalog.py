@@ -16,13 +16,14 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -33,6 +34,7 @@ from pydantic import (
 
 from paybill_iac import naming
 from paybill_iac.errors import CatalogError, CatalogIssue
+from paybill_iac.parallel import map_chunks
 from paybill_iac.yamlio import YamlProblem, load_file
 
 Cloud = Literal["aws", "azure", "gcp", "oci"]
@@ -61,7 +63,19 @@ def _org(value: str) -> str:
     return value
 
 
+def _iso_date(value: Any) -> Any:
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"expected a date like 2026-01-31, got {_describe(value)}")
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"'{value}' is not a real date (expected YYYY-MM-DD)") from None
+
+
 Slug = Annotated[str, Field(strict=True), AfterValidator(_slug)]
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
 Text = Annotated[str, Field(strict=True, min_length=1, max_length=200)]
 StrictInt = Annotated[int, Field(strict=True)]
 
@@ -153,8 +167,8 @@ class Cell(_Model):
 
 class Subscription(_Model):
     seats: Annotated[int, Field(strict=True, ge=1, le=MAX_SEATS)]
-    start: dt.date
-    end: dt.date | None = None
+    start: IsoDate
+    end: IsoDate | None = None
     """None: open-ended."""
 
     @model_validator(mode="after")
@@ -353,6 +367,33 @@ def _duplicates(items: Iterable[Any], file_of: Any, kind: str) -> tuple[dict[str
     return {item.id: item for item in seen.values()}, issues
 
 
+def _parse_files(paths: Sequence[Path]) -> list[tuple[Path, Any, list[CatalogIssue]]]:
+    """Parse files to plain data (in worker processes for large catalogs: plain data pickles cheaply,
+    models do not)."""
+    results = []
+    for path in paths:
+        reader = _Reader(path.parent.parent)
+        data = reader.read(path, "tenant")
+        results.append((path, data, reader.issues))
+    return results
+
+
+def _read_tenant(reader: _Reader, path: Path, data: Any) -> Tenant | None:
+    rel = reader.rel(path)
+    if data is None:
+        reader.issues.append(CatalogIssue(rel, "tenant", path.stem, "", "file is empty"))
+        return None
+    if not isinstance(data, dict):
+        reader.issues.append(CatalogIssue(rel, "tenant", "", "", "expected a mapping of tenant fields"))
+        return None
+    tenant: Tenant | None = reader.model(Tenant, data, rel, "tenant")
+    if tenant is not None and path.stem != tenant.id:
+        reader.issues.append(CatalogIssue(rel, "tenant", tenant.id, "id",
+                                          f"does not match the file name: name the file '{tenant.id}.yaml'"))
+        return None
+    return tenant
+
+
 def load_catalog(path: str | os.PathLike[str], *, check_placements: bool = True) -> Catalog:
     """Load, validate and place the catalog at `path`; raise CatalogError with every problem found."""
     from paybill_iac import placement, validation
@@ -378,33 +419,27 @@ def load_catalog(path: str | os.PathLike[str], *, check_placements: bool = True)
                                 lambda _: reader.rel(cells_path), "cell")
     reader.issues += issues
 
-    tenant_files: dict[str, str] = {}
-    tenant_list = []
     tenants_dir = root / "tenants"
     paths = sorted(tenants_dir.glob("*.yaml")) + sorted(tenants_dir.glob("*.yml")) if tenants_dir.is_dir() else []
     if not tenants_dir.is_dir():
         reader.issues.append(CatalogIssue(reader.rel(tenants_dir), "catalog", "", "", "folder is missing"))
-    for tenant_path in paths:
-        rel = reader.rel(tenant_path)
-        data = reader.read(tenant_path, "tenant")
-        if data is None:
-            if tenant_path.stat().st_size == 0:
-                reader.issues.append(CatalogIssue(rel, "tenant", tenant_path.stem, "", "file is empty"))
+    tenant_files: dict[str, str] = {}
+    tenant_list = []
+    for tenant_path, data, issues in map_chunks(_parse_files, paths):
+        if issues:
+            reader.issues += issues
             continue
-        if not isinstance(data, dict):
-            reader.issues.append(CatalogIssue(rel, "tenant", "", "", "expected a mapping of tenant fields"))
-            continue
-        tenant = reader.model(Tenant, data, rel, "tenant")
+        tenant = _read_tenant(reader, tenant_path, data)
         if tenant is None:
             continue
-        if tenant_path.stem != tenant.id:
-            reader.issues.append(CatalogIssue(rel, "tenant", tenant.id, "id",
-                                              f"does not match the file name: name the file '{tenant.id}.yaml'"))
+        rel = reader.rel(tenant_path)
+        first = tenant_files.get(tenant.id)
+        if first is not None:
+            reader.issues.append(CatalogIssue(rel, "tenant", tenant.id, "id", f"is already used by the tenant in {first}"))
             continue
         tenant_files[tenant.id] = rel
         tenant_list.append(tenant)
-    tenants, issues = _duplicates(tenant_list, lambda item: tenant_files.get(item.id, "tenants/"), "tenant")
-    reader.issues += issues
+    tenants = {tenant.id: tenant for tenant in tenant_list}
 
     catalog = Catalog(root, settings or Settings(org="xx"), plans, cells, tenants)
     catalog.files = {f"tenant:{key}": Path(value) for key, value in tenant_files.items()}

@@ -103,6 +103,9 @@ def generate(catalog: Catalog, out: Path, *, check: bool = False, prune: bool = 
     """Write what changed (nothing with `check`); report orphans and remove them with `prune`."""
     result = GenerateResult()
     files = desired_files(catalog, out)
+    if not check:
+        for folder in {path.parent for path in files}:
+            folder.mkdir(parents=True, exist_ok=True)
     for path, content in files.items():
         data = content.encode()
         try:
@@ -114,7 +117,7 @@ def generate(catalog: Catalog, out: Path, *, check: bool = False, prune: bool = 
             continue
         result.written.append(path)
         if not check:
-            _atomic_write(path, data)
+            _write(path, data, replace=current is not None)
     result.orphaned = [path for path in _existing_stack_files(out) if path not in files]
     if prune and not check:
         for path in result.orphaned:
@@ -123,9 +126,14 @@ def generate(catalog: Catalog, out: Path, *, check: bool = False, prune: bool = 
     return result
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write via a temporary file and rename, so a crash never leaves half a stack file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _write(path: Path, data: bytes, *, replace: bool) -> None:
+    """Write a stack file. An existing file is replaced through a temporary file and a rename, so a
+    crash never leaves half of it where a whole one was; a new file is created exclusively (a crash
+    leaves at most a partial new file, which the next run, or --check, finds stale)."""
+    if not replace:
+        with open(path, "xb") as stream:
+            stream.write(data)
+        return
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as stream:

@@ -19,7 +19,9 @@ import base64
 import hashlib
 import re
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from functools import lru_cache
+from types import MappingProxyType
 
 # Tenant and cell ids: ASCII lowercase letters and digits, single hyphens, a letter first.
 ID_MIN_LEN = 2
@@ -50,6 +52,13 @@ def org_problem(value: str) -> str | None:
     """Why `value` is not a valid organisation prefix; None when it is one."""
     if not ORG_MIN_LEN <= len(value) <= ORG_MAX_LEN or not ORG_PATTERN.fullmatch(value):
         return f"'{value}' is not a valid org prefix ({ORG_RULE_TEXT})"
+    # Every name starts with the org: one that opens with a reserved word ("pg_", "goog") cannot work.
+    for name_set in NAME_SETS.values():
+        for kind, purpose in name_set.values():
+            try:
+                physical_name(kind, value, "x1", purpose)
+            except AssertionError:
+                return f"'{value}' cannot start a {RULES[kind].title} name: choose another org prefix"
     return None
 
 
@@ -192,7 +201,6 @@ def _digest(text: str, salt: int = 0) -> str:
     return base64.b32encode(raw).decode().lower()[:HASH_LEN]  # letters and 2-7: valid everywhere
 
 
-@lru_cache(maxsize=65536)
 def physical_name(kind: str, org: str, owner: str, purpose: str) -> str:
     """The physical name of kind `kind` for `owner` (a tenant or cell id) and `purpose`.
 
@@ -318,11 +326,19 @@ def tenant_prefix(tenant_id: str) -> str:
     return f"tenants/{tenant_id}/"
 
 
-def names_for(cloud: str, org: str, owner: str) -> dict[str, str]:
-    """Every physical name a tenant or cell `owner` uses on `cloud`, keyed by what it names."""
+def names_for(cloud: str, org: str, owner: str) -> Mapping[str, str]:
+    """Every physical name a tenant or cell `owner` uses on `cloud`, keyed by what it names.
+
+    Cached (validation, placement checks and generation all ask for the same names) and read-only.
+    """
+    return _names_for(cloud, org, owner)
+
+
+@lru_cache(maxsize=None)
+def _names_for(cloud: str, org: str, owner: str) -> Mapping[str, str]:
     names = {key: physical_name(kind, org, owner, purpose) for key, (kind, purpose) in NAME_SETS[cloud].items()}
     names["prefix"] = tenant_prefix(owner)
-    return names
+    return MappingProxyType(names)
 
 
 def name_kind(cloud: str, key: str) -> str:

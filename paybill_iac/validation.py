@@ -131,20 +131,23 @@ def database_size(plan: Plan, tenant: Tenant) -> sizing.DatabaseSize:
 def name_collisions(catalog: Catalog, rel: Rel) -> list[CatalogIssue]:
     """Two owners (tenants or cells) whose derived physical names meet."""
     org = catalog.settings.org
-    owners: dict[tuple[str, str], str] = {}
+    owners: dict[tuple[str, str], tuple[str, str]] = {}
     issues = []
     cells_file = rel(catalog.root / "cells.yaml")
     entries = [("cell", cell.id, cell.cloud, cells_file) for cell in catalog.cells.values()]
     entries += [("tenant", tenant.id, tenant.cloud, str(catalog.files[f"tenant:{tenant.id}"]))
                 for tenant in catalog.tenants.values()]
+    kinds = {cloud: {key: naming.name_kind(cloud, key) for key in (*naming.NAME_SETS[cloud], "prefix")}
+             for cloud in naming.NAME_SETS}
     for kind, ident, cloud, file in entries:
+        cloud_kinds = kinds[cloud]
         for key, name in naming.names_for(cloud, org, ident).items():
-            slot = (naming.name_kind(cloud, key), name)
-            other = owners.setdefault(slot, f"{kind} '{ident}'")
-            if other != f"{kind} '{ident}'":
+            slot = (cloud_kinds[key], name)
+            other = owners.setdefault(slot, (kind, ident))
+            if other != (kind, ident):
                 title = naming.RULES[slot[0]].title if slot[0] in naming.RULES else "object prefix"
                 issues.append(CatalogIssue(file, kind, ident, "id",
-                                           f"derives the {cloud} {title} name '{name}', already derived by {other}: "
-                                           "choose another id"))
+                                           f"derives the {cloud} {title} name '{name}', already derived by "
+                                           f"{other[0]} '{other[1]}': choose another id"))
                 break
     return issues

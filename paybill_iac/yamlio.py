@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,36 @@ class YamlProblem(ValueError):
         super().__init__(message if line is None else f"line {line}: {message}")
 
 
-class _StrictLoader(_Base):  # type: ignore[misc, valid-type]
+class _PlainLoader(_Base):  # type: ignore[misc, valid-type]
+    """Refuses duplicate and non-text keys. Used when the text has no '&', '*' or '<<', so it cannot
+    hold an anchor, an alias or a merge key."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = node.value
+        for key_node, _ in keys:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
+                shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else "a collection"
+                raise YamlProblem(f"key {shown!r} is not text: quote it", key_node.start_mark.line + 1)
+        if len({key_node.value for key_node, _ in keys}) != len(keys):
+            seen: dict[str, int] = {}
+            for key_node, _ in keys:
+                line = key_node.start_mark.line + 1
+                if key_node.value in seen:
+                    raise YamlProblem(f"duplicate key '{key_node.value}' (first at line {seen[key_node.value]})", line)
+                seen[key_node.value] = line
+        return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
+
+
+# Dates stay text: the schema parses them and can then name the field of an impossible date.
+_PlainLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in _Base.yaml_implicit_resolvers.items()
+}
+
+
+class _StrictLoader(_PlainLoader):
+    """Also refuses anchors, aliases (alias bombs) and merge keys."""
+
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         if node in self.constructed_objects:
             raise YamlProblem("anchors and aliases (&, *) are not allowed in catalog files",
@@ -39,25 +69,18 @@ class _StrictLoader(_Base):  # type: ignore[misc, valid-type]
         return super().construct_object(node, deep)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise YamlProblem("merge keys (<<) are not allowed in catalog files", key_node.start_mark.line + 1)
-            line = key_node.start_mark.line + 1
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
-                shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else "a collection"
-                raise YamlProblem(f"key {shown!r} is not text: quote it", line)
-            key = key_node.value
-            if key in seen:
-                raise YamlProblem(f"duplicate key '{key}' (first at line {seen[key]})", line)
-            seen[key] = line
-        return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
+        return super().construct_mapping(node, deep)
 
 
 def load_text(text: str) -> Any:
     """Parse one YAML document of plain data."""
+    # Anchors need '&', aliases '*', merge keys '<<': text without them takes the cheaper loader.
+    strict = "&" in text or "*" in text or "<<" in text
     try:
-        loader = _StrictLoader(text)
+        loader = (_StrictLoader if strict else _PlainLoader)(text)
         try:
             if not loader.check_node():
                 return None
@@ -78,6 +101,8 @@ def load_text(text: str) -> Any:
         raise YamlProblem(f"malformed YAML: {error.problem or error.context}", line) from None
     except yaml.YAMLError as error:
         raise YamlProblem(f"malformed YAML: {error}") from None
+    except (ValueError, TypeError, RecursionError) as error:  # a constructor refused a value
+        raise YamlProblem(f"cannot be read: {error}") from None
 
 
 def load_file(path: Path) -> Any:
@@ -116,13 +141,16 @@ def dump(data: Any) -> str:
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.:/-]*")
 
 
+_quote = lru_cache(maxsize=65536)(json.dumps)  # a JSON string is a valid YAML double-quoted scalar
+
+
 def _scalar(value: Any) -> str:
+    if isinstance(value, str):
+        return _quote(value)  # type: ignore[no-any-return]
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, str):
-        return json.dumps(value)  # a JSON string is a valid YAML double-quoted scalar
     if value is None:
         return "null"
     raise TypeError(f"cannot render {type(value).__name__} in a generated file")
