@@ -93,12 +93,17 @@ class Accounts(_Model):
         Annotated[str, Field(strict=True, pattern=r"^ocid1\.(tenancy|compartment)\.")] | None
     ) = None
     """OCID of the compartment (or tenancy) under which tenant and cell compartments are created."""
+    oci_tenancy_id: Annotated[str, Field(strict=True, pattern=r"^ocid1\.tenancy\.")] | None = None
+    """OCID of the tenancy: OCI keeps dynamic groups there (defaults to the parent when it is the tenancy)."""
 
     def for_cloud(self, cloud: str) -> dict[str, str]:
         if cloud == "gcp" and self.gcp_project:
             return {"project": self.gcp_project}
         if cloud == "oci" and self.oci_parent_compartment_id:
-            return {"parent_compartment_id": self.oci_parent_compartment_id}
+            tenancy = self.oci_tenancy_id or (
+                self.oci_parent_compartment_id if self.oci_parent_compartment_id.startswith("ocid1.tenancy.") else None)
+            account = {"parent_compartment_id": self.oci_parent_compartment_id}
+            return account | ({"tenancy_id": tenancy} if tenancy else {})
         return {}
 
 

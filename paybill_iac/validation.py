@@ -53,6 +53,10 @@ def cross_check(catalog: Catalog, rel: Rel, settings_ok: bool) -> list[CatalogIs
             if cloud in clouds_in_use and not accounts.for_cloud(cloud):
                 issues.append(CatalogIssue(settings_file, "catalog", "", field_name,
                                            f"is required: {clouds_in_use[cloud]} runs on {cloud}"))
+        if "oci" in clouds_in_use and accounts.for_cloud("oci") and "tenancy_id" not in accounts.for_cloud("oci"):
+            issues.append(CatalogIssue(settings_file, "catalog", "", "accounts.oci_tenancy_id",
+                                       "is required when the parent compartment is not the tenancy: "
+                                       "OCI keeps dynamic groups in the tenancy"))
     return issues
 
 
