@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from paybill_components.args import Placement
 from paybill_components.gcp import GcpBlocks, iam
-from paybill_components.gcp.blocks import autoresize_limit, backup_retention
+from paybill_components.gcp.blocks import backup_retention
 
 from paybill_iac import markers, naming
 from paybill_iac.mock_outputs import gcp as mock_gcp
@@ -154,11 +154,6 @@ def test_backup_retention_keeps_at_least_the_plan(days: int, retained: int, log_
 def test_backup_retention_refuses_zero() -> None:
     with pytest.raises(ValueError, match="at least 1 day"):
         backup_retention(0)
-
-
-@pytest.mark.parametrize(("storage", "limit"), [(10, 20), (64, 128), (40000, 65536), (65536, 65536)])
-def test_autoresize_limit(storage: int, limit: int) -> None:
-    assert autoresize_limit(storage) == limit
 
 
 def test_provider_needs_a_project() -> None:
@@ -361,7 +356,7 @@ def test_database_instance_private_tls_protected_backed_up(runs: dict[str, Any],
     else:
         assert settings["tier"] == "db-custom-4-15360" and settings["diskSize"] == 128
     assert settings["edition"] == "ENTERPRISE"
-    assert settings["diskAutoresize"] is True and settings["diskAutoresizeLimit"] == 2 * settings["diskSize"]
+    assert settings["diskAutoresize"] is False  # the plan's storage is a ceiling
 
 
 def test_bridge_uses_the_cells_network_and_its_own_data_tier(runs: dict[str, Any]) -> None:

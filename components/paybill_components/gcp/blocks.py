@@ -54,7 +54,6 @@ SUBNET_CIDR = "10.0.0.0/20"
 PRIVATE_RANGE_PREFIX_LENGTH = 16  # the range Cloud SQL instances of a network (a cell's bridge tenants too) use
 BUCKET_SOFT_DELETE_SECONDS = 7 * 24 * 3600
 BACKUP_START_TIME = "02:00"
-MAX_DISK_GB = 65536
 MAX_LOG_RETENTION_DAYS = 7  # point-in-time recovery logs on the ENTERPRISE edition: 1 to 7 days
 SQL_SERVICE = "sqladmin.googleapis.com"
 SERVICE_NETWORKING = "servicenetworking.googleapis.com"
@@ -76,12 +75,6 @@ def backup_retention(days: int) -> tuple[int, int]:
         raise ValueError(f"backup retention must be at least 1 day, got {days}")
     log_days = max(1, min(MAX_LOG_RETENTION_DAYS, days - 1))
     return max(days, log_days + 1), log_days
-
-
-def autoresize_limit(storage_gb: int) -> int:
-    """How far Cloud SQL may grow the disk on its own: twice the provisioned size, within the cloud's
-    maximum, so a full disk never stops the database but growth stays bounded."""
-    return min(2 * storage_gb, MAX_DISK_GB)
 
 
 def _project(placement: Placement) -> str:
@@ -223,8 +216,9 @@ class GcpBlocks(CloudBlocks):
                 edition="ENTERPRISE",
                 disk_type="PD_SSD",
                 disk_size=size.storage_gb,
-                disk_autoresize=True,
-                disk_autoresize_limit=autoresize_limit(size.storage_gb),
+                # The plan's storage is a ceiling: the disk never grows past it on its own; a plan
+                # change (or an override in the catalog) resizes it.
+                disk_autoresize=False,
                 deletion_protection_enabled=True,
                 retain_backups_on_delete=True,
                 ip_configuration=sql.DatabaseInstanceSettingsIpConfigurationArgs(
