@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from paybill_iac import lifecycle, markers, naming, placement, sizing, yamlio
 from paybill_iac.catalog import DEDICATED_DB_ISOLATIONS, SHARED_ISOLATIONS, Catalog, Cell, Tenant
+from paybill_iac.parallel import map_chunks
 from paybill_iac.stackconfig import CellStack, TenantStack, cell_stack_name
 from paybill_iac.validation import database_size
 
@@ -61,18 +63,31 @@ def render(config: dict[str, object], source: str) -> str:
     return HEADER.format(source=source) + yamlio.dump_config({"config": config})
 
 
+def _tenant_file(catalog: Catalog, out: Path, tenant_id: str) -> tuple[Path, str] | None:
+    tenant = catalog.tenants[tenant_id]
+    spec = tenant_stack(catalog, tenant)
+    if spec is None:
+        return None
+    return out / "tenant" / f"Pulumi.{tenant_id}.yaml", render(
+        spec.config(), f"tenants/{tenant_id}.yaml and plan '{tenant.plan}'")
+
+
 def desired_files(catalog: Catalog, out: Path) -> dict[Path, str]:
     """Every generated file and its exact content."""
     files: dict[Path, str] = {}
     for tenant_id in sorted(catalog.tenants):
-        tenant = catalog.tenants[tenant_id]
-        spec = tenant_stack(catalog, tenant)
-        if spec is not None:
-            files[out / "tenant" / f"Pulumi.{tenant_id}.yaml"] = render(
-                spec.config(), f"tenants/{tenant_id}.yaml and plan '{tenant.plan}'")
-    for cell in cells_in_use(catalog):
-        files[out / "cell" / f"Pulumi.{cell.id}.yaml"] = render(cell_stack(catalog, cell).config(),
-                                                                f"cells.yaml, cell '{cell.id}'")
+        entry = _tenant_file(catalog, out, tenant_id)
+        if entry is not None:
+            files[entry[0]] = entry[1]
+    files.update(_shared_files(catalog, out))
+    return files
+
+
+def _shared_files(catalog: Catalog, out: Path) -> dict[Path, str]:
+    """The cell stack files and the placement ledger."""
+    files = {out / "cell" / f"Pulumi.{cell.id}.yaml": render(cell_stack(catalog, cell).config(),
+                                                           f"cells.yaml, cell '{cell.id}'")
+             for cell in cells_in_use(catalog)}
     files[catalog.root / placement.LEDGER_FILE] = placement.ledger_text(catalog.placements)
     return files
 
@@ -91,34 +106,64 @@ class GenerateResult:
 
 
 def _existing_stack_files(out: Path) -> list[Path]:
-    found = []
+    found: list[Path] = []
     for project in ("tenant", "cell"):
         folder = out / project
         if folder.is_dir():
-            found += [path for path in folder.glob("Pulumi.*.yaml")]
+            found += folder.glob("Pulumi.*.yaml")
     return sorted(found)
 
 
-def generate(catalog: Catalog, out: Path, *, check: bool = False, prune: bool = False) -> GenerateResult:
-    """Write what changed (nothing with `check`); report orphans and remove them with `prune`."""
-    result = GenerateResult()
-    files = desired_files(catalog, out)
+# What forked workers sync: (catalog, out, check), set by generate() for the duration of one call.
+_JOB: tuple[Catalog, Path, bool] | None = None
+
+
+def _sync(path: Path, content: str, check: bool) -> bool:
+    """Bring one file up to date (unless `check`); True when it was (or would be) written."""
+    data = content.encode()
+    try:
+        current: bytes | None = path.read_bytes()
+    except FileNotFoundError:
+        current = None
+    if current == data:
+        return False
     if not check:
-        for folder in {path.parent for path in files}:
+        _write(path, data, replace=current is not None)
+    return True
+
+
+def _sync_tenants(tenant_ids: Sequence[str]) -> list[tuple[Path, bool]]:
+    assert _JOB is not None
+    catalog, out, check = _JOB
+    synced = []
+    for tenant_id in tenant_ids:
+        entry = _tenant_file(catalog, out, tenant_id)
+        if entry is not None:
+            synced.append((entry[0], _sync(entry[0], entry[1], check)))
+    return synced
+
+
+def generate(catalog: Catalog, out: Path, *, check: bool = False, prune: bool = False) -> GenerateResult:
+    """Write what changed (nothing with `check`); report orphans and remove them with `prune`.
+
+    Tenant files are rendered, compared and written in parallel for large catalogs.
+    """
+    global _JOB
+    result = GenerateResult()
+    shared = _shared_files(catalog, out)
+    if not check:
+        for folder in {out / "tenant", out / "cell", catalog.root}:
             folder.mkdir(parents=True, exist_ok=True)
-    for path, content in files.items():
-        data = content.encode()
-        try:
-            current = path.read_bytes()
-        except FileNotFoundError:
-            current = None
-        if current == data:
-            result.unchanged.append(path)
-            continue
-        result.written.append(path)
-        if not check:
-            _write(path, data, replace=current is not None)
-    result.orphaned = [path for path in _existing_stack_files(out) if path not in files]
+    _JOB = (catalog, out, check)
+    try:
+        synced = map_chunks(_sync_tenants, sorted(catalog.tenants))
+    finally:
+        _JOB = None
+    synced += [(path, _sync(path, content, check)) for path, content in shared.items()]
+    for path, written in synced:
+        (result.written if written else result.unchanged).append(path)
+    desired = {path for path, _ in synced}
+    result.orphaned = [path for path in _existing_stack_files(out) if path not in desired]
     if prune and not check:
         for path in result.orphaned:
             path.unlink()
