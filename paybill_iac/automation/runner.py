@@ -1,0 +1,254 @@
+"""Stack runners: what executes an Invocation. `PulumiRunner` drives the Pulumi CLI through
+`pulumi.automation`; tests use a double with the same interface (`StackRunner`).
+
+A runner reports failures as one of three exceptions, which the orchestrator treats differently:
+
+    StackLocked       the backend says another update holds the stack (ConcurrentUpdateError): retried
+    TransientFailure  a network or service hiccup (timeouts, 429/5xx, connection resets): retried
+    RunFailed         anything else (a policy violation, a program error, a cloud refusal): not retried
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from paybill_iac.automation.invocation import Invocation, write_work_dir
+from paybill_iac.errors import OperationError, PulumiCLIMissing
+
+NO_CHANGE_OPS = frozenset({"same", "read", "refresh"})
+DELETING_OPS = frozenset({"delete", "replace", "delete-replaced", "create-replacement", "discard",
+                          "replace-replaced"})
+
+_TRANSIENT = re.compile(
+    r"(timed? ?out|timeout|connection (reset|refused)|temporarily unavailable|too many requests|\b429\b|"
+    r"\b50[234]\b|service unavailable|bad gateway|TLS handshake|i/o timeout|EOF\b|throttl|rate exceeded)",
+    re.IGNORECASE,
+)
+
+
+class StackLocked(OperationError):
+    """The backend reports a concurrent update on the stack (pulumi ConcurrentUpdateError)."""
+
+
+class TransientFailure(OperationError):
+    """A failure worth retrying: network, throttling, a service briefly unavailable."""
+
+
+class RunFailed(OperationError):
+    """The operation failed for a reason a retry will not fix."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One resource step of a preview or update."""
+
+    op: str
+    urn: str
+    type: str
+    protect: bool = False
+    retain_on_delete: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.urn.rsplit("::", 1)[-1]
+
+
+@dataclass(frozen=True)
+class ChangeSummary:
+    """What an operation changes (or would change): counts per op and the steps behind them."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    steps: tuple[Step, ...] = ()
+
+    @classmethod
+    def from_steps(cls, steps: Iterable[Step], counts: dict[str, int] | None = None) -> ChangeSummary:
+        steps = tuple(steps)
+        if counts is None:
+            counts = {}
+            for step in steps:
+                counts[step.op] = counts.get(step.op, 0) + 1
+        return cls({key: int(value) for key, value in sorted(counts.items()) if value}, steps)
+
+    @property
+    def changed_urns(self) -> list[str]:
+        """Resources whose step is not a no-op, once each."""
+        return sorted({step.urn for step in self.steps if step.op not in NO_CHANGE_OPS})
+
+    @property
+    def changed(self) -> int:
+        if self.steps:
+            return len(self.changed_urns)
+        return sum(count for op, count in self.counts.items() if op not in NO_CHANGE_OPS)
+
+    def urns(self, *ops: str) -> list[str]:
+        return sorted({step.urn for step in self.steps if step.op in ops})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"counts": dict(self.counts),
+                "steps": [{"op": s.op, "urn": s.urn, "type": s.type, "protect": s.protect,
+                           "retain_on_delete": s.retain_on_delete} for s in self.steps if s.op not in NO_CHANGE_OPS]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> ChangeSummary:
+        if not data:
+            return cls()
+        return cls(dict(data.get("counts", {})), tuple(Step(**step) for step in data.get("steps", [])))
+
+    def describe(self) -> str:
+        shown = {op: count for op, count in self.counts.items() if op not in NO_CHANGE_OPS}
+        return ", ".join(f"{count} {op}" for op, count in shown.items()) or "no changes"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    summary: ChangeSummary = field(default_factory=ChangeSummary)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class StackRunner(Protocol):
+    """Executes invocations. Implementations must be picklable (fleet workers build their own)."""
+
+    def run(self, invocation: Invocation) -> RunResult:
+        """Run the invocation; raise StackLocked, TransientFailure or RunFailed on failure."""
+        ...
+
+    def outputs(self, invocation: Invocation) -> dict[str, Any]:
+        """The stack's current outputs ({} when it has none)."""
+        ...
+
+    def unprotect(self, invocation: Invocation, urns: list[str]) -> None:
+        """Lift `protect` from these resources in the stack's state (retiring an old shape)."""
+        ...
+
+    def resources(self, invocation: Invocation) -> list[Step]:
+        """The resources in the stack's state (op "same"), [] when the stack has none."""
+        ...
+
+
+class PulumiRunner:
+    """Runs invocations with the Pulumi CLI through pulumi.automation, one work dir per stack."""
+
+    def run(self, invocation: Invocation) -> RunResult:
+        auto = _automation()
+        self._check_packs(invocation)
+        write_work_dir(invocation)
+        stack = self._stack(invocation)
+        steps: list[Step] = []
+        policy: list[str] = []
+
+        def on_event(event: Any) -> None:
+            pre = getattr(event, "resource_pre_event", None)
+            if pre is not None and pre.metadata is not None:
+                meta = pre.metadata
+                state = meta.old or meta.new
+                steps.append(Step(str(getattr(meta.op, "value", meta.op)), meta.urn, meta.type,
+                                  bool(state and state.protect), bool(state and state.retain_on_delete)))
+            violation = getattr(event, "policy_event", None)
+            if violation is not None and str(violation.enforcement_level).lower() == "mandatory":
+                policy.append(f"[{violation.policy_pack_name}] {violation.policy_name}: "
+                              f"{violation.message.strip()}")
+
+        kwargs = invocation.api_kwargs()
+        try:
+            if invocation.operation in ("preview", "up"):
+                for name, value in invocation.tags.items():
+                    stack.set_tag(name, value)
+            if invocation.operation == "preview":
+                preview = stack.preview(on_event=on_event, **kwargs)
+                counts = {str(getattr(op, "value", op)): count for op, count in preview.change_summary.items()}
+                return RunResult(ChangeSummary.from_steps(steps, counts))
+            if invocation.operation == "up":
+                up = stack.up(on_event=on_event, **kwargs)
+                counts = dict(up.summary.resource_changes or {})
+                return RunResult(ChangeSummary.from_steps(steps, counts),
+                                 {key: value.value for key, value in up.outputs.items()})
+            if invocation.operation == "refresh":
+                refresh = stack.refresh(on_event=on_event, **kwargs)
+                return RunResult(ChangeSummary.from_steps(steps, dict(refresh.summary.resource_changes or {})))
+            if invocation.operation == "preview-destroy":
+                preview = stack.preview_destroy(on_event=on_event, **kwargs)
+                counts = {str(getattr(op, "value", op)): count for op, count in preview.change_summary.items()}
+                return RunResult(ChangeSummary.from_steps(steps, counts))
+            destroy = stack.destroy(on_event=on_event, **kwargs)
+            return RunResult(ChangeSummary.from_steps(steps, dict(destroy.summary.resource_changes or {})))
+        except auto.errors.CommandError as error:
+            raise _classify(error, invocation, policy) from None
+
+    def outputs(self, invocation: Invocation) -> dict[str, Any]:
+        auto = _automation()
+        write_work_dir(invocation)
+        try:
+            return {key: value.value for key, value in self._stack(invocation).outputs().items()}
+        except auto.errors.CommandError as error:
+            raise _classify(error, invocation, []) from None
+
+    def unprotect(self, invocation: Invocation, urns: list[str]) -> None:
+        if not urns:
+            return
+        auto = _automation()
+        write_work_dir(invocation)
+        stack = self._stack(invocation)
+        try:
+            for urn in urns:
+                stack.workspace.pulumi_command.run(
+                    ["state", "unprotect", "--stack", invocation.stack.name, "--yes", "--non-interactive", urn],
+                    str(invocation.work_dir), dict(invocation.env))
+        except auto.errors.CommandError as error:
+            raise _classify(error, invocation, []) from None
+
+    def resources(self, invocation: Invocation) -> list[Step]:
+        auto = _automation()
+        write_work_dir(invocation)
+        try:
+            deployment = self._stack(invocation).export_stack().deployment or {}
+        except auto.errors.CommandError as error:
+            raise _classify(error, invocation, []) from None
+        return [Step("same", item["urn"], item.get("type", ""), bool(item.get("protect")),
+                     bool(item.get("retainOnDelete"))) for item in deployment.get("resources") or []]
+
+    @staticmethod
+    def _check_packs(invocation: Invocation) -> None:
+        from pathlib import Path
+
+        missing = [pack for pack in invocation.policy_packs if not (Path(pack) / "PulumiPolicy.yaml").is_file()]
+        if missing and invocation.operation in ("preview", "up"):
+            raise RunFailed(f"policy pack(s) missing: {', '.join(missing)}; paybill-iac never runs "
+                            f"{invocation.operation} without every pack")
+
+    @staticmethod
+    def _stack(invocation: Invocation) -> Any:
+        auto = _automation()
+        try:
+            options = auto.LocalWorkspaceOptions(work_dir=str(invocation.work_dir), env_vars=dict(invocation.env))
+            return auto.create_or_select_stack(invocation.stack.name, work_dir=str(invocation.work_dir),
+                                               opts=options)
+        except FileNotFoundError as error:
+            if "pulumi" in str(error):
+                raise PulumiCLIMissing(f"`{invocation.operation}` of {invocation.stack.key}") from None
+            raise
+        except auto.errors.CommandError as error:
+            raise _classify(error, invocation, []) from None
+
+
+def _automation() -> Any:
+    import pulumi.automation as auto
+
+    return auto
+
+
+def _classify(error: Exception, invocation: Invocation, policy: list[str]) -> OperationError:
+    auto = _automation()
+    text = str(error)
+    tail = "\n".join(line for line in text.strip().splitlines()[-12:])
+    where = f"{invocation.operation} of {invocation.stack.key}"
+    if isinstance(error, auto.errors.ConcurrentUpdateError):
+        return StackLocked(f"{where}: another update holds the stack's lock in the backend")
+    if policy:
+        return RunFailed(f"{where} was stopped by policy:\n  " + "\n  ".join(policy))
+    if _TRANSIENT.search(text):
+        return TransientFailure(f"{where} failed transiently: {tail}")
+    return RunFailed(f"{where} failed: {tail}")

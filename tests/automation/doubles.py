@@ -1,0 +1,94 @@
+"""A stack-runner double: succeeds, conflicts on the lock, fails transiently or for good, or crashes
+(the process dies on the spot, as a killed deployment would). Picklable, so fleet workers get it."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from paybill_iac.automation.invocation import Invocation
+from paybill_iac.automation.runner import ChangeSummary, RunFailed, RunResult, StackLocked, Step, TransientFailure
+
+SAME = "same"
+
+
+@dataclass
+class FakeRunner:
+    """`script[stack or tenant]`: actions consumed one per run ("ok", "conflict", "transient", "fail",
+    "crash", "sleep:<seconds>" then ok); when exhausted, `default`. `changes[stack]`: the steps a
+    preview/up reports, as (op, type, name, protect). `state[stack]`: resources in the stack's state."""
+
+    script: dict[str, list[str]] = field(default_factory=dict)
+    default: str = "ok"
+    changes: dict[str, list[tuple[str, str, str, bool]]] = field(default_factory=dict)
+    state: dict[str, list[tuple[str, str, str, bool]]] = field(default_factory=dict)
+    outputs_by_stack: dict[str, dict[str, Any]] = field(default_factory=dict)
+    log: str | None = None
+    calls: list[Invocation] = field(default_factory=list)
+    unprotected: list[list[str]] = field(default_factory=list)
+
+    def _action(self, invocation: Invocation) -> str:
+        for key in (invocation.stack.key, invocation.stack.name, f"{invocation.operation}:{invocation.stack.name}"):
+            queue = self.script.get(key)
+            if queue:
+                return queue.pop(0)
+        return self.default
+
+    def _record(self, invocation: Invocation, action: str) -> None:
+        self.calls.append(invocation)
+        if self.log:
+            entry = {"op": invocation.operation, "stack": invocation.stack.key, "action": action, "pid": os.getpid(),
+                     "plan": invocation.plan_file, "at": time.time()}
+            with open(self.log, "a") as stream:
+                fcntl.flock(stream, fcntl.LOCK_EX)
+                stream.write(json.dumps(entry) + "\n")
+
+    def _steps(self, invocation: Invocation) -> list[Step]:
+        key = invocation.stack.key
+        if invocation.operation == "preview-destroy" or invocation.operation == "destroy":
+            return [Step("delete", _urn(invocation, t, n), t, p, p) for _, t, n, p in self.state.get(key, [])]
+        return [Step(op, _urn(invocation, t, n), t, p) for op, t, n, p in self.changes.get(key, [])]
+
+    def run(self, invocation: Invocation) -> RunResult:
+        action = self._action(invocation)
+        self._record(invocation, action)
+        if action.startswith("sleep:"):
+            time.sleep(float(action.split(":", 1)[1]))
+        elif action == "conflict":
+            raise StackLocked(f"{invocation.operation} of {invocation.stack.key}: another update holds the lock")
+        elif action == "transient":
+            raise TransientFailure(f"{invocation.operation} of {invocation.stack.key}: 503 service unavailable")
+        elif action == "fail":
+            raise RunFailed(f"{invocation.operation} of {invocation.stack.key} failed: the cloud said no")
+        elif action == "crash":
+            os._exit(137)
+        if invocation.operation == "preview" and invocation.plan_file:
+            Path(invocation.plan_file).parent.mkdir(parents=True, exist_ok=True)
+            Path(invocation.plan_file).write_text(json.dumps({"stack": invocation.stack.key, "at": time.time()}))
+        steps = self._steps(invocation)
+        return RunResult(ChangeSummary.from_steps(steps), dict(self.outputs_by_stack.get(invocation.stack.key, {})))
+
+    def outputs(self, invocation: Invocation) -> dict[str, Any]:
+        return dict(self.outputs_by_stack.get(invocation.stack.key, {}))
+
+    def unprotect(self, invocation: Invocation, urns: list[str]) -> None:
+        self.unprotected.append(list(urns))
+
+    def resources(self, invocation: Invocation) -> list[Step]:
+        return [Step(SAME, _urn(invocation, t, n), t, p) for _, t, n, p in self.state.get(invocation.stack.key, [])]
+
+
+def _urn(invocation: Invocation, type_chain: str, name: str) -> str:
+    return f"urn:pulumi:{invocation.stack.name}::{invocation.stack.project}::{type_chain}::{name}"
+
+
+def read_log(path: str | Path) -> list[dict[str, Any]]:
+    file = Path(path)
+    if not file.exists():
+        return []
+    return [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
