@@ -1,0 +1,68 @@
+"""`paybill-iac policy ...`: the CrossGuard policy packs from the command line.
+
+Only click and the standard library at import: the rule library loads when a command runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.group()
+def policy() -> None:
+    """CrossGuard policy packs (plan-limits, tenant-isolation, agent-guardrails)."""
+
+
+@policy.command("check")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--catalog", "catalog_dir", default="stacks/catalog", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="The catalog that gives each stack its plan.")
+@click.option("--actor", default="human", show_default=True,
+              help="Who deploys: human, or agent:<name> (the agent guardrails apply to agents).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--pack", "packs", multiple=True, type=click.Choice(["plan-limits", "tenant-isolation",
+                                                                  "agent-guardrails"]),
+              help="Only this pack (repeatable); all three by default.")
+@click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path),
+              help="A policy-pack config file setting enforcement levels ({\"all\": \"advisory\", "
+                   "\"<rule-id>\": \"disabled\"}).")
+def check(file: Path, catalog_dir: Path, actor: str, fmt: str, packs: tuple[str, ...], config: Path | None) -> None:
+    """Evaluate the packs offline over FILE: a `pulumi stack export` (version 3) or the JSON
+    `paybill-iac preview` writes.
+
+    The tenant is the stack name in the resource URNs; its plan comes from the catalog. Exit 0 with no
+    mandatory violation, 1 with any, 2 on bad input (unreadable file, unknown tenant).
+    """
+    import json
+
+    from paybill_iac import policycheck
+
+    result = policycheck.check(file, catalog_dir, actor, list(packs) or None, policycheck.load_enforcement(config))
+    if fmt == "json":
+        click.echo(json.dumps(result.as_dict(), indent=2, sort_keys=True))
+    else:
+        click.echo(policycheck.table(result))
+    sys.exit(result.exit_code)
+
+
+@policy.command("rules")
+@click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True)
+def list_rules(fmt: str) -> None:
+    """Every rule of the three packs (the reference in docs/policies.md)."""
+    if fmt == "markdown":
+        from paybill_policies.docs import markdown
+
+        click.echo(markdown(), nl=False)
+        return
+    import json
+
+    from paybill_policies import engine
+
+    click.echo(json.dumps([{
+        "id": rule.id, "pack": rule.pack, "cloud": rule.cloud, "types": list(rule.types), "kind": rule.kind,
+        "description": rule.description, "severity": rule.severity, "enforcement": rule.enforcement,
+        "remediation": rule.remediation, "remediates": rule.remediate is not None, "approval": rule.approval,
+    } for rule in engine.rules()], indent=2))

@@ -1,0 +1,10 @@
+"""The rule library: importing this package registers every rule in `paybill_policies.engine.REGISTRY`.
+
+    common   rules every cloud has (markers, other tenants' names, region, catalog entry, database
+             count, agent allow-list, protection, resource cap, cell stacks)
+    aws, azure, gcp, oci   the rules of one cloud's resources
+"""
+
+from paybill_policies.rules import aws, azure, common, gcp, oci  # noqa: F401
+
+__all__ = ["aws", "azure", "common", "gcp", "oci"]

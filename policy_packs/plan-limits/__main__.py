@@ -1,0 +1,12 @@
+"""CrossGuard pack plan-limits.
+
+    pulumi preview --policy-pack policy_packs/plan-limits [--policy-pack-config FILE]
+
+Its rules live in the shared library (paybill_policies.rules); this file only builds the PolicyPack,
+which serves the analyzer and never returns. The policy config of a run comes from
+paybill_policies.engine.policy_config (the automation layer writes it).
+"""
+
+from paybill_policies.pack import serve
+
+serve("plan-limits")
