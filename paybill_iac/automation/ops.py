@@ -529,6 +529,8 @@ def policy_configs(catalog: Catalog, stack: StackRef, actor: str) -> dict[str, d
         context = engine.context_from_catalog(catalog, stack.project, stack.name, actor=actor)
     except LookupError as error:
         raise UsageError(str(error)) from None
+    # Plain dicts: the naming module hands out read-only mappings, which dataclasses.asdict cannot copy.
+    context = replace(context, names=dict(context.names), cell_names=dict(context.cell_names))
     return {pack: engine.policy_config(context, pack=pack) for pack in POLICY_PACKS}
 
 

@@ -134,9 +134,9 @@ class PulumiRunner:
 
     def run(self, invocation: Invocation) -> RunResult:
         auto = _automation()
-        self._check_packs(invocation)
         write_work_dir(invocation)
         stack = self._stack(invocation)
+        self._check_packs(invocation)
         steps: list[Step] = []
         policy: list[str] = []
 
