@@ -1,0 +1,325 @@
+"""`paybill-iac up|refresh|destroy`, `lifecycle ...`, `fleet ...`, `journal`, `review`: the automation
+layer (paybill_iac.automation) on the command line. Only click and the standard library are imported
+here; the automation package loads when a command runs.
+
+Exit codes as everywhere: 0 done, 1 an operation, a gate, a lease or the catalog said no, 2 usage
+(including a missing Pulumi CLI).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+DEFAULT_CATALOG = "stacks/catalog"
+
+
+def _common(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--catalog, --actor, --state-url, --state-dir, --backend on every automation command."""
+    options = [
+        click.option("--catalog", "catalog", default=DEFAULT_CATALOG, show_default=True, envvar="PAYBILL_CATALOG",
+                     type=click.Path(file_okay=False, path_type=Path), help="The catalog folder."),
+        click.option("--actor", default="human", show_default=True, envvar="PAYBILL_ACTOR",
+                     help="Who acts: 'human' or 'agent:<name>' (agents are gated)."),
+        click.option("--state-url", envvar="PAYBILL_STATE_URL", default=None,
+                     help="Database for leases and the journal (sqlite:///file or postgresql+psycopg://...); "
+                          "default: a SQLite file in --state-dir."),
+        click.option("--state-dir", default=".paybill", show_default=True, envvar="PAYBILL_STATE_DIR",
+                     type=click.Path(file_okay=False, path_type=Path),
+                     help="Work dirs, saved plans, the default database and the default file backend."),
+        click.option("--backend", "backend_url", default="", envvar="PAYBILL_BACKEND_URL",
+                     help="Pulumi backend URL (default: file:// under --state-dir)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _automation(catalog: Path, actor: str, state_url: str | None, state_dir: Path, backend_url: str) -> Any:
+    from paybill_iac.automation import Automation
+
+    return Automation.open(catalog, actor=actor, state_url=state_url, state_dir=state_dir, backend_url=backend_url,
+                           notify=lambda message: click.echo(f"note: {message}", err=True))
+
+
+def _hook(spec: str | None, option: str) -> Callable[..., Any] | None:
+    """`module:function` -> the function (a service's data-move, cut-over or snapshot hook)."""
+    from paybill_iac.errors import UsageError
+
+    if spec is None:
+        return None
+    module, _, name = spec.partition(":")
+    if not module or not name:
+        raise UsageError(f"{option} '{spec}': expected module:function")
+    try:
+        found = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as error:
+        raise UsageError(f"{option} '{spec}': cannot load it ({error})") from None
+    if not callable(found):
+        raise UsageError(f"{option} '{spec}' is not callable")
+    return found  # type: ignore[no-any-return]
+
+
+def _print_result(result: Any) -> None:
+    click.echo(f"{result.operation} {result.stack}: {result.summary.describe()}"
+               + (f" (after {result.attempts} attempts)" if result.attempts > 1 else "")
+               + (f" (approval #{result.approval})" if result.approval else ""))
+
+
+def _stack_command(operation: str, approval: bool) -> Callable[..., Any]:
+    def body(tenant: str | None, cell: str | None, approval: int | None = None, **common: Any) -> None:
+        with _automation(**common) as auto:
+            run = getattr(auto, operation)
+            result = run(tenant=tenant, cell=cell, **({"approval": approval} if approval is not None else {}))
+            _print_result(result)
+
+    body = click.option("--cell", default=None, help="The cell's stack.")(body)
+    body = click.option("--tenant", default=None, help="The tenant's stack.")(body)
+    if approval:
+        body = click.option("--approval", type=int, default=None,
+                            help="Apply the change a human approved (request id from the refusal).")(body)
+    return _common(body)
+
+
+up = click.command("up", help="Deploy a tenant's or a cell's stack as the catalog describes it, with every "
+                              "policy pack attached. An agent's up is previewed and gated first.")(
+    _stack_command("up", approval=True))
+refresh = click.command("refresh", help="Read the real state of a stack's resources into its state.")(
+    _stack_command("refresh", approval=False))
+destroy = click.command("destroy", help="Destroy a stack: a tenant only while offboarding, a cell only when no "
+                                        "tenant remains on it.")(_stack_command("destroy", approval=True))
+
+
+@click.group()
+def lifecycle() -> None:
+    """Tenant lifecycle workflows; each updates the catalog when it completes."""
+
+
+def _lifecycle(name: str, help_text: str, extra: list[Any]) -> Callable[..., Any]:
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        command = click.argument("tenant_id", metavar="ID")(function)
+        command = click.option("--approval", type=int, default=None,
+                               help="Carry on with the change a human approved.")(command)
+        for option in extra:
+            command = option(command)
+        return lifecycle.command(name, help=help_text)(_common(command))
+
+    return decorate
+
+
+def _print_results(results: list[Any], done: str) -> None:
+    for result in results:
+        _print_result(result)
+    click.echo(done)
+
+
+@_lifecycle("onboard", "Place, generate, bring up the cell if new and the tenant; set it active.", [])
+def onboard(tenant_id: str, approval: int | None, **common: Any) -> None:
+    with _automation(**common) as auto:
+        _print_results(auto.onboard(tenant_id, approval=approval), f"tenant {tenant_id} is active")
+
+
+@_lifecycle("change-plan", "Move a tenant to another plan (pooled, bridge and silo included); resumable.", [
+    click.option("--plan", "plan", required=True, help="The new plan."),
+    click.option("--data-move", default=None, metavar="MODULE:FUNCTION",
+                 help="The service's data-move hook, called with a MoveContext after the new shape exists."),
+    click.option("--cut-over", default=None, metavar="MODULE:FUNCTION",
+                 help="The service's cut-over hook, called before the catalog switches plan."),
+])
+def change_plan(tenant_id: str, plan: str, data_move: str | None, cut_over: str | None, approval: int | None,
+                **common: Any) -> None:
+    move, cut = _hook(data_move, "--data-move"), _hook(cut_over, "--cut-over")
+    with _automation(**common) as auto:
+        results = auto.change_plan(tenant_id, plan, data_move=move, cut_over=cut, approval=approval)
+        _print_results(results, f"tenant {tenant_id} is on plan {plan}")
+
+
+@_lifecycle("suspend", "Suspend a tenant: its identity is granted nothing; all data stays.", [])
+def suspend(tenant_id: str, approval: int | None, **common: Any) -> None:
+    with _automation(**common) as auto:
+        _print_results(auto.suspend(tenant_id, approval=approval), f"tenant {tenant_id} is suspended")
+
+
+@_lifecycle("resume", "Resume a suspended tenant.", [])
+def resume(tenant_id: str, approval: int | None, **common: Any) -> None:
+    with _automation(**common) as auto:
+        _print_results(auto.resume(tenant_id, approval=approval), f"tenant {tenant_id} is active")
+
+
+@_lifecycle("offboard", "Offboard a tenant: final snapshot and retention first, then destroy what holds no data.", [
+    click.option("--snapshot", default=None, metavar="MODULE:FUNCTION",
+                 help="The service's snapshot hook, called before the stack is destroyed."),
+])
+def offboard(tenant_id: str, snapshot: str | None, approval: int | None, **common: Any) -> None:
+    hook = _hook(snapshot, "--snapshot")
+    with _automation(**common) as auto:
+        results = auto.offboard(tenant_id, snapshot=hook, approval=approval)
+        retained = auto.store.retained(tenant_id)
+        until = max((item.retain_until for item in retained), default=None)
+        _print_results(results, f"tenant {tenant_id} is offboarded; {len(retained)} data resource(s) retained"
+                       + (f" until {_iso(until)}" if until else ""))
+
+
+@click.group()
+def fleet() -> None:
+    """Run an operation over many tenants, in waves, in separate processes."""
+
+
+def _fleet_command(operation: str) -> Callable[..., Any]:
+    @click.option("--wave", "waves", multiple=True, metavar="SELECTOR",
+                  help="A wave, in order: comma-separated canary, plan:<id>, cloud:<cloud>, isolation:<model>, "
+                       "tenant ids or rest. Default: canary tenants, then one wave per plan.")
+    @click.option("--tenant", "tenants", multiple=True, help="Only these tenants (repeatable).")
+    @click.option("--concurrency", default=4, show_default=True, type=int, help="Tenants at once.")
+    @click.option("--max-failures", default=0, show_default=True, type=int,
+                  help="Halt when more tenants than this failed.")
+    def body(waves: tuple[str, ...], tenants: tuple[str, ...], concurrency: int, max_failures: int,
+             **common: Any) -> None:
+        with _automation(**common) as auto:
+            progress, finish = _progress(operation)
+            try:
+                report = auto.fleet(operation, waves=list(waves) or None, tenants=list(tenants) or None,
+                                    concurrency=concurrency, max_failures=max_failures, progress=progress)
+            finally:
+                finish()
+        _fleet_table(report)
+        if not report.ok:
+            sys.exit(1)
+
+    return fleet.command(operation, help=f"`{operation}` every tenant with a stack, wave by wave.")(_common(body))
+
+
+fleet_up = _fleet_command("up")
+fleet_refresh = _fleet_command("refresh")
+fleet_preview = _fleet_command("preview")
+
+
+def _progress(operation: str) -> tuple[Callable[..., None], Callable[[], None]]:
+    """A rich progress bar on a terminal; one line per tenant otherwise (both on stderr)."""
+    if sys.stderr.isatty():
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        bar = Progress(TextColumn(f"fleet {operation}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                       TextColumn("{task.description}"), console=Console(stderr=True))
+        task = bar.add_task("", total=None)
+        bar.start()
+
+        def advance(outcome: Any, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, description=f"{outcome.tenant}: {outcome.result}")
+
+        return advance, bar.stop
+
+    def line(outcome: Any, done: int, total: int) -> None:
+        click.echo(f"[{done}/{total}] wave {outcome.wave} {outcome.tenant}: {outcome.result}", err=True)
+
+    return line, lambda: None
+
+
+def _fleet_table(report: Any) -> None:
+    rows = [("TENANT", "WAVE", "RESULT", "SECONDS", "DETAIL")]
+    for outcome in sorted(report.outcomes, key=lambda item: (item.wave, item.tenant)):
+        detail = outcome.summary if outcome.result == "succeeded" else (outcome.error.splitlines() or [""])[0]
+        if outcome.approval:
+            detail = f"needs approval #{outcome.approval}: {detail}"
+        rows.append((outcome.tenant, str(outcome.wave), outcome.result, f"{outcome.seconds:.1f}", detail[:100]))
+    _table(rows)
+    counts = ", ".join(f"{count} {result}" for result, count in report.counts().items())
+    click.echo(f"{len(report.outcomes)} tenants: {counts}" + (f"; {report.halted}" if report.halted else ""))
+
+
+def _table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[index]) for row in rows) for index in range(len(rows[0]) - 1)]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
+
+
+def _iso(epoch: float | None) -> str:
+    return "" if epoch is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+@click.command()
+@click.option("--tenant", default=None, help="Only this tenant's operations.")
+@click.option("--stack", default=None, help="Only this stack (tenant/<id> or cell/<id>).")
+@click.option("--limit", default=50, show_default=True, type=int, help="Newest operations shown (0: all).")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
+@_common
+def journal(tenant: str | None, stack: str | None, limit: int, as_json: bool, **common: Any) -> None:
+    """The operations journal: who did what to which stack, when, and how it ended."""
+    with _automation(**common) as auto:
+        try:
+            entries = auto.journal(tenant=tenant, stack=stack, limit=limit or None)
+        except ValueError as error:
+            raise click.UsageError(str(error)) from None
+    if as_json:
+        for entry in entries:
+            click.echo(json.dumps(entry.as_dict(), sort_keys=True))
+        return
+    rows = [("STARTED", "ACTOR", "STACK", "OPERATION", "RESULT", "DETAIL")]
+    for entry in entries:
+        detail = entry.error.splitlines()[0] if entry.error else _summary(entry.change_summary)
+        rows.append((_iso(entry.started_at), entry.actor, entry.stack, entry.operation,
+                     entry.result or "(running or crashed)", detail[:100]))
+    _table(rows)
+
+
+def _summary(data: dict[str, Any] | None) -> str:
+    counts = (data or {}).get("counts") or {}
+    shown = {op: count for op, count in counts.items() if op not in ("same", "read", "refresh")}
+    return ", ".join(f"{count} {op}" for op, count in shown.items()) or ("no changes" if data else "")
+
+
+@click.command()
+@click.option("--clear", "clear", default=None, metavar="STACK",
+              help="Clear a stack's review flags after checking it (humans only).")
+@click.option("--approve", "approve", default=None, type=int, metavar="ID",
+              help="Approve an agent's reviewed change (humans only).")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of text.")
+@_common
+def review(clear: str | None, approve: int | None, as_json: bool, **common: Any) -> None:
+    """What needs a human: stacks flagged after a crash, agent changes waiting for approval, retained
+    data whose retention ended. Exit 1 when something is waiting."""
+    with _automation(**common) as auto:
+        if clear is not None:
+            cleared = auto.clear_review(clear)
+            click.echo(f"cleared {cleared} review flag(s) of {clear}")
+            return
+        if approve is not None:
+            approval = auto.approve(approve)
+            click.echo(f"approved request #{approval.id}: {approval.operation} of {approval.stack} by "
+                       f"{approval.requested_by}; it applies once, exactly as previewed")
+            return
+        found = auto.review()
+    if as_json:
+        click.echo(json.dumps({"flags": [flag.as_dict() for flag in found.flags],
+                               "approvals": [approval.as_dict() for approval in found.approvals],
+                               "retention_ended": [vars(item) for item in found.retention_ended]},
+                              indent=2, sort_keys=True))
+    else:
+        for flag in found.flags:
+            click.echo(f"review   {flag.stack}: {flag.reason} (flagged {_iso(flag.flagged_at)}); "
+                       f"clear with `paybill-iac review --clear {flag.stack}`")
+        for approval in found.approvals:
+            click.echo(f"approve  #{approval.id} {approval.operation} of {approval.stack} by {approval.requested_by}: "
+                       f"{'; '.join(approval.reasons)}; approve with `paybill-iac review --approve {approval.id}`")
+        for item in found.retention_ended:
+            click.echo(f"retained {item.tenant}: {item.type} {item.urn.rsplit('::', 1)[-1]} — retention ended "
+                       f"{_iso(item.retain_until)}; delete it in the cloud when the tenant's data may go")
+        if found.empty:
+            click.echo("nothing needs a human")
+    if not found.empty:
+        sys.exit(1)
+
+
+def register(group: click.Group) -> None:
+    """Add the automation commands to the `paybill-iac` group."""
+    for command in (up, refresh, destroy, lifecycle, fleet, journal, review):
+        group.add_command(command)
+

@@ -1,0 +1,139 @@
+"""The automation commands: output, errors and exit codes (runner double patched in, or no Pulumi CLI)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from paybill_iac.cli import main
+from tests.automation.conftest import Env
+from tests.automation.doubles import FakeRunner
+
+Run = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def run(env: Env, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Run:
+    runner = FakeRunner(changes={"paybill-tenant/acme": [("delete", "aws:rds/instance:Instance", "acme-db", True)]})
+    monkeypatch.setattr("paybill_iac.automation.ops._pulumi_runner", lambda: runner)
+    monkeypatch.delenv("PAYBILL_STATE_URL", raising=False)
+
+    def invoke(*args: str) -> tuple[int, str, str]:
+        argv = [*args, "--catalog", str(env.catalog), "--state-dir", str(env.state)]
+        try:
+            main(argv)
+            code = 0
+        except SystemExit as exit_:
+            code = int(exit_.code or 0)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    invoke.runner = runner  # type: ignore[attr-defined]
+    return invoke
+
+
+def test_up_refresh_and_the_journal(run: Run) -> None:
+    code, out, _ = run("up", "--tenant", "globex")
+    assert code == 0 and out.startswith("up paybill-tenant/globex: ")
+    assert run("refresh", "--cell", "aws-euw1-a")[0] == 0
+    code, out, _ = run("journal")
+    assert code == 0 and "paybill-tenant/globex" in out and "succeeded" in out and out.startswith("STARTED")
+    code, out, _ = run("journal", "--json", "--tenant", "globex")
+    assert [json.loads(line)["operation"] for line in out.splitlines()] == ["up"]
+
+
+def test_usage_errors_exit_2(run: Run) -> None:
+    code, _, err = run("up", "--tenant", "nobody")
+    assert code == 2 and "unknown tenant 'nobody'" in err
+    code, _, err = run("up")
+    assert code == 2 and "exactly one stack" in err
+    code, _, err = run("up", "--tenant", "acme", "--actor", "root")
+    assert code == 2 and "not 'human' or 'agent:<name>'" in err
+    code, _, err = run("lifecycle", "change-plan", "acme", "--plan", "growth", "--data-move", "nope")
+    assert code == 2 and "expected module:function" in err
+
+
+def test_agent_refusal_approval_and_apply(run: Run) -> None:
+    code, _, err = run("up", "--tenant", "acme", "--actor", "agent:bot")
+    assert code == 1 and "review --approve 1" in err and "deletes the protected resource" in err
+    code, out, _ = run("review")
+    assert code == 1 and "approve  #1 up of paybill-tenant/acme by agent:bot" in out
+    code, _, err = run("review", "--approve", "1", "--actor", "agent:bot")
+    assert code == 1 and "only a human" in err
+    assert run("review", "--approve", "1")[0] == 0
+    code, out, _ = run("up", "--tenant", "acme", "--actor", "agent:bot", "--approval", "1")
+    assert code == 0 and "(approval #1)" in out
+    code, out, _ = run("review")
+    assert code == 0 and "nothing needs a human" in out
+
+
+def test_lifecycle_commands(run: Run, env: Env) -> None:
+    code, out, _ = run("lifecycle", "onboard", "umbrella")
+    assert code == 0 and "tenant umbrella is active" in out
+    assert "state: active" in env.tenant_file("umbrella").read_text()
+    code, out, _ = run("lifecycle", "suspend", "globex")
+    assert code == 0 and "suspended" in out
+    code, _, err = run("lifecycle", "suspend", "wayne")
+    assert code == 1 and "cannot go from offboarding to suspended" in err
+    assert run("lifecycle", "resume", "globex")[0] == 0
+    code, out, _ = run("lifecycle", "offboard", "wonka")
+    assert code == 0 and "wonka is offboarded" in out
+
+
+def test_change_plan_with_a_hook_from_a_module(run: Run, env: Env, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "svc_hooks.py").write_text("moved = []\ndef move(context):\n    moved.append(context.tenant)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code, out, err = run("lifecycle", "change-plan", "globex", "--plan", "growth", "--data-move", "svc_hooks:move")
+    assert code == 0, err
+    assert "globex is on plan growth" in out
+    import svc_hooks  # type: ignore[import-not-found]
+
+    assert svc_hooks.moved == ["globex"]
+
+
+def test_fleet_up_prints_a_table_and_fails_on_failures(run: Run) -> None:
+    code, out, err = run("fleet", "up", "--tenant", "globex", "--tenant", "initech", "--concurrency", "2")
+    assert code == 0
+    assert out.splitlines()[0].split()[:3] == ["TENANT", "WAVE", "RESULT"]
+    assert "2 tenants: 2 succeeded" in out and "[2/2]" in err
+    code, out, _ = run("fleet", "up", "--tenant", "acme", "--actor", "agent:bot")
+    assert code == 1 and "needs approval #" in out
+
+
+def test_review_lists_and_clears_flags(run: Run, env: Env) -> None:
+    from paybill_iac.automation.store import Store
+
+    store = Store(f"sqlite:///{(env.state / 'state.db').resolve()}")
+    store.flag("paybill-tenant/acme", "crashed during up")
+    store.close()
+    code, out, _ = run("review")
+    assert code == 1 and "review   paybill-tenant/acme: crashed during up" in out
+    code, _, err = run("up", "--tenant", "acme")
+    assert code == 1 and "needs review" in err
+    assert run("review", "--clear", "tenant/acme")[0] == 0
+    code, out, _ = run("review", "--json")
+    assert code == 0 and json.loads(out)["flags"] == []
+
+
+def test_without_pulumi_the_commands_say_how_to_install_it(env: Env, capsys: pytest.CaptureFixture[str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(env.root / "nothing-here"))
+    monkeypatch.delenv("PAYBILL_STATE_URL", raising=False)
+    with pytest.raises(SystemExit) as exit_:
+        main(["up", "--tenant", "acme", "--catalog", str(env.catalog), "--state-dir", str(env.state)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "needs the Pulumi CLI" in err and "preview` works offline" in err and "Traceback" not in err
+
+
+def test_the_cli_does_not_load_the_automation_layer_to_start() -> None:
+    code = ("import sys, paybill_iac.cli; "
+            "print(any(name.startswith(('paybill_iac.automation', 'sqlalchemy', 'pulumi')) for name in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
