@@ -38,7 +38,12 @@ def edit_text(text: str, changes: Mapping[str, str], file: str = "tenant file") 
         if len(found) != 1:
             raise UsageError(f"{file}: expected one top-level '{key}:' line to edit, found {len(found)}; "
                              "edit the file by hand")
-        text = pattern.sub(lambda match, new=value: f"{match['head']}{new}{match['tail']}", text, count=1)
+        replacement = value
+
+        def substitute(match: re.Match[str], new: str = replacement) -> str:
+            return f"{match['head']}{new}{match['tail']}"
+
+        text = pattern.sub(substitute, text, count=1)
     return text
 
 

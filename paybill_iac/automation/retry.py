@@ -41,7 +41,7 @@ def with_retries(
             return action(), attempt
         except RETRYABLE as error:
             if attempt >= policy.attempts:
-                error.attempts = attempt  # type: ignore[attr-defined]
+                error.attempts = attempt  # type: ignore[union-attr]
                 raise
             wait = policy.delay(attempt, rng)
             if on_retry is not None:

@@ -341,15 +341,14 @@ class Store:
         """
         now = self.clock()
         with self._tx() as conn:
-            row = {"stack": stack, "owner": owner, "operation": operation, "actor": actor,
-                   "acquired_at": now, "expires_at": now + ttl}
-            inserted = conn.execute(self._insert_ignore(leases_table).values(**row)).rowcount
+            mine = Lease(stack, owner, operation, actor, now, now + ttl)
+            inserted = conn.execute(self._insert_ignore(leases_table).values(**vars(mine))).rowcount
             if inserted == 1:
-                return Lease(**row)
+                return mine
             current = conn.execute(select(leases_table).where(leases_table.c.stack == stack)).mappings().first()
         if current is None:  # released between our insert and read: try once more
             return self.acquire(stack, owner, operation, actor, ttl)
-        held = Lease(**current)
+        held = Lease(**dict(current))
         if held.owner == owner:
             self.renew(stack, owner, ttl)
             return held
@@ -540,7 +539,9 @@ class Store:
                 stack=stack, tenant=tenant, operation=operation, requested_by=requested_by,
                 requested_at=self.clock(), reasons=json.dumps(reasons), change_summary=_dumps(change_summary),
                 plan_path=plan_path, plan_sha256=plan_sha256, status="pending"))
-            return int(result.inserted_primary_key[0])
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0])
 
     def approval(self, approval_id: int) -> Approval | None:
         with self._tx() as conn:
@@ -642,7 +643,7 @@ class Store:
 
 
 def _approval(row: Any) -> Approval:
-    values = dict(row)
+    values: dict[str, Any] = dict(row)
     values["reasons"] = json.loads(values["reasons"])
     values["change_summary"] = json.loads(values["change_summary"])
     return Approval(**values)
