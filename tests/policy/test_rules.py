@@ -180,7 +180,8 @@ def _common(cloud: str) -> dict[str, Case]:
         f"{cloud}-resource-no-foreign-tenant-reference": Case(silo, {
             "an input names another tenant's resource": foreign_reference(cloud)}),
         f"{cloud}-provider-region-within-plan": Case(silo, {
-            "the provider deploys to another region": set_input(provider, PROVIDER_REGION[cloud], OTHER_REGION[cloud])}),
+            "the provider deploys to another region": set_input(provider, PROVIDER_REGION[cloud],
+                                                                OTHER_REGION[cloud])}),
         f"{cloud}-stack-known-to-catalog": Case(silo, {"the catalog has no such stack": unknown_stack()}),
         f"{cloud}-database-instance-count-within-plan": Case(silo, {"a second instance": duplicate(DB[cloud])}),
         f"{cloud}-resource-type-allowed-for-agent": Case(silo, {
@@ -222,7 +223,8 @@ def _aws() -> dict[str, Case]:
         "aws-s3-bucket-no-public-access": Case("cyberdyne", {
             "a block setting off": set_input(pab, "blockPublicAcls", False),
             "a public ACL": set_input("aws:s3/bucket:Bucket", "acl", "public-read"),
-            "a policy allowing everyone": edit_document("aws:s3/bucketPolicy:BucketPolicy", "policy", public_statement)}),
+            "a policy allowing everyone": edit_document("aws:s3/bucketPolicy:BucketPolicy", "policy",
+                                                        public_statement)}),
         "aws-s3-bucket-public-access-blocked": Case("cyberdyne", {"no public access block": drop(pab)}),
         "aws-s3-bucket-encrypted-with-cmk": Case("cyberdyne", {
             "no encryption configuration": drop(sse),
@@ -309,9 +311,11 @@ def _azure() -> dict[str, Case]:
         "azure-postgres-server-deletion-protection": Case("tyrell", {
             "no lock": drop(lock),
             "a lock on another server": set_input(lock, "scope", scope.replace(
-                "Microsoft.Storage/storageAccounts/pbazureweuastet445k", "Microsoft.DBforPostgreSQL/flexibleServers/x"))}),
+                "Microsoft.Storage/storageAccounts/pbazureweuastet445k",
+                "Microsoft.DBforPostgreSQL/flexibleServers/x"))}),
         "azure-network-nsg-no-public-ingress": Case("tyrell", {
-            "inbound from anywhere": edit_input("azure-native:network:NetworkSecurityGroup", first_rule_from_anywhere)}),
+            "inbound from anywhere": edit_input("azure-native:network:NetworkSecurityGroup",
+                                                first_rule_from_anywhere)}),
         "azure-authorization-role-assignment-no-admin-role": Case("tyrell", {
             "Owner": set_input(assignment, "roleDefinitionId", role_id + "8e3af657-a8ff-443c-a75c-2fe8c4bcb635")}),
         "azure-authorization-role-definition-no-wildcards": Case("tyrell", {
@@ -339,7 +343,8 @@ def _gcp() -> dict[str, Case]:
             "growth past the plan": both(set_input(sql, "settings.diskAutoresize", True),
                                          set_input(sql, "settings.diskAutoresizeLimit", 4096.0))}),
         "gcp-sql-instance-backup-retention-meets-plan": Case("soylent", {
-            "fewer backups": set_input(sql, "settings.backupConfiguration.backupRetentionSettings.retainedBackups", 3.0),
+            "fewer backups": set_input(
+                sql, "settings.backupConfiguration.backupRetentionSettings.retainedBackups", 3.0),
             "no backups": set_input(sql, "settings.backupConfiguration.enabled", False)}),
         "gcp-storage-bucket-no-public-access": Case("soylent", {
             "prevention inherited": set_input(bucket, "publicAccessPrevention", "inherited"),
@@ -353,7 +358,8 @@ def _gcp() -> dict[str, Case]:
                                              [{"value": "0.0.0.0/0"}])}),
         "gcp-sql-instance-encrypted-with-cmk": Case("soylent", {"no key": set_input(sql, "encryptionKeyName", None)}),
         "gcp-sql-instance-tls-enforced": Case("soylent", {
-            "unencrypted allowed": set_input(sql, "settings.ipConfiguration.sslMode", "ALLOW_UNENCRYPTED_AND_ENCRYPTED")}),
+            "unencrypted allowed": set_input(sql, "settings.ipConfiguration.sslMode",
+                                             "ALLOW_UNENCRYPTED_AND_ENCRYPTED")}),
         "gcp-sql-instance-deletion-protection": Case("soylent", {
             "Pulumi protection off": set_input(sql, "deletionProtection", False),
             "API protection off": set_input(sql, "settings.deletionProtectionEnabled", False)}),

@@ -136,7 +136,7 @@ def _define(cloud: str) -> None:
         severity="high",
         remediation="Deploy to the tenant's region from the catalog; to move a tenant, change its region "
                     "in the catalog (the plan must allow it) and regenerate its stack.",
-        reads={provider: region_keys},
+        reads={provider: ({"azure": "location"}.get(cloud, "region"),)},
     )
     def region_within_plan(resource: ResourceView, context: PolicyContext) -> list[str]:
         for key in region_keys:
