@@ -293,7 +293,7 @@ class PolicyContext:
 
     def as_dict(self, *, foreign: bool = True) -> dict[str, Any]:
         """JSON-ready, for policy config (`foreign=False` leaves the other owners' names out)."""
-        data = asdict(self)
+        data = asdict(replace(self, names=dict(self.names), cell_names=dict(self.cell_names)))
         data["names"] = dict(self.names)
         data["cell_names"] = dict(self.cell_names)
         data["foreign_names"] = sorted(self.foreign_names) if foreign else []

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from paybill_policies import engine
 from paybill_policies.rules import _catalog
 
@@ -33,7 +32,7 @@ def _registry(package: str) -> dict[str, tuple[str, str]]:
 def _provider_class(package: str) -> type:
     module = importlib.import_module(PACKAGES[package])
     provider = module.Provider
-    return getattr(importlib.import_module(provider.__module__), "ProviderArgs")
+    return importlib.import_module(provider.__module__).ProviderArgs
 
 
 @functools.cache

@@ -1,0 +1,142 @@
+"""A pack driven through the CrossGuard analyzer protocol, as the engine does: start the pack's
+program, read the port it prints, then GetAnalyzerInfo, Configure, Analyze and AnalyzeStack over gRPC."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+URN = "urn:pulumi:cyberdyne::paybill-tenant::paybill:tenant:Silo$aws:rds/instance:Instance::cyberdyne-db"
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> Iterator[Any]:
+    import grpc
+    from pulumi.runtime.proto import analyzer_pb2_grpc
+
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(  # the engine runs the pack's folder with the project's python
+        [sys.executable, "-u", str(REPO / "policy_packs" / "plan-limits")], cwd=REPO / "policy_packs" / "plan-limits",
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment,
+    )
+    try:
+        line = process.stdout.readline().decode().strip() if process.stdout else ""
+        if not line.isdigit():
+            error = process.stderr.read().decode() if process.stderr and process.poll() is not None else ""
+            pytest.fail(f"the pack printed no port: {line!r} {error}")
+        channel = grpc.insecure_channel(f"127.0.0.1:{line}")
+        grpc.channel_ready_future(channel).result(timeout=30)
+        yield analyzer_pb2_grpc.AnalyzerStub(channel)
+        channel.close()
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def _struct(values: dict[str, Any]) -> Any:
+    from google.protobuf import struct_pb2
+
+    struct = struct_pb2.Struct()
+    struct.update(values)
+    return struct
+
+
+def _configure(analyzer: Any, config: dict[str, Any]) -> None:
+    """What the engine sends: every policy's enforcement level (its default, as GetAnalyzerInfo gave it,
+    unless the config overrides it) and its properties from `--policy-pack-config`."""
+    from google.protobuf import empty_pb2
+    from pulumi.runtime.proto import analyzer_pb2
+
+    request = analyzer_pb2.ConfigureAnalyzerRequest()
+    for policy in analyzer.GetAnalyzerInfo(empty_pb2.Empty()).policies:
+        entry = request.policyConfig[policy.name]
+        entry.enforcementLevel = policy.enforcementLevel
+        properties = dict(config.get(policy.name) or {})
+        properties.pop("enforcementLevel", None)
+        entry.properties.update(json.loads(json.dumps(properties)))
+    analyzer.Configure(request)
+
+
+def test_the_pack_describes_its_policies(analyzer: Any) -> None:
+    from google.protobuf import empty_pb2
+    from paybill_policies import engine
+    from pulumi.runtime.proto import analyzer_pb2
+
+    info = analyzer.GetAnalyzerInfo(empty_pb2.Empty())
+    assert info.name == "plan-limits" and info.supportsConfig
+    names = {policy.name for policy in info.policies}
+    assert names == {rule.id for rule in engine.rules(["plan-limits"])}
+    rds = next(policy for policy in info.policies if policy.name == "aws-rds-instance-vcpus-within-plan")
+    assert rds.enforcementLevel == analyzer_pb2.MANDATORY and rds.remediation_steps
+    assert "context" in rds.configSchema.properties
+
+
+def test_analyze_and_analyze_stack_use_the_context_from_policy_config(analyzer: Any, catalog: Any) -> None:
+    from paybill_policies import engine
+    from pulumi.runtime.proto import analyzer_pb2
+
+    context = engine.context_from_catalog(catalog, "paybill-tenant", "cyberdyne")
+    _configure(analyzer, engine.policy_config(context, pack="plan-limits"))
+    inputs = {"instanceClass": "db.m7g.16xlarge", "allocatedStorage": 256, "backupRetentionPeriod": 30,
+              "deletionProtection": True}
+    request = analyzer_pb2.AnalyzeRequest(type="aws:rds/instance:Instance", urn=URN, name="cyberdyne-db",
+                                          properties=_struct(inputs))
+    found = analyzer.Analyze(request).diagnostics
+    assert [(item.policyName, item.enforcementLevel) for item in found] == [
+        ("aws-rds-instance-vcpus-within-plan", analyzer_pb2.MANDATORY)]
+    assert "64 vCPUs" in found[0].message and "plan 'enterprise'" in found[0].message
+
+    compliant = analyzer_pb2.AnalyzeRequest(type="aws:rds/instance:Instance", urn=URN, name="cyberdyne-db",
+                                            properties=_struct({**inputs, "instanceClass": "db.m7g.xlarge"}))
+    assert list(analyzer.Analyze(compliant).diagnostics) == []
+
+    second = URN.replace("cyberdyne-db", "cyberdyne-db-2")
+    stack = analyzer_pb2.AnalyzeStackRequest(resources=[
+        analyzer_pb2.AnalyzerResource(type="aws:rds/instance:Instance", urn=urn, name=urn.rsplit("::", 1)[-1],
+                                      properties=_struct({**inputs, "instanceClass": "db.m7g.xlarge"}))
+        for urn in (URN, second)])
+    found = analyzer.AnalyzeStack(stack).diagnostics
+    assert {item.policyName for item in found} == {"aws-database-instance-count-within-plan"}
+
+
+def test_a_stack_cannot_raise_its_own_plan_through_a_context_for_another_stack(analyzer: Any, catalog: Any) -> None:
+    from paybill_policies import engine
+    from pulumi.runtime.proto import analyzer_pb2
+
+    other = engine.context_from_catalog(catalog, "paybill-tenant", "tyrell")  # enterprise, but another tenant
+    _configure(analyzer, engine.policy_config(other, pack="plan-limits"))
+    request = analyzer_pb2.AnalyzeStackRequest(resources=[analyzer_pb2.AnalyzerResource(
+        type="aws:rds/instance:Instance", urn=URN, name="cyberdyne-db",
+        properties=_struct({"instanceClass": "db.m7g.xlarge"}))])
+    found = analyzer.AnalyzeStack(request).diagnostics
+    assert "aws-stack-known-to-catalog" in {item.policyName for item in found}
+
+
+def test_an_unknown_value_is_an_advisory_diagnostic(analyzer: Any, catalog: Any) -> None:
+    from paybill_policies import engine
+    from pulumi.runtime.proto import analyzer_pb2
+
+    context = engine.context_from_catalog(catalog, "paybill-tenant", "cyberdyne")
+    _configure(analyzer, engine.policy_config(context, pack="plan-limits"))
+    unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+    request = analyzer_pb2.AnalyzeRequest(type="aws:rds/instance:Instance", urn=URN, name="cyberdyne-db",
+                                          properties=_struct({"instanceClass": unknown, "backupRetentionPeriod": 30}))
+    found = analyzer.Analyze(request).diagnostics
+    assert [(item.policyName, item.enforcementLevel) for item in found] == [
+        ("aws-rds-instance-vcpus-within-plan", analyzer_pb2.ADVISORY)]
+    assert "during preview" in found[0].message
