@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
 from paybill_iac.catalog import Catalog
@@ -149,7 +149,8 @@ def run_fleet(auto: Automation, operation: str = "up", *, waves: list[str] | Non
     if max_failures < 0:
         raise UsageError(f"max failures must be 0 or more, got {max_failures}")
     plan = FleetPlan(operation, plan_waves(auto.reload(), waves, tenants), concurrency, max_failures)
-    return (runner or LocalProcessFleetRunner()).run(auto.settings, plan, progress)
+    settings = replace(auto.settings, runner=auto.runner)  # workers run the same runner as this Automation
+    return (runner or LocalProcessFleetRunner()).run(settings, plan, progress)
 
 
 def run_one(settings: Settings, operation: str, tenant: str, wave: int) -> TenantOutcome:
@@ -186,15 +187,19 @@ def run_one(settings: Settings, operation: str, tenant: str, wave: int) -> Tenan
 
 
 class LocalProcessFleetRunner:
-    """Bounded concurrency with separate processes on this machine."""
+    """Bounded concurrency with separate processes on this machine. Workers start from a fork server
+    by default (where the platform has one), so they never inherit this process's database connections
+    or threads."""
 
     def __init__(self, start_method: str | None = None):
+        if start_method is None:
+            start_method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
         self.start_method = start_method
 
     def run(self, settings: Settings, plan: FleetPlan, progress: Progress | None = None) -> FleetReport:
         report = FleetReport(plan)
         total = len(plan.tenants)
-        context = multiprocessing.get_context(self.start_method) if self.start_method else None
+        context = multiprocessing.get_context(self.start_method)
 
         def record(outcome: TenantOutcome) -> None:
             report.outcomes.append(outcome)
