@@ -127,7 +127,7 @@ def plain(value: Any) -> Any:
     they are and read as unknown."""
     if isinstance(value, (Mapping, Sequence)) and not isinstance(value, (str, bytes, dict, list, tuple)):
         with contextlib.suppress(KeyError, IndexError, TypeError):
-            value = value["__target"]  # pulumi_policy's _DictProxy / _ListProxy
+            value = value["__target"]  # type: ignore[call-overload]  # pulumi_policy proxies
     if isinstance(value, Mapping):
         if value.get(_SIG) == _SECRET_SIG and "value" in value:
             return plain(value["value"])
