@@ -23,8 +23,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BeforeValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -440,7 +440,8 @@ def load_catalog(path: str | os.PathLike[str], *, check_placements: bool = True)
         rel = reader.rel(tenant_path)
         first = tenant_files.get(tenant.id)
         if first is not None:
-            reader.issues.append(CatalogIssue(rel, "tenant", tenant.id, "id", f"is already used by the tenant in {first}"))
+            reader.issues.append(
+                CatalogIssue(rel, "tenant", tenant.id, "id", f"is already used by the tenant in {first}"))
             continue
         tenant_files[tenant.id] = rel
         tenant_list.append(tenant)

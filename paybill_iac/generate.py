@@ -36,7 +36,7 @@ def tenant_stack(catalog: Catalog, tenant: Tenant) -> TenantStack | None:
     return TenantStack(
         org=org, tenant=tenant.id, plan=plan.id, isolation=plan.isolation, cloud=tenant.cloud,
         region=tenant.region, state=tenant.state, seats=tenant.subscription.seats,
-        names=naming.names_for(tenant.cloud, org, tenant.id),
+        names=naming.tenant_names(tenant.cloud, org, tenant.id, plan.isolation),
         markers=markers.tenant_markers(tenant.id, plan.id, plan.isolation),
         account=catalog.settings.accounts.for_cloud(tenant.cloud), database=database, cell=cell_id,
         cell_stack=cell_stack_name(catalog.settings.pulumi_org, cell_id) if cell_id else None,

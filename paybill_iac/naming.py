@@ -10,7 +10,8 @@ character, reserved prefixes and suffixes) and, once released, it is the resourc
 - every name is checked against its rule before it is returned: an invalid name is our bug, raised
   here rather than by a cloud API halfway through a deployment.
 
-`names_for(cloud, org, owner)` returns the set a tenant or cell uses on its cloud, keyed by purpose.
+`names_for(cloud, org, owner)` returns the set a cell uses on its cloud, keyed by purpose;
+`tenant_names(cloud, org, tenant, isolation)` a tenant's, which also carry its isolation model.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from dataclasses import dataclass, field
 from collections.abc import Mapping
-from functools import lru_cache
+from dataclasses import dataclass, field
+from functools import cache
 from types import MappingProxyType
 
 # Tenant and cell ids: ASCII lowercase letters and digits, single hyphens, a letter first.
@@ -326,17 +327,31 @@ def tenant_prefix(tenant_id: str) -> str:
     return f"tenants/{tenant_id}/"
 
 
-def names_for(cloud: str, org: str, owner: str) -> Mapping[str, str]:
+# A tenant's names carry its isolation model, so the resources of a new shape can exist beside those
+# of the old one while its plan changes (provision, move data, cut over, retire the old shape).
+SHAPE_TAGS = {"silo": "s", "bridge": "b", "pooled": "p"}
+
+
+def names_for(cloud: str, org: str, owner: str, shape: str = "") -> Mapping[str, str]:
     """Every physical name a tenant or cell `owner` uses on `cloud`, keyed by what it names.
 
+    `shape` ("" for cells, a SHAPE_TAGS value for tenants) goes between the owner and the purpose.
     Cached (validation, placement checks and generation all ask for the same names) and read-only.
     """
-    return _names_for(cloud, org, owner)
+    return _names_for(cloud, org, owner, shape)
 
 
-@lru_cache(maxsize=None)
-def _names_for(cloud: str, org: str, owner: str) -> Mapping[str, str]:
-    names = {key: physical_name(kind, org, owner, purpose) for key, (kind, purpose) in NAME_SETS[cloud].items()}
+def tenant_names(cloud: str, org: str, tenant_id: str, isolation: str) -> Mapping[str, str]:
+    """A tenant's names in its isolation model: `<org>-<tenant>-<s|b|p>-<purpose>` where the rule allows."""
+    return _names_for(cloud, org, tenant_id, SHAPE_TAGS[isolation])
+
+
+@cache
+def _names_for(cloud: str, org: str, owner: str, shape: str) -> Mapping[str, str]:
+    names = {
+        key: physical_name(kind, org, owner, f"{shape}-{purpose}" if shape else purpose)
+        for key, (kind, purpose) in NAME_SETS[cloud].items()
+    }
     names["prefix"] = tenant_prefix(owner)
     return MappingProxyType(names)
 

@@ -138,14 +138,16 @@ def name_collisions(catalog: Catalog, rel: Rel) -> list[CatalogIssue]:
     owners: dict[tuple[str, str], tuple[str, str]] = {}
     issues = []
     cells_file = rel(catalog.root / "cells.yaml")
-    entries = [("cell", cell.id, cell.cloud, cells_file) for cell in catalog.cells.values()]
-    entries += [("tenant", tenant.id, tenant.cloud, str(catalog.files[f"tenant:{tenant.id}"]))
-                for tenant in catalog.tenants.values()]
+    entries = [("cell", cell.id, cell.cloud, cells_file, "") for cell in catalog.cells.values()]
+    entries += [("tenant", tenant.id, tenant.cloud, str(catalog.files[f"tenant:{tenant.id}"]),
+                 naming.SHAPE_TAGS[catalog.plans[tenant.plan].isolation]) for tenant in catalog.tenants.values()]
     kinds = {cloud: {key: naming.name_kind(cloud, key) for key in (*naming.NAME_SETS[cloud], "prefix")}
              for cloud in naming.NAME_SETS}
-    for kind, ident, cloud, file in entries:
+    for kind, ident, cloud, file, shape in entries:
         cloud_kinds = kinds[cloud]
-        for key, name in naming.names_for(cloud, org, ident).items():
+        for key, name in naming.names_for(cloud, org, ident, shape).items():
+            if kind == "cell" and key == "prefix":  # a cell holds tenants' prefixes, none of its own
+                continue
             slot = (cloud_kinds[key], name)
             other = owners.setdefault(slot, (kind, ident))
             if other != (kind, ident):

@@ -49,7 +49,7 @@ class StackKit:
         return TenantStack(
             org=self.org, tenant=tenant, plan=plan, isolation=isolation, cloud=cloud,
             region=DEFAULT_REGION[cloud], state=state, seats=10,
-            names=naming.names_for(cloud, self.org, tenant),
+            names=naming.names_for(cloud, self.org, tenant),  # unshaped: the block tests compare with these
             markers=markers.tenant_markers(tenant, plan, isolation), account=DEFAULT_ACCOUNT[cloud],
             database=database, cell=cell if shared else None,
             cell_stack=cell_stack_name(self.pulumi_org, cell) if shared else None,

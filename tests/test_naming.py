@@ -91,3 +91,27 @@ def test_id_rule_refuses_look_alikes_and_shows_them_escaped() -> None:
     problem = naming.id_problem("\u0430cme")  # Cyrillic a
     assert problem is not None and "\\u0430cme" in problem
     assert naming.id_problem("acme") is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(cloud=clouds, org=orgs, owner=ids, isolation=st.sampled_from(sorted(naming.SHAPE_TAGS)))
+def test_tenant_names_are_valid_in_every_shape(cloud: str, org: str, owner: str, isolation: str) -> None:
+    for key, name in naming.tenant_names(cloud, org, owner, isolation).items():
+        if key != "prefix":
+            assert naming.RULES[naming.name_kind(cloud, key)].problem(name) is None, (cloud, key, name)
+
+
+@settings(max_examples=200, deadline=None)
+@given(cloud=clouds, org=orgs, owner=ids)
+def test_two_shapes_of_one_tenant_never_share_a_name(cloud: str, org: str, owner: str) -> None:
+    """A plan change builds the new shape beside the old one before it retires the old one."""
+    shapes = {isolation: naming.tenant_names(cloud, org, owner, isolation) for isolation in naming.SHAPE_TAGS}
+    for key in naming.NAME_SETS[cloud]:
+        values = [names[key] for names in shapes.values()]
+        assert len(set(values)) == len(values), (cloud, key, values)
+
+
+def test_tenant_names_say_their_shape() -> None:
+    assert naming.tenant_names("aws", "pb", "acme", "silo")["bucket"] == "pb-acme-s-data"
+    assert naming.tenant_names("aws", "pb", "acme", "pooled")["role"] == "pb-acme-p-app"
+    assert naming.tenant_names("aws", "pb", "acme", "bridge")["prefix"] == "tenants/acme/"

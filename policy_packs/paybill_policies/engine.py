@@ -375,9 +375,16 @@ def context_from_catalog(catalog: Any, project: str, stack: str, actor: str = "h
     return PolicyContext(
         project=project, stack=stack, actor=actor, kind="tenant", tenant=tenant.id, cell=cell_id,
         plan=plan.id, isolation=plan.isolation, cloud=tenant.cloud, region=tenant.region, state=tenant.state,
-        org=org, limits=limits, names=naming.names_for(tenant.cloud, org, tenant.id), cell_names=cell_names,
+        org=org, limits=limits, names=_tenant_names(catalog, tenant), cell_names=cell_names,
         foreign_names=_foreign_names(catalog, own_tenant=tenant.id, own_cells={cell_id} if cell_id else set()),
     )
+
+
+def _tenant_names(catalog: Any, tenant: Any) -> Any:
+    from paybill_iac import naming
+
+    isolation = catalog.plans[tenant.plan].isolation
+    return naming.tenant_names(tenant.cloud, catalog.settings.org, tenant.id, isolation)
 
 
 def _foreign_names(catalog: Any, own_tenant: str | None, own_cells: set[str]) -> frozenset[str]:
@@ -387,15 +394,14 @@ def _foreign_names(catalog: Any, own_tenant: str | None, own_cells: set[str]) ->
     found: set[str] = set()
     for tenant in catalog.tenants.values():
         if tenant.id != own_tenant:
-            found.update(naming.names_for(tenant.cloud, org, tenant.id).values())
+            found.update(_tenant_names(catalog, tenant).values())
     for cell in catalog.cells.values():
         if cell.id not in own_cells:
             found.update(naming.names_for(cell.cloud, org, cell.id).values())
             found.discard(naming.tenant_prefix(cell.id))  # cells have no objects of their own prefix
     mine: set[str] = set()
     if own_tenant is not None and own_tenant in catalog.tenants:
-        tenant = catalog.tenants[own_tenant]
-        mine.update(naming.names_for(tenant.cloud, org, tenant.id).values())
+        mine.update(_tenant_names(catalog, catalog.tenants[own_tenant]).values())
     for cell_id in own_cells:
         if cell_id in catalog.cells:
             mine.update(naming.names_for(catalog.cells[cell_id].cloud, org, cell_id).values())

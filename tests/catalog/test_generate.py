@@ -32,7 +32,7 @@ def test_stack_config_holds_what_the_program_needs(catalog_dir: Path, tmp_path: 
     assert config["paybill:isolation"] == "bridge" and config["paybill:cell"] == "aws-euw1-a"
     assert config["paybill:cellStack"] == "organization/paybill-cell/aws-euw1-a"
     assert config["paybill:database"]["vcpus"] == 4 and config["paybill:database"]["storage_gb"] == 128
-    assert config["paybill:names"]["bucket"] == "pb-hooli-data"
+    assert config["paybill:names"]["bucket"] == "pb-hooli-b-data"  # b: the bridge shape
     gcp = yaml.safe_load((tmp_path / "out" / "tenant" / "Pulumi.soylent.yaml").read_text())["config"]
     assert gcp["gcp:region"] == "europe-west1" and gcp["gcp:project"] == "pb-tenants-prod"
     assert gcp["paybill:state"] == "suspended"

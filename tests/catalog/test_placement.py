@@ -41,11 +41,11 @@ def test_new_tenants_fill_the_cell_with_most_room(tmp_path: Path) -> None:
 
 def test_adding_and_removing_tenants_moves_nobody(tmp_path: Path) -> None:
     catalog_dir = write_catalog(tmp_path / "catalog", 200)
-    (catalog_dir / "cells.yaml").write_text((catalog_dir / "cells.yaml").read_text().replace("capacity: 500", "capacity: 20")
-                                            + "".join(f"  - {{id: {c}-cell-x{n}, cloud: {c}, region: {r}, capacity: 20}}\n"
-                                                      for c, r in (("aws", "eu-west-1"), ("azure", "westeurope"),
-                                                                   ("gcp", "europe-west1"), ("oci", "eu-frankfurt-1"))
-                                                      for n in range(3)))
+    regions = (("aws", "eu-west-1"), ("azure", "westeurope"), ("gcp", "europe-west1"), ("oci", "eu-frankfurt-1"))
+    extra = "".join(f"  - {{id: {cloud}-cell-x{n}, cloud: {cloud}, region: {region}, capacity: 20}}\n"
+                    for cloud, region in regions for n in range(3))
+    cells = catalog_dir / "cells.yaml"
+    cells.write_text(cells.read_text().replace("capacity: 500", "capacity: 20") + extra)
     before = placed_after_generate(catalog_dir, tmp_path / "out")
     assert len(set(before.values())) > 4  # several cells per region are in use
 

@@ -184,10 +184,11 @@ def test_no_room_says_which_region_needs_a_cell(catalog_dir: Path) -> None:
 
 
 def test_derived_names_collide(catalog_dir: Path) -> None:
-    write_tenant(catalog_dir, "aws-use1-a", (catalog_dir / "tenants/cyberdyne.yaml").read_text().replace(
-        "id: cyberdyne", "id: aws-use1-a"))
-    issue = one_issue(catalog_dir, "tenants/aws-use1-a.yaml", "aws-use1-a", "id", "already derived by cell 'aws-use1-a'")
-    assert "pb-aws-use1-a" in issue.message
+    # A cell named like a silo tenant's shape: both would derive the bucket pb-cyberdyne-s-data.
+    cells = catalog_dir / "cells.yaml"
+    cells.write_text(cells.read_text() + "  - {id: cyberdyne-s, cloud: aws, region: us-east-1, capacity: 5}\n")
+    issue = one_issue(catalog_dir, "tenants/cyberdyne.yaml", "cyberdyne", "id", "already derived by cell 'cyberdyne-s'")
+    assert "pb-cyberdyne-s-" in issue.message
 
 
 def test_unknown_plan_region_in_limits(catalog_dir: Path) -> None:
