@@ -1,0 +1,78 @@
+"""`paybill-iac preview`: the offline per-tenant preview with policy verdicts (imports only click here)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+FORMATS = ("table", "json", "markdown", "sarif")
+EXTENSIONS = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".sarif": "sarif", ".txt": "table"}
+
+
+def _pairs(formats: tuple[str, ...], outputs: tuple[str, ...]) -> list[tuple[str, str | None]]:
+    """(format, file or None for stdout) of each report to write."""
+    from paybill_iac.errors import UsageError
+
+    if not outputs:
+        if len(formats) > 1:
+            raise UsageError("several --format values need as many --output files (in the same order)")
+        return [(formats[0] if formats else "table", None)]
+    if not formats:
+        return [(EXTENSIONS.get(Path(output).suffix.lower(), "table"), output) for output in outputs]
+    if len(formats) != len(outputs):
+        raise UsageError(f"{len(formats)} --format values but {len(outputs)} --output files: give them in pairs")
+    return list(zip(formats, outputs, strict=True))
+
+
+@click.command()
+@click.argument("catalog", default="stacks/catalog", required=False,
+                type=click.Path(file_okay=False, path_type=Path))
+@click.option("--tenant", "tenants", multiple=True, metavar="ID",
+              help="Preview only this tenant (repeatable; its cell runs too). Default: every tenant.")
+@click.option("--base", metavar="GITREF",
+              help="Compare with the catalog and code at this git ref; preview only the affected stacks and "
+                   "show per resource what is added, removed or changed.")
+@click.option("--format", "formats", multiple=True, type=click.Choice(FORMATS),
+              help="table (default), json, markdown (a pull-request comment) or sarif (code scanning). "
+                   "Repeat with --output to write several reports from one run.")
+@click.option("--output", "outputs", multiple=True, metavar="FILE",
+              help="Write the report here instead of stdout ('-' for stdout); pairs with --format in order.")
+@click.option("--actor", default="human", show_default=True, metavar="ACTOR",
+              help="Who deploys: human, or agent:<name> (the agent guardrails then apply).")
+@click.option("--jobs", type=click.IntRange(min=1), metavar="N",
+              help="Worker processes (default: every core). 1 runs in this process.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar on stderr (default: when stderr is a terminal and $CI is unset).")
+def preview(catalog: Path, tenants: tuple[str, ...], base: str | None, formats: tuple[str, ...],
+            outputs: tuple[str, ...], actor: str, jobs: int | None, progress: bool | None) -> None:
+    """Preview every tenant's stack offline and check it with the policy packs.
+
+    Runs the real stack programs of stacks/ under the Pulumi mock runtime with the config the catalog
+    generates (nothing is written into stacks/), then the plan-limits, tenant-isolation and
+    agent-guardrails packs. No cloud credentials and no Pulumi CLI needed.
+
+    Exit 0 when no mandatory policy is violated, 1 when one is (or a stack fails to run), 2 on a usage
+    or catalog error.
+    """
+    from paybill_iac.preview import Options, exit_code, render, run_preview
+
+    targets = _pairs(formats, outputs)
+    report = run_preview(Options(catalog=catalog, tenants=list(tenants) or None, base=base, actor=actor,
+                                 jobs=jobs, progress=progress))
+    to_stdout = False
+    for fmt, output in targets:
+        text = render(report, fmt)
+        if output is None or output == "-":
+            click.echo(text, nl=False)
+            to_stdout = True
+        else:
+            target = Path(output)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+    if not to_stdout:
+        from paybill_iac.preview.render import summary_line
+
+        click.echo(summary_line(report))
+    sys.exit(exit_code(report))

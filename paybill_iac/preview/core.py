@@ -1,0 +1,170 @@
+"""The preview itself: load the catalog, run the stacks, judge them, assemble the report.
+
+The report is one JSON-ready dict (documented in docs/preview.md); the table, markdown and SARIF
+formats are renderings of it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from paybill_iac.catalog import Catalog
+from paybill_iac.errors import CatalogError, UsageError
+from paybill_iac.preview.runner import Progress, StackResult, WorkerState, default_jobs, run_tasks
+from paybill_iac.preview.tasks import (
+    BASE,
+    CELL,
+    HEAD,
+    TENANT,
+    StackTask,
+    TaskSet,
+    build_tasks,
+    check_selection,
+    stack_programs,
+)
+
+REPORT_VERSION = 1
+ACTOR_PATTERN = re.compile(r"^(human|agent:[A-Za-z0-9][A-Za-z0-9._@/-]{0,99})$")
+
+
+class PreviewCatalogError(CatalogError):
+    """The catalog is invalid: for `preview` that is a usage error (exit 2), worded as `validate` does."""
+
+    exit_code = 2
+
+
+def load(path: Path) -> Catalog:
+    from paybill_iac.catalog import load_catalog
+
+    try:
+        return load_catalog(path)
+    except CatalogError as error:
+        raise PreviewCatalogError(error.issues) from None
+
+
+def check_actor(actor: str) -> str:
+    if not ACTOR_PATTERN.match(actor):
+        raise UsageError(f"--actor {actor!r} is not 'human' or 'agent:<name>' (e.g. agent:renovate)")
+    return actor
+
+
+@dataclasses.dataclass
+class Options:
+    catalog: Path
+    tenants: list[str] | None = None
+    base: str | None = None
+    actor: str = "human"
+    jobs: int | None = None
+    progress: bool | None = None  # None: on a terminal and not in CI
+
+
+def preview(options: Options) -> dict[str, Any]:
+    """Run the preview and return the report (see docs/preview.md for its shape)."""
+    started = time.perf_counter()
+    actor = check_actor(options.actor)
+    jobs = options.jobs or default_jobs()
+    if jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    catalog = load(options.catalog)
+    check_selection(catalog, options.tenants)
+    programs = stack_programs(catalog.root)
+    if options.base:
+        from paybill_iac.preview.diffrun import preview_base
+
+        report = preview_base(catalog, options, programs, jobs)
+    else:
+        tasks = build_tasks(catalog, options.tenants)
+        state = WorkerState({HEAD: catalog}, {HEAD: programs}, actor)
+        progress = Progress(len(tasks.all()), options.progress)
+        try:
+            results = run_tasks(tasks.all(), state, jobs=jobs, progress=progress)
+        finally:
+            progress.close()
+        report = assemble(catalog, tasks, results)
+    finish(report, options, jobs, time.perf_counter() - started)
+    return report
+
+
+# --- assembling ----------------------------------------------------------------------------------
+
+
+def counts(resources: list[dict[str, Any]]) -> dict[str, int]:
+    return dict(sorted(Counter(resource["type"] for resource in resources).items()))
+
+
+def entry(task: StackTask, result: StackResult | None, catalog: Catalog) -> dict[str, Any]:
+    """One stack of the report: the tenants and cells lists share this shape."""
+    if task.kind == TENANT:
+        file = str(catalog.files.get(f"tenant:{task.id}", catalog.tenant_file(task.id)))
+        placed: list[str] | None = None
+    else:
+        file = str(catalog.root / "cells.yaml")
+        placed = sorted(tenant for tenant, cell in catalog.placements.items() if cell == task.id)
+    resources = result.resources if result is not None else []
+    data: dict[str, Any] = {
+        "tenant": task.id if task.kind == TENANT else None,
+        "stack": task.id,
+        "project": task.project,
+        "qualified_stack": f"{catalog.settings.pulumi_org}/{task.project}/{task.id}",
+        "cloud": task.cloud,
+        "region": task.region,
+        "isolation": task.isolation,
+        "cell": task.cell if task.kind == TENANT else task.id,
+        "plan": task.plan,
+        "state": task.state,
+        "file": file,
+        "resources": resources,
+        "counts": counts(resources),
+        "violations": result.violations if result is not None else [],
+        "outputs": result.outputs if result is not None else {},
+        "error": result.error if result is not None else None,
+    }
+    if placed is not None:
+        data["tenants"] = placed
+    return data
+
+
+def assemble(catalog: Catalog, tasks: TaskSet, results: dict[tuple[str, str, str], StackResult]) -> dict[str, Any]:
+    return {
+        "version": REPORT_VERSION,
+        "tenants": [entry(task, results.get(task.key), catalog) for task in tasks.tenants],
+        "cells": [entry(task, results.get(task.key), catalog) for task in tasks.cells],
+        "skipped": [{"tenant": tenant, "reason": reason} for tenant, reason in sorted(tasks.skipped.items())],
+        "base": None,
+    }
+
+
+def finish(report: dict[str, Any], options: Options, jobs: int, seconds: float) -> None:
+    """Add the summary (and the exit code it implies)."""
+    stacks = report["tenants"] + report["cells"]
+    levels = Counter(violation["level"] for stack in stacks for violation in stack["violations"])
+    mandatory = [stack["stack"] for stack in stacks if any(v["level"] == "mandatory" for v in stack["violations"])]
+    failed = [stack["stack"] for stack in stacks if stack["error"]]
+    report["summary"] = {
+        "catalog": str(options.catalog),
+        "actor": options.actor,
+        "offline": True,
+        "mode": "base" if options.base else "full",
+        "tenants": len(report["tenants"]),
+        "cells": len(report["cells"]),
+        "resources": sum(len(stack["resources"]) for stack in stacks),
+        "violations": {"mandatory": levels.get("mandatory", 0), "advisory": levels.get("advisory", 0)},
+        "stacks_with_mandatory": sorted(mandatory),
+        "failed": sorted(failed),
+        "skipped": len(report["skipped"]),
+        "exit_code": 1 if mandatory or failed else 0,
+        "jobs": jobs,
+        "seconds": round(seconds, 2),
+    }
+
+
+def exit_code(report: dict[str, Any]) -> int:
+    return int(report["summary"]["exit_code"])
+
+
+__all__ = ["BASE", "CELL", "HEAD", "Options", "PreviewCatalogError", "exit_code", "preview"]
