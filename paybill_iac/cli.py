@@ -92,6 +92,7 @@ def schema(kind: str | None) -> None:
 
 
 # commands registered by other modules (each imports only click at module level)
+cli.add_command(__import__("paybill_iac.cli_preview", fromlist=["preview"]).preview)
 cli.add_command(__import__("paybill_iac.cli_policy", fromlist=["policy"]).policy)
 __import__("paybill_iac.cli_ops", fromlist=["register"]).register(cli)
 # end of registered commands
