@@ -18,11 +18,13 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from paybill_iac.catalog import Catalog
+from paybill_iac.errors import OperationError
 from paybill_iac.preview.tasks import CELL, StackTask
 
 SECRET_MASK = "[secret]"
@@ -55,6 +57,10 @@ def _init_worker(state: WorkerState) -> None:
     global _STATE
     _STATE = state
     _quiet_runtime()
+    # Ctrl-C is the parent's to handle: it cancels what is queued and lets running batches finish.
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A forked worker must not share the parent's event loop: its epoll instance and self-pipe are
     # shared kernel objects, and its default executor's threads did not survive the fork.
     import asyncio
@@ -313,18 +319,31 @@ def _run_pool(scheduler: Scheduler, state: WorkerState, jobs: int, report: Calla
     """Keep every worker busy with small batches: one stack per batch while there is little left or
     cells are still running (their tenants wait), a few stacks per batch otherwise (less IPC)."""
     context = multiprocessing.get_context("fork")
-    in_flight: set[Future[list[StackResult]]] = set()
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
                              initargs=(state,)) as pool:
-        while scheduler.ready or in_flight:
-            while scheduler.ready and len(in_flight) < jobs * 2:
-                size = max(1, min(8, len(scheduler.ready) // (jobs * 4)))
-                in_flight.add(pool.submit(_worker_run, scheduler.take(size)))
-            if not in_flight:
-                break
-            finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in finished:
-                for result in future.result():
-                    report(result)
-                    for settled in scheduler.done(result):
-                        report(settled)
+        try:
+            _drive(pool, scheduler, jobs, report)
+        except KeyboardInterrupt:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+
+
+def _drive(pool: ProcessPoolExecutor, scheduler: Scheduler, jobs: int, report: Callable[[StackResult], None]) -> None:
+    in_flight: set[Future[list[StackResult]]] = set()
+    while scheduler.ready or in_flight:
+        while scheduler.ready and len(in_flight) < jobs * 2:
+            size = max(1, min(8, len(scheduler.ready) // (jobs * 4)))
+            in_flight.add(pool.submit(_worker_run, scheduler.take(size)))
+        if not in_flight:
+            break
+        finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+        for future in finished:
+            try:
+                batch = future.result()
+            except BrokenProcessPool as error:
+                raise OperationError(f"a preview worker died ({error}); the machine may be short of memory: "
+                                     "retry with fewer --jobs") from None
+            for result in batch:
+                report(result)
+                for settled in scheduler.done(result):
+                    report(settled)

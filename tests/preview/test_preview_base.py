@@ -161,3 +161,56 @@ def test_base_report_json_round_trips(catalog_repo: Path) -> None:
     data = json.loads(render(report, "json"))
     assert [stack["tenant"] for stack in data["tenants"]] == ["acme"]
     assert data["tenants"][0]["change"] == "unchanged" and data["base"]["ref"] == "HEAD"
+
+
+def test_the_base_of_a_tenant_only_change_is_built_without_reading_the_base_tree(catalog_repo: Path) -> None:
+    """The fast path (head catalog with the changed tenants as they were) equals loading the base."""
+    from paybill_iac.catalog import load_catalog
+    from paybill_iac.preview.base import changed_files, extract, patched_base
+
+    catalog = catalog_repo / "stacks" / "catalog"
+    cyberdyne = catalog / "tenants" / "cyberdyne.yaml"
+    cyberdyne.write_text(cyberdyne.read_text().replace("db_storage_gb: 256", "db_storage_gb: 200"))
+    add_tenant_on_a_new_cell(catalog)
+    (catalog / "tenants" / "soylent.yaml").unlink()
+    head = load_catalog(catalog)
+    commit = git(catalog_repo, "rev-parse", "HEAD").strip()
+    changed = changed_files(catalog_repo, commit)
+    patched = patched_base(head, catalog_repo, commit, "stacks/catalog/", changed)
+    assert patched is not None
+    extract(catalog_repo, commit, ["stacks/catalog"], catalog_repo / "base")
+    loaded = load_catalog(catalog_repo / "base" / "stacks" / "catalog")
+    assert patched.tenants == loaded.tenants
+    assert patched.placements == loaded.placements
+    assert patched.plans == loaded.plans and patched.cells == loaded.cells and patched.settings == loaded.settings
+    # Anything beyond tenant files: the base is loaded in full.
+    assert patched_base(head, catalog_repo, commit, "stacks/catalog/", changed + ["stacks/catalog/plans.yaml"]) is None
+
+
+def test_a_code_change_runs_the_base_with_the_base_trees_code(tmp_path: Path) -> None:
+    """markers.py shapes every resource's tags: the base side runs the committed (old) code in a
+    subprocess, the head side the working tree's, and the diff shows the tags changing."""
+    import shutil
+
+    from tests.preview.conftest import REPO, copy_catalog
+
+    repo = tmp_path / "repo"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "Pulumi.*.yaml")
+    for folder in ("paybill_iac", "components", "policy_packs", "stacks/tenant", "stacks/cell"):
+        shutil.copytree(REPO / folder, repo / folder, ignore=ignore)
+    shutil.copy(REPO / "stacks" / "tenant" / "Pulumi.yaml", repo / "stacks" / "tenant" / "Pulumi.yaml")
+    copy_catalog(repo / "stacks" / "catalog")
+    markers = repo / "paybill_iac" / "markers.py"
+    current = markers.read_text()
+    markers.write_text(current.replace('MANAGED_BY_VALUE = "paybill-iac"', 'MANAGED_BY_VALUE = "paybill-old"'))
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "old markers")
+    markers.write_text(current)
+    report = base_preview(repo, tenants=["oscorp"])
+    assert report["base"]["code_files"] == ["paybill_iac/markers.py"]
+    assert report["base"]["base_code"] == "base tree" and report["base"]["base_error"] is None
+    stack = report["tenants"][0]
+    assert stack["tenant"] == "oscorp" and stack["change"] == "changed"
+    assert stack["reasons"] == ["code changed: paybill_iac/markers.py"]
+    assert stack["diff"]["changed"] and all("freeformTags" in item["keys"] for item in stack["diff"]["changed"])
