@@ -242,6 +242,11 @@ class Scheduler:
         return {task.reference: self.references[need]}
 
     def take(self, count: int) -> list[tuple[StackTask, dict[str, Any] | None]]:
+        """The next `count` ready tasks; a cell always alone (its tenants wait for it)."""
+        if self.ready and self.ready[0].kind == CELL:
+            count = 1
+        else:
+            count = next((index for index, task in enumerate(self.ready[:count]) if task.kind == CELL), count)
         batch, self.ready = self.ready[:count], self.ready[count:]
         return [(task, self.references_for(task)) for task in batch]
 
