@@ -15,6 +15,7 @@ FORMATS = ("table", "json", "markdown", "sarif")
 COMMENT_MARKER = "<!-- paybill-iac-preview -->"
 MARKDOWN_BUDGET = 60_000  # GitHub refuses comments over 65,536 characters
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+TABLE_DIFF_LINES = 25  # per stack, in the table
 
 
 def render(report: dict[str, Any], fmt: str) -> str:
@@ -162,8 +163,11 @@ def to_table(report: dict[str, Any], width: int | None = None) -> str:
             console.print("\nChanges (offline diff):")
         for stack in changed:
             console.print(f"  {label(stack)}: {stack['change']} ({'; '.join(stack['reasons'])})")
-            for line in diff_lines(stack):
+            lines = diff_lines(stack)
+            for line in lines[:TABLE_DIFF_LINES]:
                 console.print(f"    {line}")
+            if len(lines) > TABLE_DIFF_LINES:
+                console.print(f"    ... and {len(lines) - TABLE_DIFF_LINES} more (see --format json)")
     for item in report["skipped"]:
         console.print(f"skipped tenant {item['tenant']}: {item['reason']}")
     console.print("\n" + summary_line(report))
