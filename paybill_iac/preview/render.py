@@ -242,7 +242,7 @@ def to_markdown(report: dict[str, Any]) -> str:
     for stack in shown:
         mandatory, advisory = violation_counts(stack)
         cells = [f"{':x: ' if mandatory or stack['error'] else ''}{_md(label(stack))}", stack["cloud"],
-                 stack["isolation"], _md(stack["cell"] if stack["tenant"] else "-"), str(len(stack["resources"])),
+                 stack["isolation"], _md((stack["cell"] or "-") if stack["tenant"] else "-"), str(len(stack["resources"])),
                  str(mandatory) if not stack["error"] else "failed", str(advisory)]
         if base:
             cells.append(_md(change_text(stack)))
@@ -308,6 +308,7 @@ def _details(stack: dict[str, Any], with_diff: bool) -> str:
             out.extend(f"| {_md(kind)} | {count} |" for kind, count in sorted(found.items()))
             out.append("")
     out.append("</details>")
+    out.append("")
     return "\n".join(out)
 
 
