@@ -242,8 +242,8 @@ def to_markdown(report: dict[str, Any]) -> str:
     for stack in shown:
         mandatory, advisory = violation_counts(stack)
         cells = [f"{':x: ' if mandatory or stack['error'] else ''}{_md(label(stack))}", stack["cloud"],
-                 stack["isolation"], _md((stack["cell"] or "-") if stack["tenant"] else "-"), str(len(stack["resources"])),
-                 str(mandatory) if not stack["error"] else "failed", str(advisory)]
+                 stack["isolation"], _md((stack["cell"] or "-") if stack["tenant"] else "-"),
+                 str(len(stack["resources"])), str(mandatory) if not stack["error"] else "failed", str(advisory)]
         if base:
             cells.append(_md(change_text(stack)))
         row = "| " + " | ".join(cells) + " |"
