@@ -61,22 +61,29 @@ def generate(catalog: Path, out: Path, check: bool, prune: bool) -> None:
     if check:
         if result.stale:
             click.echo(f"{len(result.stale)} generated files are stale; run `paybill-iac generate`:", err=True)
-            for path in result.written:
-                click.echo(f"  would write  {path}", err=True)
+            _list("  would write ", result.written, err=True)
             for path in result.orphaned:
                 click.echo(f"  orphaned     {path} (no tenant or cell; remove with --prune)", err=True)
             sys.exit(1)
         click.echo(f"{len(result.unchanged)} generated files are up to date")
         return
-    for path in result.written:
-        click.echo(f"wrote    {path}")
-    for path in result.removed:
-        click.echo(f"removed  {path}")
+    _list("wrote   ", result.written)
+    _list("removed ", result.removed)
     for path in result.orphaned:
         if path not in result.removed:
             click.echo(f"orphaned {path}: no tenant or cell behind it; `--prune` removes it", err=True)
     click.echo(f"{len(result.written)} written, {len(result.unchanged)} unchanged, "
                f"{len(result.removed)} removed, {len(result.orphaned) - len(result.removed)} orphaned")
+
+
+LISTED = 50  # a first generation writes thousands of files: list this many, then count the rest
+
+
+def _list(verb: str, paths: list[Path], err: bool = False) -> None:
+    for path in paths[:LISTED]:
+        click.echo(f"{verb} {path}", err=err)
+    if len(paths) > LISTED:
+        click.echo(f"{verb} ... and {len(paths) - LISTED} more", err=err)
 
 
 @cli.command()

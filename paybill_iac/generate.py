@@ -114,39 +114,35 @@ def _existing_stack_files(out: Path) -> list[Path]:
     return sorted(found)
 
 
-# What forked workers sync: (catalog, out, check), set by generate() for the duration of one call.
-_JOB: tuple[Catalog, Path, bool] | None = None
+# What forked workers render: (catalog, out), set by generate() for the duration of one call.
+_JOB: tuple[Catalog, Path] | None = None
 
 
-def _sync(path: Path, content: str, check: bool) -> bool:
-    """Bring one file up to date (unless `check`); True when it was (or would be) written."""
+def _compare(path: Path, content: str) -> tuple[Path, bytes | None, bool]:
+    """(path, the bytes to write or None when the file is current, whether a file exists there)."""
     data = content.encode()
     try:
         current: bytes | None = path.read_bytes()
     except FileNotFoundError:
         current = None
-    if current == data:
-        return False
-    if not check:
-        _write(path, data, replace=current is not None)
-    return True
+    return path, (None if current == data else data), current is not None
 
 
-def _sync_tenants(tenant_ids: Sequence[str]) -> list[tuple[Path, bool]]:
+def _compare_tenants(tenant_ids: Sequence[str]) -> list[tuple[Path, bytes | None, bool]]:
     assert _JOB is not None
-    catalog, out, check = _JOB
-    synced = []
+    catalog, out = _JOB
+    compared = []
     for tenant_id in tenant_ids:
         entry = _tenant_file(catalog, out, tenant_id)
         if entry is not None:
-            synced.append((entry[0], _sync(entry[0], entry[1], check)))
-    return synced
+            compared.append(_compare(*entry))
+    return compared
 
 
 def generate(catalog: Catalog, out: Path, *, check: bool = False, prune: bool = False) -> GenerateResult:
     """Write what changed (nothing with `check`); report orphans and remove them with `prune`.
 
-    Tenant files are rendered, compared and written in parallel for large catalogs.
+    Tenant files are rendered and compared in parallel for large catalogs.
     """
     global _JOB
     result = GenerateResult()
@@ -154,15 +150,22 @@ def generate(catalog: Catalog, out: Path, *, check: bool = False, prune: bool = 
     if not check:
         for folder in {out / "tenant", out / "cell", catalog.root}:
             folder.mkdir(parents=True, exist_ok=True)
-    _JOB = (catalog, out, check)
+    # Rendering and comparing 10,000 files is CPU work, spread over forked workers; the few writes
+    # stay here, where they do not contend for the file system's journal.
+    _JOB = (catalog, out)
     try:
-        synced = map_chunks(_sync_tenants, sorted(catalog.tenants))
+        compared = map_chunks(_compare_tenants, sorted(catalog.tenants))
     finally:
         _JOB = None
-    synced += [(path, _sync(path, content, check)) for path, content in shared.items()]
-    for path, written in synced:
-        (result.written if written else result.unchanged).append(path)
-    desired = {path for path, _ in synced}
+    compared += [_compare(path, content) for path, content in shared.items()]
+    for path, data, exists in compared:
+        if data is None:
+            result.unchanged.append(path)
+            continue
+        result.written.append(path)
+        if not check:
+            _write(path, data, replace=exists)
+    desired = {path for path, _, _ in compared}
     result.orphaned = [path for path in _existing_stack_files(out) if path not in desired]
     if prune and not check:
         for path in result.orphaned:
