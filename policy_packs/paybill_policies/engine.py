@@ -388,24 +388,41 @@ def _tenant_names(catalog: Any, tenant: Any) -> Any:
 
 
 def _foreign_names(catalog: Any, own_tenant: str | None, own_cells: set[str]) -> frozenset[str]:
+    """Every other tenant's and cell's names: the catalog's names (indexed once per catalog, since
+    preview and fleets ask for every stack) less the stack's own and its cell's."""
     from paybill_iac import naming
 
-    org = catalog.settings.org
-    found: set[str] = set()
-    for tenant in catalog.tenants.values():
-        if tenant.id != own_tenant:
-            found.update(_tenant_names(catalog, tenant).values())
-    for cell in catalog.cells.values():
-        if cell.id not in own_cells:
-            found.update(naming.names_for(cell.cloud, org, cell.id).values())
-            found.discard(naming.tenant_prefix(cell.id))  # cells have no objects of their own prefix
+    index = _name_index(catalog)
     mine: set[str] = set()
     if own_tenant is not None and own_tenant in catalog.tenants:
         mine.update(_tenant_names(catalog, catalog.tenants[own_tenant]).values())
     for cell_id in own_cells:
         if cell_id in catalog.cells:
-            mine.update(naming.names_for(catalog.cells[cell_id].cloud, org, cell_id).values())
-    return frozenset(found - mine)
+            mine.update(naming.names_for(catalog.cells[cell_id].cloud, catalog.settings.org, cell_id).values())
+    return index - mine
+
+
+# id(catalog) -> (catalog, every tenant's and cell's names); the catalog is kept so its id stays unique.
+_NAME_INDEX: dict[int, tuple[Any, frozenset[str]]] = {}
+
+
+def _name_index(catalog: Any) -> frozenset[str]:
+    from paybill_iac import naming
+
+    cached = _NAME_INDEX.get(id(catalog))
+    if cached is not None and cached[0] is catalog:
+        return cached[1]
+    org = catalog.settings.org
+    found: set[str] = set()
+    for tenant in catalog.tenants.values():
+        found.update(_tenant_names(catalog, tenant).values())
+    for cell in catalog.cells.values():
+        found.update(naming.names_for(cell.cloud, org, cell.id).values())
+        found.discard(naming.tenant_prefix(cell.id))  # cells have no objects of their own prefix
+    if len(_NAME_INDEX) > 8:
+        _NAME_INDEX.clear()
+    _NAME_INDEX[id(catalog)] = (catalog, frozenset(found))
+    return _NAME_INDEX[id(catalog)][1]
 
 
 # --- rules -------------------------------------------------------------------------------------
