@@ -51,7 +51,7 @@ def check(file: Path, catalog_dir: Path, actor: str, fmt: str, packs: tuple[str,
 @policy.command("rules")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True)
 def list_rules(fmt: str) -> None:
-    """Every rule of the three packs (the reference in docs/policies.md)."""
+    """Every rule of the three packs (the reference in the README)."""
     if fmt == "markdown":
         from paybill_policies.docs import markdown
 

@@ -81,12 +81,12 @@ def test_schema_describes_tenant_fields() -> None:
 @pytest.mark.parametrize("command", [["validate", str(EXAMPLE)], ["schema"], ["validate", "--help"],
                                      ["generate", str(EXAMPLE), "--check"]])
 def test_control_plane_commands_never_import_pulumi(command: list[str]) -> None:
+    heavy = "{'pulumi', 'pulumi_aws', 'pulumi_azure_native', 'pulumi_gcp', 'pulumi_oci', 'pulumi_policy', 'grpc'}"
     probe = (
         "import sys\nfrom paybill_iac.cli import main\n"
-        "try:\n    main(%r)\nexcept SystemExit:\n    pass\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
-        "{'pulumi', 'pulumi_aws', 'pulumi_azure_native', 'pulumi_gcp', 'pulumi_oci', 'pulumi_policy', 'grpc'})\n"
-        "print('HEAVY', heavy, file=sys.stderr)\n" % (command,)
+        f"try:\n    main({command!r})\nexcept SystemExit:\n    pass\n"
+        f"heavy = sorted(m for m in sys.modules if m.split('.')[0] in {heavy})\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert "HEAVY []" in result.stderr, result.stderr

@@ -10,7 +10,7 @@
 Modules: invocation (pure command construction), runner, store (leases, journal, flags,
 approvals, workflows, retained data), gates, retry, ops, workflows, catalog_edit, fleet.
 Importing this package does not import pulumi; the Pulumi runner imports it when it runs.
-See docs/automation.md for a service example.
+The README ("Automation") has a service example.
 """
 
 from __future__ import annotations

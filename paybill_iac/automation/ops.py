@@ -140,7 +140,7 @@ class Review:
 
 
 class Automation:
-    """Tenant and cell stacks, driven for backend services and agents. See docs/automation.md."""
+    """Tenant and cell stacks, driven for backend services and agents. See the README, "Automation"."""
 
     def __init__(
         self,

@@ -3,7 +3,7 @@
     catalog --load--> tasks (one per stack, config generated in memory; cells before their tenants)
         --run--> StackResults (the real stack programs under the Pulumi mock runtime, in a process pool,
                  each checked by the plan-limits, tenant-isolation and agent-guardrails packs)
-        --assemble--> the report (a JSON-ready dict, documented in docs/preview.md)
+        --assemble--> the report (a JSON-ready dict, documented in the README, "paybill-iac preview")
         --render--> table | json | markdown | sarif
 
 `--base GITREF` previews only the stacks a change affects and diffs their resources against the

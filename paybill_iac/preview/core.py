@@ -1,6 +1,6 @@
 """The preview itself: load the catalog, run the stacks, judge them, assemble the report.
 
-The report is one JSON-ready dict (documented in docs/preview.md); the table, markdown and SARIF
+The report is one JSON-ready dict (documented in the README, "paybill-iac preview"); the table, markdown and SARIF
 formats are renderings of it.
 """
 
@@ -64,7 +64,7 @@ class Options:
 
 
 def preview(options: Options) -> dict[str, Any]:
-    """Run the preview and return the report (see docs/preview.md for its shape)."""
+    """Run the preview and return the report (its shape is documented in the README)."""
     started = time.perf_counter()
     actor = check_actor(options.actor)
     jobs = options.jobs or default_jobs()

@@ -6,7 +6,7 @@ and the automation layer.
     rules    one module per cloud plus the rules every cloud has; importing it registers them
     pack     builds a pulumi_policy PolicyPack from the registry (only in a pack's __main__.py)
     inputs   reads `pulumi stack export` and `paybill-iac preview` files
-    docs     the rule reference (docs/policies.md), generated from the registry
+    docs     the rule reference in the README, generated from the registry
 
 Importing this package imports no pulumi module.
 """

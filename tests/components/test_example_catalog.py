@@ -141,7 +141,8 @@ def test_every_type_token_exists_and_is_current(runs: dict[str, tuple[dict[str, 
         package, module_path, class_name = token.split(":")
         module_name = module_path.split("/")[0].lower()
         python_package = PYTHON_PACKAGE[package]
-        module = importlib.import_module(python_package if module_name == "index" else f"{python_package}.{module_name}")
+        qualified = python_package if module_name == "index" else f"{python_package}.{module_name}"
+        module = importlib.import_module(qualified)
         cls = getattr(module, class_name, None)
         assert cls is not None, f"{token}: no {class_name} in {module.__name__}"
         assert getattr(cls, "pulumi_type", None) == token, token

@@ -14,11 +14,11 @@ from paybill_policies import engine
 from tests.policy.conftest import CATALOG, REPO
 
 
-def test_the_committed_rule_reference_is_generated_from_the_registry() -> None:
-    from paybill_policies.docs import markdown
+def test_the_readme_rule_reference_is_generated_from_the_registry() -> None:
+    from paybill_policies.docs import markdown, readme_section
 
-    committed = (REPO / "docs" / "policies.md").read_text(encoding="utf-8")
-    assert committed == markdown(), "run: .venv/bin/python -m paybill_policies.docs > docs/policies.md"
+    committed = readme_section((REPO / "README.md").read_text(encoding="utf-8"))
+    assert committed == markdown(), "run: .venv/bin/python -m paybill_policies.docs --readme README.md"
 
 
 def test_rule_ids_are_kebab_case_scoped_by_cloud_and_documented() -> None:
