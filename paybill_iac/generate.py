@@ -10,14 +10,13 @@ files with no tenant or cell behind them are reported and removed only when aske
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from paybill_iac import lifecycle, markers, naming, placement, sizing, yamlio
 from paybill_iac.catalog import DEDICATED_DB_ISOLATIONS, SHARED_ISOLATIONS, Catalog, Cell, Tenant
+from paybill_iac.files import atomic_write
 from paybill_iac.parallel import map_chunks
 from paybill_iac.stackconfig import CellStack, TenantStack, cell_stack_name
 from paybill_iac.validation import database_size
@@ -175,19 +174,11 @@ def generate(catalog: Catalog, out: Path, *, check: bool = False, prune: bool = 
 
 
 def _write(path: Path, data: bytes, *, replace: bool) -> None:
-    """Write a stack file. An existing file is replaced through a temporary file and a rename, so a
-    crash never leaves half of it where a whole one was; a new file is created exclusively (a crash
-    leaves at most a partial new file, which the next run, or --check, finds stale)."""
-    if not replace:
-        with open(path, "xb") as stream:
-            stream.write(data)
+    """Write a stack file. An existing file is replaced atomically, so a crash never leaves half of it
+    where a whole one was; a new file is created exclusively (a crash leaves at most a partial new
+    file, which the next run, or --check, finds stale)."""
+    if replace:
+        atomic_write(path, data)
         return
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    with open(path, "xb") as stream:
+        stream.write(data)

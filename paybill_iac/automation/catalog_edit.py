@@ -10,7 +10,6 @@ catalog in between).
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import tempfile
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from paybill_iac.catalog import Catalog, load_catalog
 from paybill_iac.errors import CatalogError, UsageError
+from paybill_iac.files import atomic_write
 
 EDITABLE = ("state", "plan")
 _PLAIN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -81,11 +81,11 @@ def commit(catalog_dir: Path, tenant_id: str, changes: Mapping[str, str]) -> Cat
     _, new_text = propose(catalog_dir, tenant_id, changes)
     path = catalog_dir / "tenants" / f"{tenant_id}.yaml"
     previous = path.read_bytes()
-    _atomic_write(path, new_text.encode("utf-8"))
+    atomic_write(path, new_text.encode("utf-8"))
     try:
         return load_catalog(catalog_dir)
     except BaseException:
-        _atomic_write(path, previous)
+        atomic_write(path, previous)
         raise
 
 
@@ -96,15 +96,3 @@ def _link_tree(source: Path, target: Path) -> None:
             _link_tree(entry, target / entry.name)
         else:
             (target / entry.name).symlink_to(entry.resolve())
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
