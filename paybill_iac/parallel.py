@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import TypeVar
@@ -27,10 +28,15 @@ def map_chunks(func: Callable[[Sequence[Item]], list[Result]], items: Sequence[I
     """`func` over contiguous chunks of `items`, results concatenated in order.
 
     `func` must be a module-level function; workers are forked, so they see this process's state as
-    it was at the call (e.g. a loaded catalog) without pickling it.
+    it was at the call (e.g. a loaded catalog) without pickling it. Serial in a process that runs
+    other threads.
     """
     count = workers()
-    if len(items) < PARALLEL_THRESHOLD or count < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    # Forking a process that runs other threads (a service's connection pools, gRPC) can deadlock the
+    # child on a lock one of them held: such callers get the serial path.
+    single_threaded = threading.active_count() == 1
+    if (len(items) < PARALLEL_THRESHOLD or count < 2 or not single_threaded
+            or "fork" not in multiprocessing.get_all_start_methods()):
         return func(items)
     size = -(-len(items) // count)
     chunks = [items[start : start + size] for start in range(0, len(items), size)]
