@@ -15,6 +15,9 @@ def pids_and_squares(items: Sequence[int]) -> list[tuple[int, int]]:
 
 def test_results_keep_their_order_and_use_workers_for_large_inputs(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(parallel, "workers", lambda: 2)
+    # Earlier tests in this process may have left threads behind (the CLI starts none); the workers
+    # here only compute squares, which no inherited lock can block.
+    monkeypatch.setattr(parallel.threading, "active_count", lambda: 1)
     items = list(range(parallel.PARALLEL_THRESHOLD + 10))
     results = parallel.map_chunks(pids_and_squares, items)
     assert [square for _, square in results] == [item * item for item in items]
