@@ -22,7 +22,7 @@ from paybill_policies.engine import (
 __all__ = [
     "PolicyContext", "ResourceView", "Unknown", "as_bool", "as_number", "get", "known", "rule", "listing",
     "statements", "region_of", "normal_region", "in_stack", "referenced_by", "vcpus_message", "plan_of",
-    "TENANT_ISOLATION", "PLAN_LIMITS", "AGENT_GUARDRAILS", "strings",
+    "TENANT_ISOLATION", "PLAN_LIMITS", "AGENT_GUARDRAILS", "strings", "no_dedicated_database",
 ]
 
 PLAN_LIMITS = "plan-limits"
@@ -144,3 +144,11 @@ def vcpus_message(cloud: str, size: str, vcpus: int | None, context: PolicyConte
     if vcpus > limits.db_vcpus:
         return f"'{size}' has {vcpus} vCPUs, more than the {limits.db_vcpus} of {plan_of(context)}."
     return None
+
+
+def no_dedicated_database(resource: ResourceView, context: PolicyContext) -> list[str]:
+    """The validator of every cloud's `*-allowed-by-isolation` rule: a pooled tenant's database lives in
+    its cell's server, so its stack holds no database instance of its own."""
+    if context.kind == "tenant" and context.isolation == "pooled":
+        return [f"{plan_of(context)} is pooled: no dedicated database instance."]
+    return []

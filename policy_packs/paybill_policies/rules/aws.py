@@ -21,6 +21,7 @@ from paybill_policies.rules._kit import (
     get,
     in_stack,
     listing,
+    no_dedicated_database,
     plan_of,
     referenced_by,
     rule,
@@ -80,17 +81,13 @@ def _allows(document: Any) -> list[dict[str, Any]]:
 # --- plan-limits -----------------------------------------------------------------------------
 
 
-@rule(
+rule(
     "aws-rds-instance-allowed-by-isolation", PLAN_LIMITS, "aws", (RDS, RDS_CLUSTER),
     description="A pooled tenant's stack creates no RDS instance or cluster: its database lives in its cell's "
                 "server.",
     severity="high",
     remediation="Remove the instance; a dedicated database needs a silo or bridge plan in the catalog.",
-)
-def rds_allowed_by_isolation(resource: ResourceView, context: PolicyContext) -> list[str]:
-    if context.kind == "tenant" and context.isolation == "pooled":
-        return [f"{plan_of(context)} is pooled: no dedicated database instance."]
-    return []
+)(no_dedicated_database)
 
 
 @rule(

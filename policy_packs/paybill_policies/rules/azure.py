@@ -20,6 +20,7 @@ from paybill_policies.rules._kit import (
     as_number,
     get,
     listing,
+    no_dedicated_database,
     plan_of,
     rule,
     vcpus_message,
@@ -65,17 +66,13 @@ def _role_guid(role_definition_id: Any) -> str:
 # --- plan-limits -----------------------------------------------------------------------------
 
 
-@rule(
+rule(
     "azure-postgres-server-allowed-by-isolation", PLAN_LIMITS, "azure", (SERVER,),
     description="A pooled tenant's stack creates no PostgreSQL flexible server: its database lives in its "
                 "cell's server.",
     severity="high",
     remediation="Remove the server; a dedicated database needs a silo or bridge plan in the catalog.",
-)
-def server_allowed(resource: ResourceView, context: PolicyContext) -> list[str]:
-    if context.kind == "tenant" and context.isolation == "pooled":
-        return [f"{plan_of(context)} is pooled: no dedicated database server."]
-    return []
+)(no_dedicated_database)
 
 
 @rule(

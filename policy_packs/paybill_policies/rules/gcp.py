@@ -15,6 +15,7 @@ from paybill_policies.rules._kit import (
     as_number,
     get,
     listing,
+    no_dedicated_database,
     plan_of,
     rule,
     vcpus_message,
@@ -48,17 +49,13 @@ def _members(resource: ResourceView) -> list[str]:
 # --- plan-limits -----------------------------------------------------------------------------
 
 
-@rule(
+rule(
     "gcp-sql-instance-allowed-by-isolation", PLAN_LIMITS, "gcp", (SQL,),
     description="A pooled tenant's stack creates no Cloud SQL instance: its database lives in its cell's "
                 "instance.",
     severity="high",
     remediation="Remove the instance; a dedicated database needs a silo or bridge plan in the catalog.",
-)
-def sql_allowed(resource: ResourceView, context: PolicyContext) -> list[str]:
-    if context.kind == "tenant" and context.isolation == "pooled":
-        return [f"{plan_of(context)} is pooled: no dedicated database instance."]
-    return []
+)(no_dedicated_database)
 
 
 @rule(

@@ -18,6 +18,7 @@ from paybill_policies.rules._kit import (
     as_number,
     get,
     listing,
+    no_dedicated_database,
     plan_of,
     rule,
     vcpus_message,
@@ -57,16 +58,12 @@ def _statements(resource: ResourceView) -> list[str]:
 # --- plan-limits -----------------------------------------------------------------------------
 
 
-@rule(
+rule(
     "oci-psql-db-system-allowed-by-isolation", PLAN_LIMITS, "oci", (DB_SYSTEM,),
     description="A pooled tenant's stack creates no PostgreSQL DB system: its database lives in its cell's.",
     severity="high",
     remediation="Remove the DB system; a dedicated database needs a silo or bridge plan in the catalog.",
-)
-def db_allowed(resource: ResourceView, context: PolicyContext) -> list[str]:
-    if context.kind == "tenant" and context.isolation == "pooled":
-        return [f"{plan_of(context)} is pooled: no dedicated database instance."]
-    return []
+)(no_dedicated_database)
 
 
 @rule(
