@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from paybill_iac.catalog import Cell, Plan, Settings, Tenant
+from paybill_iac.model.catalog import Cell, Plan, Settings, Tenant
 
 _DRAFT = "https://json-schema.org/draft/2020-12/schema"
 

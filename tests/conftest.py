@@ -27,8 +27,8 @@ class StackKit:
     pulumi_org = "organization"
 
     def cell_stack(self, cloud: str, cell: str = "cell-a", vcpus: int = 4, storage_gb: int = 128) -> Any:
-        from paybill_iac import markers, naming, sizing
-        from paybill_iac.stackconfig import CellStack
+        from paybill_iac.model import markers, naming, sizing
+        from paybill_iac.model.spec import CellStack
 
         size = sizing.database_size(cloud, vcpus, storage_gb, 14)
         return CellStack(
@@ -41,8 +41,8 @@ class StackKit:
         self, cloud: str, isolation: str, tenant: str = "acme", state: str = "active", plan: str = "pro",
         cell: str = "cell-a", vcpus: int = 2, storage_gb: int = 64,
     ) -> Any:
-        from paybill_iac import markers, naming, sizing
-        from paybill_iac.stackconfig import TenantStack, cell_stack_name
+        from paybill_iac.model import markers, naming, sizing
+        from paybill_iac.model.spec import TenantStack, cell_stack_name
 
         shared = isolation in ("pooled", "bridge")
         database = None if isolation == "pooled" else sizing.database_size(cloud, vcpus, storage_gb, 7).as_config()
@@ -58,14 +58,14 @@ class StackKit:
 
     def run_cell(self, spec: Any) -> Any:
         from paybill_iac.mockrun import run_stack
-        from paybill_iac.stackconfig import CELL_PROJECT
+        from paybill_iac.model.spec import CELL_PROJECT
 
         return run_stack(CELL_PROGRAM, project=CELL_PROJECT, stack=spec.cell, config=spec.config())
 
     def run_tenant(self, spec: Any, cell_run: Any = None) -> Any:
         """Run the tenant program; pooled and bridge tenants need `cell_run` (their cell's run)."""
         from paybill_iac.mockrun import run_stack
-        from paybill_iac.stackconfig import TENANT_PROJECT
+        from paybill_iac.model.spec import TENANT_PROJECT
 
         references = {spec.cell_stack: cell_run.outputs} if cell_run is not None else {}
         return run_stack(TENANT_PROGRAM, project=TENANT_PROJECT, stack=spec.tenant, config=spec.config(),

@@ -7,7 +7,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paybill_iac import naming
+from paybill_iac.model import naming
 
 ids = st.from_regex(r"\A[a-z](?:[a-z0-9]|-(?=[a-z0-9])){1,29}\Z", fullmatch=True).filter(
     lambda value: naming.id_problem(value) is None

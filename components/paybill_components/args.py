@@ -23,7 +23,7 @@ class DatabaseArgs:
     """A dedicated database instance's size (from the plan, the tenant's overrides and the cloud)."""
 
     instance_class: str
-    """Instance class, SKU, tier or shape, from paybill_iac.sizing."""
+    """Instance class, SKU, tier or shape, from paybill_iac.model.sizing."""
     vcpus: int
     """vCPUs of `instance_class` (OCI: 2 x ocpus)."""
     storage_gb: int
@@ -69,9 +69,9 @@ class TenantArgs:
     placement: Placement
     """Cloud, region and account."""
     names: Mapping[str, str]
-    """Physical names from paybill_iac.naming.names_for (the only source of names)."""
+    """Physical names from paybill_iac.model.naming.names_for (the only source of names)."""
     markers: Mapping[str, str]
-    """Tags or labels every resource carries (paybill_iac.markers)."""
+    """Tags or labels every resource carries (paybill_iac.model.markers)."""
     database: DatabaseArgs | None = None
     """Dedicated database size; None for pooled tenants."""
     cell: pulumi.Input[Mapping[str, Any]] | None = None
@@ -89,7 +89,7 @@ class CellArgs:
     placement: Placement
     """Cloud, region and account."""
     names: Mapping[str, str]
-    """Physical names from paybill_iac.naming.names_for."""
+    """Physical names from paybill_iac.model.naming.names_for."""
     markers: Mapping[str, str]
     """Tags or labels every resource carries."""
     database: DatabaseArgs

@@ -9,7 +9,7 @@ through the cell stack's `cell` output and `CloudBlocks.cell_handles`.
 
 Rules every block follows:
 - child resource names derive from the `name` it is given (`f"{name}-bucket"`); physical names come
-  only from `names` (paybill_iac.naming);
+  only from `names` (paybill_iac.model.naming);
 - every resource gets `opts` (which carries `parent` and the provider), merged, never dropped;
   stateful ones (keys, buckets, databases, secrets, vaults) use `self.stateful(opts)`;
 - every resource that takes tags or labels gets `self.tags`;

@@ -12,7 +12,7 @@ import pulumi
 
 from paybill_components.args import CellArgs, DatabaseArgs, Placement, TenantArgs
 from paybill_components.topology import Cell, Tenant, blocks_class
-from paybill_iac.stackconfig import NAMESPACE, CellStack, TenantStack
+from paybill_iac.model.spec import NAMESPACE, CellStack, TenantStack
 
 
 def _getter(config: pulumi.Config) -> Any:

@@ -16,9 +16,10 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from paybill_iac.catalog import Catalog, load_catalog
+from paybill_iac.catalog import load_catalog
 from paybill_iac.errors import CatalogError, UsageError
 from paybill_iac.files import atomic_write
+from paybill_iac.model.catalog import Catalog
 
 EDITABLE = ("state", "plan")
 _PLAIN = re.compile(r"^[a-z0-9][a-z0-9-]*$")

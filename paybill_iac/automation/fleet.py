@@ -24,9 +24,9 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
-from paybill_iac.catalog import Catalog
 from paybill_iac.errors import UsageError
-from paybill_iac.lifecycle import HAS_STACK
+from paybill_iac.model.catalog import Catalog
+from paybill_iac.model.lifecycle import HAS_STACK
 
 if TYPE_CHECKING:
     from paybill_iac.automation.ops import Automation, Settings

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from paybill_iac import markers
-from paybill_iac.stackconfig import CELL_PROJECT, TENANT_PROJECT
+from paybill_iac.model import markers
+from paybill_iac.model.spec import CELL_PROJECT, TENANT_PROJECT
 
 POLICY_PACKS: tuple[str, ...] = ("plan-limits", "tenant-isolation", "agent-guardrails")
 OPERATIONS = ("preview", "up", "refresh", "destroy", "preview-destroy")
@@ -257,7 +257,7 @@ def build_invocation(
 def write_work_dir(invocation: Invocation) -> list[Path]:
     """Write the work dir's Pulumi.yaml, Pulumi.<stack>.yaml and policy configs. Keys Pulumi itself
     added to an existing stack file (encryption salt, secrets provider) are kept. Returns the files."""
-    from paybill_iac import yamlio
+    from paybill_iac.catalog import yamlio
 
     work = invocation.work_dir
     work.mkdir(parents=True, exist_ok=True)

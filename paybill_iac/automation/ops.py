@@ -41,7 +41,7 @@ from paybill_iac.automation.store import (
     default_url,
     new_owner,
 )
-from paybill_iac.catalog import Catalog, load_catalog
+from paybill_iac.catalog import load_catalog
 from paybill_iac.errors import (
     GateRefused,
     LeaseHeld,
@@ -50,6 +50,7 @@ from paybill_iac.errors import (
     PulumiCLIMissing,
     UsageError,
 )
+from paybill_iac.model.catalog import Catalog
 
 log = logging.getLogger("paybill_iac.automation")
 
@@ -277,7 +278,7 @@ class Automation:
 
     def _check_deployed_transition(self, tenant_id: str, state: str) -> None:
         """The catalog's state must be reachable from the state last deployed (hand edits included)."""
-        from paybill_iac.lifecycle import check_transition
+        from paybill_iac.model.lifecycle import check_transition
 
         previous = self.store.last_state(tenant_id)
         if previous is not None:

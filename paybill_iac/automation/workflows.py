@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Any
 from paybill_iac.automation import catalog_edit
 from paybill_iac.automation.invocation import StackRef
 from paybill_iac.automation.runner import ChangeSummary
-from paybill_iac.catalog import Catalog, Tenant
 from paybill_iac.errors import TransitionError, UsageError
-from paybill_iac.lifecycle import check_transition
+from paybill_iac.model.catalog import Catalog, Tenant
+from paybill_iac.model.lifecycle import check_transition
 
 if TYPE_CHECKING:
     from paybill_iac.automation.ops import Automation, OperationResult

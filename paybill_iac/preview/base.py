@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from paybill_iac.catalog import Catalog
 from paybill_iac.errors import CatalogError, PaybillError, UsageError
+from paybill_iac.model.catalog import Catalog
 
 CLOUDS = ("aws", "azure", "gcp", "oci")
 MOCK_OUTPUT_CLOUD = {"aws": "aws", "azure": "azure", "gcp": "gcp", "oci": "oci"}
@@ -153,7 +153,7 @@ class Affected:
 def _stack_tenants(catalog: Catalog | None) -> dict[str, Any]:
     if catalog is None:
         return {}
-    from paybill_iac import lifecycle
+    from paybill_iac.model import lifecycle
 
     return {key: tenant for key, tenant in catalog.tenants.items() if tenant.state in lifecycle.HAS_STACK}
 
@@ -296,9 +296,9 @@ def patched_base(head: Catalog, repo: Path, commit: str, prefix: str, changed: l
     were. None when that does not hold (the caller loads the base catalog in full)."""
     import dataclasses
 
-    from paybill_iac import yamlio
-    from paybill_iac.catalog import Tenant
-    from paybill_iac.placement import LEDGER_FILE, needs_cell
+    from paybill_iac.catalog import yamlio
+    from paybill_iac.catalog.place import LEDGER_FILE, needs_cell
+    from paybill_iac.model.catalog import Tenant
 
     folder = prefix + "tenants/"
     changed_ids: dict[str, str] = {}
@@ -378,7 +378,7 @@ spec = json.loads(Path(sys.argv[1]).read_text())
 from paybill_iac.catalog import load_catalog
 from paybill_iac import generate
 from paybill_iac.mockrun import run_stack
-from paybill_iac.stackconfig import CELL_PROJECT, TENANT_PROJECT
+from paybill_iac.model.spec import CELL_PROJECT, TENANT_PROJECT
 catalog = load_catalog(spec["catalog"])
 stacks = Path(spec["stacks"])
 programs = {"tenant": stacks / "tenant" / "__main__.py", "cell": stacks / "cell" / "__main__.py"}

@@ -13,8 +13,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from paybill_iac.catalog import Catalog
 from paybill_iac.errors import CatalogError, UsageError
+from paybill_iac.model.catalog import Catalog
 from paybill_iac.preview.runner import Progress, StackResult, WorkerState, default_jobs, run_tasks
 from paybill_iac.preview.tasks import (
     BASE,

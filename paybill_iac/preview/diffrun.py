@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from paybill_iac.catalog import Catalog
+from paybill_iac.model.catalog import Catalog
 from paybill_iac.preview import base as basemod
 from paybill_iac.preview.core import Options, entry
 from paybill_iac.preview.runner import Progress, StackResult, WorkerState, _mask, run_tasks

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from paybill_iac.catalog import Catalog
+from paybill_iac.model.catalog import Catalog
 
 RESOURCE_VIEW_FIELDS = ("urn", "type", "name", "inputs", "parent", "protect", "retain_on_delete", "provider")
 LEVELS = ("mandatory", "advisory")

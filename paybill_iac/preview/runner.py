@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from paybill_iac.catalog import Catalog
 from paybill_iac.errors import OperationError
+from paybill_iac.model.catalog import Catalog
 from paybill_iac.preview.tasks import CELL, StackTask
 
 SECRET_MASK = "[secret]"

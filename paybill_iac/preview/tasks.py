@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from paybill_iac.catalog import Catalog
 from paybill_iac.errors import UsageError
 from paybill_iac.generate import cell_stack, tenant_stack
-from paybill_iac.stackconfig import CELL_PROJECT, TENANT_PROJECT, cell_stack_name
+from paybill_iac.model.catalog import Catalog
+from paybill_iac.model.spec import CELL_PROJECT, TENANT_PROJECT, cell_stack_name
 
 TENANT = "tenant"
 CELL = "cell"

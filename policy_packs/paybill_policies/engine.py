@@ -266,7 +266,7 @@ class PolicyContext:
     org: str = ""
     limits: PlanLimits | None = None
     names: Mapping[str, str] = field(default_factory=dict)
-    """The stack's own physical names (paybill_iac.naming.names_for)."""
+    """The stack's own physical names (paybill_iac.model.naming.names_for)."""
     cell_names: Mapping[str, str] = field(default_factory=dict)
     """The tenant's cell's physical names (shared, so not foreign)."""
     foreign_names: frozenset[str] = frozenset()
@@ -283,7 +283,7 @@ class PolicyContext:
     @property
     def markers(self) -> dict[str, str]:
         """The markers every taggable resource of the stack must carry."""
-        from paybill_iac import markers
+        from paybill_iac.model import markers
 
         if not self.known:
             return {}
@@ -338,8 +338,9 @@ def context_from_catalog(catalog: Any, project: str, stack: str, actor: str = "h
     Raises ContextError when the catalog has no such tenant (project paybill-tenant) or cell
     (paybill-cell).
     """
-    from paybill_iac import naming
-    from paybill_iac.catalog import DEDICATED_DB_ISOLATIONS, Catalog, load_catalog
+    from paybill_iac.catalog import load_catalog
+    from paybill_iac.model import naming
+    from paybill_iac.model.catalog import DEDICATED_DB_ISOLATIONS, Catalog
 
     if not isinstance(catalog, Catalog):
         catalog = load_catalog(catalog)
@@ -381,7 +382,7 @@ def context_from_catalog(catalog: Any, project: str, stack: str, actor: str = "h
 
 
 def _tenant_names(catalog: Any, tenant: Any) -> Any:
-    from paybill_iac import naming
+    from paybill_iac.model import naming
 
     isolation = catalog.plans[tenant.plan].isolation
     return naming.tenant_names(tenant.cloud, catalog.settings.org, tenant.id, isolation)
@@ -390,7 +391,7 @@ def _tenant_names(catalog: Any, tenant: Any) -> Any:
 def _foreign_names(catalog: Any, own_tenant: str | None, own_cells: set[str]) -> frozenset[str]:
     """Every other tenant's and cell's names: the catalog's names (indexed once per catalog, since
     preview and fleets ask for every stack) less the stack's own and its cell's."""
-    from paybill_iac import naming
+    from paybill_iac.model import naming
 
     index = _name_index(catalog)
     mine: set[str] = set()
@@ -407,7 +408,7 @@ _NAME_INDEX: dict[int, tuple[Any, frozenset[str]]] = {}
 
 
 def _name_index(catalog: Any) -> frozenset[str]:
-    from paybill_iac import naming
+    from paybill_iac.model import naming
 
     cached = _NAME_INDEX.get(id(catalog))
     if cached is not None and cached[0] is catalog:

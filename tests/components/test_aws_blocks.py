@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from paybill_iac import markers, naming, sizing
 from paybill_iac.mock_outputs import aws as aws_mocks
 from paybill_iac.mock_outputs.common import MOCK_AWS_ACCOUNT
+from paybill_iac.model import markers, naming, sizing
 
 CLOUD = "aws"
 REGION = "eu-west-1"

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from paybill_iac import markers, naming
 from paybill_iac.mock_outputs.common import MOCK_AZURE_SUBSCRIPTION, MOCK_AZURE_TENANT
 from paybill_iac.mockrun import RegisteredResource, StackRun
+from paybill_iac.model import markers, naming
 
 RG = "azure-native:resources:ResourceGroup"
 VNET = "azure-native:network:VirtualNetwork"

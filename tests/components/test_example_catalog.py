@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
-from paybill_iac import markers
 from paybill_iac.mockrun import StackRun, run_stack
-from paybill_iac.stackconfig import CELL_PROJECT, TENANT_PROJECT
+from paybill_iac.model import markers
+from paybill_iac.model.spec import CELL_PROJECT, TENANT_PROJECT
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = {"aws": "aws", "azure": "azure-native", "gcp": "gcp", "oci": "oci"}

@@ -18,8 +18,8 @@ from paybill_components.args import Placement
 from paybill_components.gcp import GcpBlocks, iam
 from paybill_components.gcp.blocks import backup_retention
 
-from paybill_iac import markers, naming
 from paybill_iac.mock_outputs import gcp as mock_gcp
+from paybill_iac.model import markers, naming
 
 CLOUD = "gcp"
 PROJECT = "pb-tenants-prod"

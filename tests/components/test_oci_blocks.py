@@ -23,8 +23,8 @@ from paybill_components.oci.blocks import (
     connection_template,
 )
 
-from paybill_iac import markers, naming
 from paybill_iac.mock_outputs import oci as mock_oci
+from paybill_iac.model import markers, naming
 
 CLOUD = "oci"
 ORG = "pb"

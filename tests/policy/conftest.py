@@ -24,7 +24,7 @@ class ExampleStack:
 
 
 def _config(path: Path) -> dict[str, Any]:
-    from paybill_iac import yamlio
+    from paybill_iac.catalog import yamlio
 
     return dict(yamlio.load_file(path)["config"])
 

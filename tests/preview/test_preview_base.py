@@ -114,7 +114,7 @@ def test_outside_a_git_repository_is_a_usage_error(tmp_path: Path) -> None:
     ("components/paybill_components/topology.py", ("all", True)),
     ("paybill_iac/mock_outputs/gcp.py", ("gcp", True)),
     ("paybill_iac/mock_outputs/common.py", ("all", True)),
-    ("paybill_iac/naming.py", ("all", True)),
+    ("paybill_iac/model/naming.py", ("all", True)),
     ("paybill_iac/mockrun.py", ("all", True)),
     ("stacks/tenant/__main__.py", ("all", True)),
     ("stacks/tenant/Pulumi.acme.yaml", None),
@@ -200,7 +200,7 @@ def test_a_code_change_runs_the_base_with_the_base_trees_code(tmp_path: Path) ->
         shutil.copytree(REPO / folder, repo / folder, ignore=ignore)
     shutil.copy(REPO / "stacks" / "tenant" / "Pulumi.yaml", repo / "stacks" / "tenant" / "Pulumi.yaml")
     copy_catalog(repo / "stacks" / "catalog")
-    markers = repo / "paybill_iac" / "markers.py"
+    markers = repo / "paybill_iac" / "model" / "markers.py"
     current = markers.read_text()
     markers.write_text(current.replace('MANAGED_BY_VALUE = "paybill-iac"', 'MANAGED_BY_VALUE = "paybill-old"'))
     git(repo, "init", "-q", "-b", "main")
@@ -208,9 +208,9 @@ def test_a_code_change_runs_the_base_with_the_base_trees_code(tmp_path: Path) ->
     git(repo, "commit", "-q", "-m", "old markers")
     markers.write_text(current)
     report = base_preview(repo, tenants=["oscorp"])
-    assert report["base"]["code_files"] == ["paybill_iac/markers.py"]
+    assert report["base"]["code_files"] == ["paybill_iac/model/markers.py"]
     assert report["base"]["base_code"] == "base tree" and report["base"]["base_error"] is None
     stack = report["tenants"][0]
     assert stack["tenant"] == "oscorp" and stack["change"] == "changed"
-    assert stack["reasons"] == ["code changed: paybill_iac/markers.py"]
+    assert stack["reasons"] == ["code changed: paybill_iac/model/markers.py"]
     assert stack["diff"]["changed"] and all("freeformTags" in item["keys"] for item in stack["diff"]["changed"])

@@ -136,7 +136,7 @@ def vcpus_message(cloud: str, size: str, vcpus: int | None, context: PolicyConte
     if limits is None:
         return None
     if vcpus is None:
-        from paybill_iac import sizing
+        from paybill_iac.model import sizing
 
         known_sizes = ", ".join(name for name, _ in sizing.INSTANCE_CLASSES[cloud])
         return (f"'{size}' is not in the {cloud} vCPU table, so it cannot be checked against the "

@@ -92,14 +92,14 @@ rule(
 
 @rule(
     "aws-rds-instance-vcpus-within-plan", PLAN_LIMITS, "aws", (RDS,),
-    description="An RDS instance class has at most the plan's database vCPUs (paybill_iac.sizing table).",
+    description="An RDS instance class has at most the plan's database vCPUs (paybill_iac.model.sizing table).",
     severity="high",
-    remediation="Use the class paybill_iac.sizing.database_size gives for the plan, or move the tenant to a "
+    remediation="Use the class paybill_iac.model.sizing.database_size gives for the plan, or move the tenant to a "
                 "larger plan in the catalog.",
     reads={RDS: ("instanceClass",)},
 )
 def rds_vcpus(resource: ResourceView, context: PolicyContext) -> list[str]:
-    from paybill_iac import sizing
+    from paybill_iac.model import sizing
 
     size = get(resource.inputs, "instanceClass")
     if not isinstance(size, str):

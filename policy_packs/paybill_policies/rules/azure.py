@@ -79,11 +79,11 @@ rule(
     "azure-postgres-server-vcpus-within-plan", PLAN_LIMITS, "azure", (SERVER,),
     description="A PostgreSQL flexible server's SKU has at most the plan's database vCPUs.",
     severity="high",
-    remediation="Use the SKU paybill_iac.sizing.database_size gives for the plan.",
+    remediation="Use the SKU paybill_iac.model.sizing.database_size gives for the plan.",
     reads={SERVER: ("sku.name",)},
 )
 def server_vcpus(resource: ResourceView, context: PolicyContext) -> list[str]:
-    from paybill_iac import sizing
+    from paybill_iac.model import sizing
 
     size = get(resource.inputs, "sku.name")
     if not isinstance(size, str):

@@ -90,7 +90,7 @@ def _define(cloud: str) -> None:
         description=f"Every taggable {title} resource carries the paybill markers (tenant or cell, plan, "
                     "isolation, managed-by) with the values the catalog gives the stack.",
         severity="medium",
-        remediation="Pass the stack's markers (paybill_iac.markers) as tags/labels; a marker naming another "
+        remediation="Pass the stack's markers (paybill_iac.model.markers) as tags/labels; a marker naming another "
                     "tenant, plan or isolation model means the resource belongs elsewhere: move it. Missing "
                     "markers are added by the pack's remediation.",
         reads={token: (path,) for token, path in taggable.items()},
@@ -115,7 +115,7 @@ def _define(cloud: str) -> None:
         description=f"No {title} resource refers to another tenant's (or another cell's) physical names, "
                     "keys or object prefixes.",
         severity="critical",
-        remediation="Use only the names of the stack's own tenant (and its cell) from paybill_iac.naming; a "
+        remediation="Use only the names of the stack's own tenant (and its cell) from paybill_iac.model.naming; a "
                     "resource that names another tenant would reach across the isolation boundary.",
         uses_foreign_names=True,
     )

@@ -62,11 +62,11 @@ rule(
     "gcp-sql-instance-vcpus-within-plan", PLAN_LIMITS, "gcp", (SQL,),
     description="A Cloud SQL instance's tier has at most the plan's database vCPUs.",
     severity="high",
-    remediation="Use the tier paybill_iac.sizing.database_size gives for the plan.",
+    remediation="Use the tier paybill_iac.model.sizing.database_size gives for the plan.",
     reads={SQL: ("settings.tier",)},
 )
 def sql_vcpus(resource: ResourceView, context: PolicyContext) -> list[str]:
-    from paybill_iac import sizing
+    from paybill_iac.model import sizing
 
     tier = get(resource.inputs, "settings.tier")
     if not isinstance(tier, str):

@@ -71,12 +71,12 @@ rule(
     description="A PostgreSQL DB system's shape and OCPUs give at most the plan's vCPUs (2 vCPUs per OCPU), "
                 "per instance of the system.",
     severity="high",
-    remediation="Use the shape and OCPUs paybill_iac.sizing.database_size gives for the plan; keep one "
+    remediation="Use the shape and OCPUs paybill_iac.model.sizing.database_size gives for the plan; keep one "
                 "instance.",
     reads={DB_SYSTEM: ("shape", "instanceOcpuCount", "instanceCount")},
 )
 def db_vcpus(resource: ResourceView, context: PolicyContext) -> list[str]:
-    from paybill_iac import sizing
+    from paybill_iac.model import sizing
 
     shape = get(resource.inputs, "shape")
     ocpus = as_number(get(resource.inputs, "instanceOcpuCount"))

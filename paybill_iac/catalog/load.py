@@ -1,4 +1,4 @@
-"""The tenant catalog: its file layout, schema, loading and every check, collecting all errors at once.
+"""Reading the catalog: strict YAML files into models, every problem collected in one run.
 
     <catalog>/catalog.yaml          org prefix, Pulumi organisation, cloud accounts
     <catalog>/plans.yaml            plans: isolation, allowed clouds, limits
@@ -14,235 +14,21 @@ file, id and field. Nothing here imports pulumi.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import ValidationError
 
-from paybill_iac import naming
-from paybill_iac.errors import CatalogError, CatalogIssue
+from paybill_iac.catalog import place as placement
+from paybill_iac.catalog import validate as validation
+from paybill_iac.catalog.yamlio import YamlProblem, load_file
+from paybill_iac.model.catalog import Catalog, Cell, Plan, Settings, Tenant, _describe
+from paybill_iac.model.errors import CatalogError, CatalogIssue
 from paybill_iac.parallel import map_chunks
-from paybill_iac.yamlio import YamlProblem, load_file
-
-Cloud = Literal["aws", "azure", "gcp", "oci"]
-Isolation = Literal["pooled", "bridge", "silo"]
-State = Literal["onboarding", "active", "suspended", "offboarding", "offboarded"]
-
-STATES: tuple[str, ...] = ("onboarding", "active", "suspended", "offboarding", "offboarded")
-SHARED_ISOLATIONS = ("pooled", "bridge")  # placed on a cell
-DEDICATED_DB_ISOLATIONS = ("silo", "bridge")  # own database instance
-
-MAX_TENANTS_PER_CELL = 10_000
-MAX_SEATS = 10_000_000
-
-
-def _slug(value: str) -> str:
-    problem = naming.id_problem(value)
-    if problem:
-        raise ValueError(problem)
-    return value
-
-
-def _org(value: str) -> str:
-    problem = naming.org_problem(value)
-    if problem:
-        raise ValueError(problem)
-    return value
-
-
-def _iso_date(value: Any) -> Any:
-    if isinstance(value, dt.date):
-        return value
-    if not isinstance(value, str):
-        raise ValueError(f"expected a date like 2026-01-31, got {_describe(value)}")
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"'{value}' is not a real date (expected YYYY-MM-DD)") from None
-
-
-Slug = Annotated[str, Field(strict=True), AfterValidator(_slug)]
-IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
-Text = Annotated[str, Field(strict=True, min_length=1, max_length=200)]
-StrictInt = Annotated[int, Field(strict=True)]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class Accounts(_Model):
-    """Account-level settings per cloud that stacks need (none of them secret)."""
-
-    gcp_project: Annotated[str, Field(strict=True, pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")] | None = None
-    """Google Cloud project that holds the tenants' resources."""
-    oci_parent_compartment_id: (
-        Annotated[str, Field(strict=True, pattern=r"^ocid1\.(tenancy|compartment)\.")] | None
-    ) = None
-    """OCID of the compartment (or tenancy) under which tenant and cell compartments are created."""
-    oci_tenancy_id: Annotated[str, Field(strict=True, pattern=r"^ocid1\.tenancy\.")] | None = None
-    """OCID of the tenancy: OCI keeps dynamic groups there (defaults to the parent when it is the tenancy)."""
-
-    def for_cloud(self, cloud: str) -> dict[str, str]:
-        if cloud == "gcp" and self.gcp_project:
-            return {"project": self.gcp_project}
-        if cloud == "oci" and self.oci_parent_compartment_id:
-            tenancy = self.oci_tenancy_id or (
-                self.oci_parent_compartment_id if self.oci_parent_compartment_id.startswith("ocid1.tenancy.") else None)
-            account = {"parent_compartment_id": self.oci_parent_compartment_id}
-            return account | ({"tenancy_id": tenancy} if tenancy else {})
-        return {}
-
-
-class Settings(_Model):
-    """catalog.yaml"""
-
-    org: Annotated[str, Field(strict=True), AfterValidator(_org)]
-    """Organisation prefix used in every physical name."""
-    pulumi_org: Annotated[str, Field(strict=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")] = "organization"
-    """Pulumi organisation of the stacks ("organization" for the self-managed backends)."""
-    accounts: Accounts = Accounts()
-    """Cloud accounts: GCP project, OCI parent compartment."""
-
-
-class Limits(_Model):
-    """What a plan allows. Sizes are ceilings; backup retention is a floor."""
-
-    db_storage_gb: Annotated[int, Field(strict=True, ge=1, le=65536)]
-    """Database storage per tenant, in GB (the default size and the ceiling)."""
-    db_vcpus: Annotated[int, Field(strict=True, ge=1, le=64)]
-    """Database vCPUs per tenant (the default and the ceiling)."""
-    backup_retention_days: Annotated[int, Field(strict=True, ge=1, le=35)]
-    """Backups are kept at least this many days."""
-    seats: Annotated[int, Field(strict=True, ge=1, le=MAX_SEATS)]
-    """Most seats a subscription on this plan may have."""
-    regions: list[Annotated[str, Field(strict=True)]] | None = None
-    """Optional allow-list of regions (any cloud's region names)."""
-
-
-class Plan(_Model):
-    """One entry of plans.yaml."""
-
-    id: Slug
-    name: Text | None = None
-    description: Annotated[str, Field(strict=True, max_length=1000)] | None = None
-    isolation: Isolation
-    clouds: Annotated[list[Cloud], Field(min_length=1)]
-    limits: Limits
-
-    @field_validator("clouds")
-    @classmethod
-    def _unique_clouds(cls, value: list[str]) -> list[str]:
-        duplicates = sorted({cloud for cloud in value if value.count(cloud) > 1})
-        if duplicates:
-            raise ValueError(f"lists {', '.join(duplicates)} more than once")
-        return value
-
-
-class Cell(_Model):
-    """One entry of cells.yaml: a shared capacity unit for pooled and bridge tenants."""
-
-    id: Slug
-    cloud: Cloud
-    region: Annotated[str, Field(strict=True)]
-    capacity: Annotated[int, Field(strict=True, ge=1, le=MAX_TENANTS_PER_CELL)]
-    """Most tenants (pooled and bridge) the cell hosts."""
-    accepting: Annotated[bool, Field(strict=True)] = True
-    """False to stop placing new tenants here (draining); tenants already placed stay."""
-    db_vcpus: Annotated[int, Field(strict=True, ge=1, le=64)] = 4
-    """vCPUs of the cell's shared database server."""
-    db_storage_gb: Annotated[int, Field(strict=True, ge=10, le=65536)] = 256
-    """Storage of the cell's shared database server, in GB."""
-    backup_retention_days: Annotated[int, Field(strict=True, ge=1, le=35)] = 14
-    """Backups of the shared server are kept this many days."""
-
-
-class Subscription(_Model):
-    seats: Annotated[int, Field(strict=True, ge=1, le=MAX_SEATS)]
-    start: IsoDate
-    end: IsoDate | None = None
-    """None: open-ended."""
-
-    @model_validator(mode="after")
-    def _end_after_start(self) -> Subscription:
-        if self.end is not None and self.end <= self.start:
-            raise ValueError(f"end {self.end} is not after start {self.start}")
-        return self
-
-
-class Overrides(_Model):
-    """Per-tenant sizes; each within its plan's limits."""
-
-    db_storage_gb: Annotated[int, Field(strict=True, ge=1, le=65536)] | None = None
-    db_vcpus: Annotated[int, Field(strict=True, ge=1, le=64)] | None = None
-    backup_retention_days: Annotated[int, Field(strict=True, ge=1, le=35)] | None = None
-
-
-class Tenant(_Model):
-    """tenants/<id>.yaml"""
-
-    id: Slug
-    name: Text
-    plan: Slug
-    cloud: Cloud
-    region: Annotated[str, Field(strict=True)]
-    state: State
-    subscription: Subscription
-    overrides: Overrides = Overrides()
-    cell: Slug | None = None
-    """Pin to this cell (pooled and bridge only)."""
-    canary: Annotated[bool, Field(strict=True)] = False
-    """Fleet operations run canary tenants in their first wave."""
-
-
-@dataclass
-class Catalog:
-    """A loaded and validated catalog. `placements` maps every placed tenant to its cell."""
-
-    root: Path
-    settings: Settings
-    plans: dict[str, Plan]
-    cells: dict[str, Cell]
-    tenants: dict[str, Tenant]
-    placements: dict[str, str] = field(default_factory=dict)
-    files: dict[str, Path] = field(default_factory=dict)  # "tenant:<id>" / "plan:<id>" / "cell:<id>" -> file
-
-    def tenant_file(self, tenant_id: str) -> Path:
-        return self.root / "tenants" / f"{tenant_id}.yaml"
-
-    def plan_of(self, tenant: Tenant) -> Plan:
-        return self.plans[tenant.plan]
-
 
 # --- reading ------------------------------------------------------------------------------------
-
-
-_TYPE_NAMES = {bool: "a boolean", int: "a number", float: "a number", dt.date: "a date", dt.datetime: "a timestamp",
-               list: "a list", dict: "a mapping", type(None): "nothing (null)"}
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"the non-finite number {value}"
-    if isinstance(value, str):
-        return f"'{value}'"
-    return f"{_TYPE_NAMES.get(type(value), type(value).__name__)} ({value!r})" if not isinstance(
-        value, (list, dict)) else _TYPE_NAMES[type(value)]
 
 
 def _pydantic_message(error: dict[str, Any]) -> str:
@@ -329,14 +115,14 @@ class _Reader:
             self.issues.append(CatalogIssue(self.rel(path), kind, "", "", f"cannot be read: {error.strerror}"))
         return None
 
-    def model(self, cls: type[_Model], data: Any, file: str, kind: str, prefix: tuple[Any, ...] = ()) -> Any:
+    def model(self, cls: type[Any], data: Any, file: str, kind: str, prefix: tuple[Any, ...] = ()) -> Any:
         try:
             return cls.model_validate(data)
         except ValidationError as error:
             self.issues.extend(_issues_from_validation(error, file, kind, _ident(data), prefix))
             return None
 
-    def listing(self, path: Path, key: str, kind: str, cls: type[_Model]) -> list[Any]:
+    def listing(self, path: Path, key: str, kind: str, cls: type[Any]) -> list[Any]:
         """Entries of a file holding `key: [ ... ]`."""
         if not path.is_file():
             self.issues.append(CatalogIssue(self.rel(path), kind, "", "", "file is missing"))
@@ -401,8 +187,6 @@ def _read_tenant(reader: _Reader, path: Path, data: Any) -> Tenant | None:
 
 def load_catalog(path: str | os.PathLike[str], *, check_placements: bool = True) -> Catalog:
     """Load, validate and place the catalog at `path`; raise CatalogError with every problem found."""
-    from paybill_iac import placement, validation
-
     root = Path(path)
     if not root.is_dir():
         raise CatalogError([CatalogIssue(str(root), "catalog", "", "", "is not a directory")])

@@ -19,7 +19,7 @@ journal), `check_transition` enforces the arrows above.
 
 from __future__ import annotations
 
-from paybill_iac.errors import TransitionError
+from paybill_iac.model.errors import TransitionError
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "onboarding": frozenset({"active", "offboarding"}),

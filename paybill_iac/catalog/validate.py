@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from paybill_iac import naming, regions, sizing
-from paybill_iac.catalog import DEDICATED_DB_ISOLATIONS, SHARED_ISOLATIONS, Catalog, Plan, Tenant
 from paybill_iac.errors import CatalogIssue
+from paybill_iac.model import naming, regions, sizing
+from paybill_iac.model.catalog import DEDICATED_DB_ISOLATIONS, SHARED_ISOLATIONS, Catalog, Plan, Tenant
 
 Rel = Callable[[Path], str]
 

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from paybill_iac import yamlio
-from paybill_iac.catalog import SHARED_ISOLATIONS, Catalog, Tenant
+from paybill_iac.catalog import yamlio
 from paybill_iac.errors import CatalogIssue
+from paybill_iac.model.catalog import SHARED_ISOLATIONS, Catalog, Tenant
 
 LEDGER_FILE = "placements.yaml"
 LEDGER_HEADER = (
