@@ -1,0 +1,227 @@
+"""One table of facts about every resource type paybill-iac creates, keyed by canonical type token.
+
+The components (which resources are protected, which are kept on offboarding), the policy packs
+(stateful, taggable and grant types, the agent allow-list), the agent gates and the tests all read
+this table; nothing else keeps a list of types. A type missing here is not created by a component,
+is not on the agent allow-list, and is treated as holding data by the gates (deny by default).
+
+    holds_data      deleting it loses tenant data or what decrypts it (keys, stores, databases,
+                    secrets): `protect` while the tenant lives, kept in the cloud on offboarding
+    guards_data     deleting it deletes or exposes data it contains (Azure resource group, delete
+                    lock): protected like data, never retained on its own
+    keep_with_data  not data itself, but the kept data needs it after offboarding (a key grant the
+                    database's service identity uses): kept in the cloud on offboarding
+    tag_property    the input property carrying the markers (dotted camelCase), or None
+    grant           grants access to something (IAM policies, bindings, role assignments)
+    agent_may_create an AI agent may create it (the component-built types; providers are separate)
+    database_instance a database server of its own (a plan's dedicated-instance count)
+
+Tokens are the providers' current ones; `normal_type` maps deprecated tokens and azure-native
+API-versioned tokens (`azure-native:storage/v20230101:StorageAccount`) onto them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+# The Pulumi package of each cloud (the first part of a type token).
+PACKAGE_CLOUD: Mapping[str, str] = MappingProxyType({"aws": "aws", "azure-native": "azure", "gcp": "gcp",
+                                                     "oci": "oci"})
+CLOUD_PACKAGE: Mapping[str, str] = MappingProxyType({cloud: package for package, cloud in PACKAGE_CLOUD.items()})
+
+
+@dataclass(frozen=True)
+class ResourceFacts:
+    """What paybill-iac knows about one resource type."""
+
+    type: str
+    cloud: str
+    holds_data: bool = False
+    guards_data: bool = False
+    keep_with_data: bool = False
+    tag_property: str | None = None
+    grant: bool = False
+    agent_may_create: bool = True
+    database_instance: bool = False
+
+    @property
+    def protected(self) -> bool:
+        """`protect` while the tenant lives: losing it loses data."""
+        return self.holds_data or self.guards_data
+
+    @property
+    def retained_on_offboarding(self) -> bool:
+        """Kept in the cloud when an offboarding tenant's stack is destroyed."""
+        return self.holds_data or self.keep_with_data
+
+
+def _facts(cloud: str, rows: tuple[tuple[str, str], ...], tag: str | None) -> dict[str, ResourceFacts]:
+    """Rows of (token, flags): flags is a space-separated subset of the boolean field names, plus
+    `untagged` (no markers) and `agent-denied` (an agent may not create it)."""
+    table = {}
+    for token, flags in rows:
+        words = set(flags.split())
+        unknown = words - {"holds_data", "guards_data", "keep_with_data", "grant", "database_instance", "untagged",
+                           "agent-denied"}
+        if unknown:
+            raise ValueError(f"{token}: unknown flags {sorted(unknown)}")
+        table[token] = ResourceFacts(
+            type=token, cloud=cloud, holds_data="holds_data" in words, guards_data="guards_data" in words,
+            keep_with_data="keep_with_data" in words, grant="grant" in words,
+            database_instance="database_instance" in words, agent_may_create="agent-denied" not in words,
+            tag_property=None if "untagged" in words else tag,
+        )
+    return table
+
+
+_AWS = _facts("aws", (
+    ("aws:ec2/vpc:Vpc", ""),
+    ("aws:ec2/subnet:Subnet", ""),
+    ("aws:ec2/securityGroup:SecurityGroup", ""),
+    ("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", ""),
+    ("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", ""),
+    ("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule", ""),
+    ("aws:kms/key:Key", "holds_data"),
+    ("aws:kms/alias:Alias", "untagged"),
+    ("aws:s3/bucket:Bucket", "holds_data"),
+    ("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "untagged"),
+    ("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "untagged"),
+    ("aws:s3/bucketVersioning:BucketVersioning", "untagged"),
+    ("aws:s3/bucketOwnershipControls:BucketOwnershipControls", "untagged"),
+    ("aws:s3/bucketPolicy:BucketPolicy", "untagged grant"),
+    ("aws:s3/bucketObjectv2:BucketObjectv2", ""),
+    ("aws:rds/subnetGroup:SubnetGroup", ""),
+    ("aws:rds/parameterGroup:ParameterGroup", ""),
+    ("aws:rds/instance:Instance", "holds_data database_instance"),
+    ("aws:rds/cluster:Cluster", "holds_data database_instance agent-denied"),
+    ("aws:secretsmanager/secret:Secret", "holds_data"),
+    ("aws:secretsmanager/secretVersion:SecretVersion", "holds_data untagged"),
+    ("aws:iam/role:Role", ""),
+    ("aws:iam/rolePolicy:RolePolicy", "untagged grant"),
+    ("aws:iam/policy:Policy", "grant agent-denied"),
+), "tags")
+
+_AZURE = _facts("azure", (
+    ("azure-native:resources:ResourceGroup", "guards_data"),
+    ("azure-native:network:VirtualNetwork", ""),
+    ("azure-native:network:Subnet", "untagged"),
+    ("azure-native:network:NetworkSecurityGroup", ""),
+    ("azure-native:privatedns:PrivateZone", ""),
+    ("azure-native:privatedns:VirtualNetworkLink", ""),
+    ("azure-native:keyvault:Vault", "holds_data"),
+    ("azure-native:keyvault:Key", "holds_data"),
+    ("azure-native:storage:StorageAccount", "holds_data"),
+    ("azure-native:storage:BlobServiceProperties", "untagged"),
+    ("azure-native:storage:BlobContainer", "holds_data untagged"),
+    ("azure-native:dbforpostgresql:Server", "holds_data database_instance"),
+    ("azure-native:dbforpostgresql:Database", "holds_data untagged"),
+    ("azure-native:dbforpostgresql:Configuration", "untagged"),
+    ("azure-native:dbforpostgresql:AdministratorsMicrosoftEntra", "untagged grant"),
+    ("azure-native:managedidentity:UserAssignedIdentity", ""),
+    ("azure-native:authorization:RoleAssignment", "untagged grant"),
+    ("azure-native:authorization:ManagementLockByScope", "guards_data untagged"),
+), "tags")
+
+_GCP = _facts("gcp", (
+    ("gcp:compute/network:Network", "untagged"),
+    ("gcp:compute/subnetwork:Subnetwork", "untagged"),
+    ("gcp:compute/globalAddress:GlobalAddress", ""),
+    ("gcp:servicenetworking/connection:Connection", "untagged"),
+    ("gcp:kms/keyRing:KeyRing", "holds_data untagged"),
+    ("gcp:kms/cryptoKey:CryptoKey", "holds_data"),
+    ("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", "keep_with_data untagged grant"),
+    ("gcp:storage/bucket:Bucket", "holds_data"),
+    ("gcp:storage/managedFolder:ManagedFolder", "holds_data untagged"),
+    ("gcp:storage/managedFolderIamMember:ManagedFolderIamMember", "untagged grant"),
+    ("gcp:storage/bucketIAMMember:BucketIAMMember", "untagged grant"),
+    ("gcp:sql/databaseInstance:DatabaseInstance", "holds_data database_instance"),
+    ("gcp:sql/database:Database", "holds_data untagged"),
+    ("gcp:sql/user:User", "holds_data untagged"),
+    ("gcp:serviceaccount/account:Account", "untagged"),
+    ("gcp:projects/serviceIdentity:ServiceIdentity", "untagged"),
+    ("gcp:projects/iAMMember:IAMMember", "untagged grant"),
+), "labels")
+# Cloud SQL carries its labels inside its settings.
+_GCP["gcp:sql/databaseInstance:DatabaseInstance"] = ResourceFacts(
+    type="gcp:sql/databaseInstance:DatabaseInstance", cloud="gcp", holds_data=True, database_instance=True,
+    tag_property="settings.userLabels")
+
+_OCI = _facts("oci", (
+    ("oci:Identity/compartment:Compartment", ""),
+    ("oci:Core/vcn:Vcn", ""),
+    ("oci:Core/subnet:Subnet", ""),
+    ("oci:Core/securityList:SecurityList", ""),
+    ("oci:Core/defaultSecurityList:DefaultSecurityList", ""),
+    ("oci:Core/networkSecurityGroup:NetworkSecurityGroup", ""),
+    ("oci:Core/networkSecurityGroupSecurityRule:NetworkSecurityGroupSecurityRule", "untagged"),
+    ("oci:Kms/vault:Vault", "holds_data"),
+    ("oci:Kms/key:Key", "holds_data"),
+    ("oci:ObjectStorage/bucket:Bucket", "holds_data"),
+    ("oci:Psql/dbSystem:DbSystem", "holds_data database_instance"),
+    ("oci:Vault/secret:Secret", "holds_data"),
+    ("oci:Identity/dynamicGroup:DynamicGroup", ""),
+    ("oci:Identity/policy:Policy", "grant"),
+), "freeformTags")
+
+FACTS: Mapping[str, ResourceFacts] = MappingProxyType({**_AWS, **_AZURE, **_GCP, **_OCI})
+"""Every resource type a component may create, by canonical token."""
+
+# Deprecated tokens (and type aliases) a provider still accepts for the same resource: a stack
+# created with an older provider keeps the old token in its state.
+DEPRECATED_TOKENS: Mapping[str, str] = MappingProxyType({
+    "aws:s3/bucketV2:BucketV2": "aws:s3/bucket:Bucket",
+    "aws:s3/bucketAclV2:BucketAclV2": "aws:s3/bucketAcl:BucketAcl",
+    "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2":
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketVersioningV2:BucketVersioningV2": "aws:s3/bucketVersioning:BucketVersioning",
+    "aws:s3/BucketObject:BucketObject": "aws:s3/bucketObjectv2:BucketObjectv2",
+    "gcp:serviceAccount/account:Account": "gcp:serviceaccount/account:Account",
+})
+
+
+def normal_type(type_token: str) -> str:
+    """The canonical token of `type_token`: deprecated tokens read as their successor and azure-native
+    API-versioned tokens as their unversioned resource (same inputs, same facts, same rules)."""
+    if type_token.startswith("azure-native:"):
+        parts = type_token.split(":")
+        if len(parts) == 3 and "/" in parts[1]:
+            module, version = parts[1].split("/", 1)
+            if version.startswith("v") and version[1:2].isdigit():
+                return f"{parts[0]}:{module}:{parts[2]}"
+    return DEPRECATED_TOKENS.get(type_token, type_token)
+
+
+def facts_for(type_token: str) -> ResourceFacts | None:
+    """The facts of `type_token` (any spelling normal_type knows); None for a type no component makes."""
+    return FACTS.get(normal_type(type_token))
+
+
+def cloud_of(type_token: str) -> str:
+    """aws, azure, gcp or oci for a token of a cloud's own package or its provider; "" otherwise."""
+    package = type_token.split(":", 1)[0]
+    if type_token.startswith("pulumi:providers:"):
+        package = type_token[len("pulumi:providers:"):]
+    return PACKAGE_CLOUD.get(package, "")
+
+
+def of_cloud(cloud: str) -> dict[str, ResourceFacts]:
+    """The facts of one cloud's types."""
+    return {token: facts for token, facts in FACTS.items() if facts.cloud == cloud}
+
+
+def tokens_with(flag: str, cloud: str | None = None) -> frozenset[str]:
+    """Canonical tokens whose fact `flag` (a field or property name) is true, of `cloud` or all."""
+    return frozenset(token for token, facts in FACTS.items()
+                     if getattr(facts, flag) and (cloud is None or facts.cloud == cloud))
+
+
+def is_data_type(type_token: str) -> bool:
+    """Whether deleting or replacing a resource of this type may lose data: true for every type of
+    another package that the table does not know, so the agent gates deny by default (only the
+    engine's own `pulumi:` types and paybill's components are known to hold nothing)."""
+    facts = facts_for(type_token)
+    if facts is None:
+        return type_token.split(":", 1)[0] not in ("pulumi", "paybill")
+    return facts.protected or facts.retained_on_offboarding
