@@ -66,7 +66,8 @@ def markdown() -> str:
             lines += [f"#### {pack}: {cloud}", "",
                       "| Rule | Level | Severity | Resources | Checks | Remediation |",
                       "| --- | --- | --- | --- | --- | --- |"]
-            for rule in (item for item in in_pack if item.cloud == cloud):
+            # By id, so the reference groups each resource's rules and does not follow import order.
+            for rule in sorted((item for item in in_pack if item.cloud == cloud), key=lambda item: item.id):
                 current = [token for token in rule.types if token not in DEPRECATED]
                 deprecated = [token for token in rule.types if token in DEPRECATED]
                 types = ", ".join(f"`{token}`" for token in current) or "the whole stack"
