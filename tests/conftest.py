@@ -21,46 +21,47 @@ CELL_PROGRAM = REPO / "stacks" / "cell" / "__main__.py"
 
 
 class StackKit:
-    """Builds TenantStack/CellStack configs from plain arguments and runs the stack programs."""
+    """Builds TenantSpec/CellSpec from plain arguments and runs the stack programs on their configs."""
 
     org = "pb"
     pulumi_org = "organization"
 
     def cell_stack(self, cloud: str, cell: str = "cell-a", vcpus: int = 4, storage_gb: int = 128) -> Any:
-        from paybill_iac.model import markers, naming, sizing
-        from paybill_iac.model.spec import CellStack
+        from paybill_iac.model import naming, sizing
+        from paybill_iac.model.spec import CellSpec, PlanLimits
 
-        size = sizing.database_size(cloud, vcpus, storage_gb, 14)
-        return CellStack(
-            org=self.org, cell=cell, cloud=cloud, region=DEFAULT_REGION[cloud],
-            names=naming.names_for(cloud, self.org, cell), markers=markers.cell_markers(cell),
-            database=size.as_config(), account=DEFAULT_ACCOUNT[cloud],
+        return CellSpec(
+            org=self.org, cell=cell, cloud=cloud, region=DEFAULT_REGION[cloud],  # type: ignore[arg-type]
+            database=sizing.database_size(cloud, vcpus, storage_gb, 14),
+            limits=PlanLimits(vcpus, storage_gb, 14, 1, (DEFAULT_REGION[cloud],)),
+            names=naming.used_names(cloud, "cell", naming.names_for(cloud, self.org, cell)),
+            account=DEFAULT_ACCOUNT[cloud],
         )
 
     def tenant_stack(
         self, cloud: str, isolation: str, tenant: str = "acme", state: str = "active", plan: str = "pro",
         cell: str = "cell-a", vcpus: int = 2, storage_gb: int = 64,
     ) -> Any:
-        from paybill_iac.model import markers, naming, sizing
-        from paybill_iac.model.spec import TenantStack, cell_stack_name
+        from paybill_iac.model import naming, sizing
+        from paybill_iac.model.spec import PlanLimits, TenantSpec, cell_stack_name
 
         shared = isolation in ("pooled", "bridge")
-        database = None if isolation == "pooled" else sizing.database_size(cloud, vcpus, storage_gb, 7).as_config()
-        return TenantStack(
-            org=self.org, tenant=tenant, plan=plan, isolation=isolation, cloud=cloud,
-            region=DEFAULT_REGION[cloud], state=state, seats=10,
-            names=naming.names_for(cloud, self.org, tenant),  # unshaped: the block tests compare with these
-            markers=markers.tenant_markers(tenant, plan, isolation), account=DEFAULT_ACCOUNT[cloud],
-            database=database, cell=cell if shared else None,
+        database = None if isolation == "pooled" else sizing.database_size(cloud, vcpus, storage_gb, 7)
+        return TenantSpec(
+            org=self.org, tenant=tenant, plan=plan, isolation=isolation, cloud=cloud,  # type: ignore[arg-type]
+            region=DEFAULT_REGION[cloud], state=state, seats=10,  # type: ignore[arg-type]
+            limits=PlanLimits(vcpus, storage_gb, 7, 0 if isolation == "pooled" else 1),
+            # unshaped: the block tests compare with these
+            names=naming.used_names(cloud, isolation, naming.names_for(cloud, self.org, tenant)),
+            account=DEFAULT_ACCOUNT[cloud], database=database, cell=cell if shared else None,
             cell_stack=cell_stack_name(self.pulumi_org, cell) if shared else None,
-            cell_names=naming.names_for(cloud, self.org, cell) if shared else None,
         )
 
     def run_cell(self, spec: Any) -> Any:
         from paybill_iac.mockrun import run_stack
         from paybill_iac.model.spec import CELL_PROJECT
 
-        return run_stack(CELL_PROGRAM, project=CELL_PROJECT, stack=spec.cell, config=spec.config())
+        return run_stack(CELL_PROGRAM, project=CELL_PROJECT, stack=spec.cell, config=spec.to_config())
 
     def run_tenant(self, spec: Any, cell_run: Any = None) -> Any:
         """Run the tenant program; pooled and bridge tenants need `cell_run` (their cell's run)."""
@@ -68,7 +69,7 @@ class StackKit:
         from paybill_iac.model.spec import TENANT_PROJECT
 
         references = {spec.cell_stack: cell_run.outputs} if cell_run is not None else {}
-        return run_stack(TENANT_PROGRAM, project=TENANT_PROJECT, stack=spec.tenant, config=spec.config(),
+        return run_stack(TENANT_PROGRAM, project=TENANT_PROJECT, stack=spec.tenant, config=spec.to_config(),
                          stack_references=references)
 
 

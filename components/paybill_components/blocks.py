@@ -10,8 +10,10 @@ through the cell stack's `cell` output and `CloudBlocks.cell_handles`.
 Rules every block follows:
 - child resource names derive from the `name` it is given (`f"{name}-bucket"`); physical names come
   only from `names` (paybill_iac.model.naming);
-- every resource gets `opts` (which carries `parent` and the provider), merged, never dropped;
-  stateful ones (keys, buckets, databases, secrets, vaults) use `self.stateful(opts)`;
+- every resource gets `self.child(opts)` (which carries `parent` and the provider), merged, never
+  dropped; `protect` and `retain_on_delete` are not chosen by hand: `guard_by_facts` sets them on
+  every child from paybill_iac.model.resource_facts (data protected; data and what it needs kept on
+  offboarding);
 - every resource that takes tags or labels gets `self.tags`;
 - encryption with the given key, no public access, TLS 1.2 or newer, deletion protection on databases.
 """
@@ -19,13 +21,17 @@ Rules every block follows:
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+import contextlib
+import contextvars
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import pulumi
 
-from paybill_components.args import DatabaseArgs, Placement
+from paybill_iac.model import resource_facts
+from paybill_iac.model.sizing import DatabaseSize
+from paybill_iac.model.spec import Placement
 
 
 @dataclass
@@ -76,6 +82,41 @@ class CellHandles:
         return {part: handle.refs for part, handle in self.parts().items()}
 
 
+_BUILDING_ACCESS = contextvars.ContextVar("paybill_building_access", default=False)
+
+
+@contextlib.contextmanager
+def access_path() -> Iterator[None]:
+    """Resources built inside are the tenant's access path (its identity and what it is granted): an
+    offboarded tenant keeps none of it, whatever the type's facts say. Resource transformations run
+    synchronously while a resource is constructed, so the flag is seen by exactly these resources."""
+    token = _BUILDING_ACCESS.set(True)
+    try:
+        yield
+    finally:
+        _BUILDING_ACCESS.reset(token)
+
+
+def guard_by_facts(retain_data: bool) -> pulumi.ResourceTransformation:
+    """The transformation a component applies to every child: `protect` on the types that hold or guard
+    data; while the tenant is offboarding, `retain_on_delete` on those and on what the kept data needs
+    (never on its access path), and `protect` lifted so that the stack can be destroyed without
+    destroying the data."""
+
+    def transform(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
+        facts = resource_facts.facts_for(args.type_)
+        if facts is None:
+            return None
+        if retain_data:
+            kept = facts.retained_on_offboarding and not _BUILDING_ACCESS.get()
+            extra = pulumi.ResourceOptions(protect=False, retain_on_delete=kept)
+        else:
+            extra = pulumi.ResourceOptions(protect=facts.protected)
+        return pulumi.ResourceTransformationResult(args.props, pulumi.ResourceOptions.merge(args.opts, extra))
+
+    return transform
+
+
 class CloudBlocks(abc.ABC):
     """One cloud's building blocks. Construct one per component; it holds the shared options."""
 
@@ -97,17 +138,6 @@ class CloudBlocks(abc.ABC):
     def child(self, opts: pulumi.ResourceOptions | None = None) -> pulumi.ResourceOptions:
         """Options for a child resource: the component's options merged with `opts`."""
         return pulumi.ResourceOptions.merge(self.opts, opts)
-
-    def stateful(self, opts: pulumi.ResourceOptions | None = None) -> pulumi.ResourceOptions:
-        """Options for a resource that holds data: protected; also kept in the cloud on delete while
-        the tenant is offboarding (then `protect` is lifted so the stack can be destroyed without
-        destroying the data)."""
-        extra = (
-            pulumi.ResourceOptions(protect=False, retain_on_delete=True)
-            if self.retain_data
-            else pulumi.ResourceOptions(protect=True)
-        )
-        return pulumi.ResourceOptions.merge(self.child(opts), extra)
 
     @staticmethod
     @abc.abstractmethod
@@ -142,7 +172,7 @@ class CloudBlocks(abc.ABC):
         scope: Handle,
         network: Handle,
         key: Handle,
-        size: DatabaseArgs,
+        size: DatabaseSize,
     ) -> Handle:
         """A PostgreSQL instance in `network`, encrypted with `key`, no public endpoint, TLS enforced,
         deletion protection, backups kept `size.backup_retention_days`."""

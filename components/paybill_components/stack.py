@@ -1,7 +1,9 @@
-"""The tenant and cell stack programs: read the generated stack config, build the components, export.
+"""The tenant and cell stack programs: read the stack's spec from its config, build the component, export.
 
 `stacks/tenant/__main__.py` and `stacks/cell/__main__.py` call these; keeping the bodies here makes
-them importable by tests and by `paybill-iac preview`, which run the very same code.
+them importable by tests and by `paybill-iac preview`, which run the very same code. A config that
+does not read back into a spec (missing key, wrong type, hand edit) stops the program with a message
+naming the stack and the key, before any resource is registered.
 """
 
 from __future__ import annotations
@@ -10,45 +12,25 @@ from typing import Any
 
 import pulumi
 
-from paybill_components.args import CellArgs, DatabaseArgs, Placement, TenantArgs
 from paybill_components.topology import Cell, Tenant, blocks_class
-from paybill_iac.model.spec import NAMESPACE, CellStack, TenantStack
+from paybill_iac.model.spec import CellSpec, TenantSpec
 
 
-def _getter(config: pulumi.Config) -> Any:
-    def get(key: str) -> Any:
-        value = config.get(key)
-        if value is not None and value[:1] in "{[":
-            return config.get_object(key)
-        return value
-
-    return get
-
-
-def _export(outputs: dict[str, Any]) -> None:
-    for part, values in outputs.items():
-        pulumi.export(part, values)
+def _config_value(key: str) -> Any:
+    """A full config key's value as Pulumi holds it (text; objects as JSON text), or None."""
+    return pulumi.runtime.get_config(key)
 
 
 def tenant_program() -> Tenant:
     """Build the tenant of this stack from its config and export what its service needs."""
-    spec = TenantStack.from_config(_getter(pulumi.Config(NAMESPACE)))
-    placement = Placement(spec.cloud, spec.region, dict(spec.account))  # type: ignore[arg-type]
-    provider = blocks_class(spec.cloud).provider(f"{spec.tenant}-provider", placement)
+    spec = TenantSpec.from_config(pulumi.get_stack(), _config_value)
+    provider = blocks_class(spec.cloud).provider(f"{spec.tenant}-provider", spec.placement)
     cell_output = None
-    if spec.isolation in ("pooled", "bridge"):
-        if not spec.cell_stack:
-            raise ValueError(f"tenant '{spec.tenant}' is {spec.isolation} but its config names no cell stack")
+    if spec.cell_stack:
         cell_output = pulumi.StackReference(spec.cell_stack).get_output("cell")
-    args = TenantArgs(
-        tenant_id=spec.tenant, plan=spec.plan, isolation=spec.isolation,  # type: ignore[arg-type]
-        state=spec.state, placement=placement, names=dict(spec.names),  # type: ignore[arg-type]
-        markers=dict(spec.markers),
-        database=DatabaseArgs.from_config(spec.database) if spec.database else None,
-        cell=cell_output, cell_names=dict(spec.cell_names) if spec.cell_names else None,
-    )
-    tenant = Tenant.create(spec.tenant, args, pulumi.ResourceOptions(providers=[provider]))
-    _export(tenant.outputs)
+    tenant = Tenant.create(spec.tenant, spec, cell_output, pulumi.ResourceOptions(providers=[provider]))
+    for part, values in tenant.outputs.items():
+        pulumi.export(part, values)
     pulumi.export("tenant", {"id": spec.tenant, "plan": spec.plan, "isolation": spec.isolation,
                              "cloud": spec.cloud, "region": spec.region, "state": spec.state})
     return tenant
@@ -56,14 +38,9 @@ def tenant_program() -> Tenant:
 
 def cell_program() -> Cell:
     """Build the cell of this stack and export the `cell` output its tenants read."""
-    spec = CellStack.from_config(_getter(pulumi.Config(NAMESPACE)))
-    placement = Placement(spec.cloud, spec.region, dict(spec.account))  # type: ignore[arg-type]
-    provider = blocks_class(spec.cloud).provider(f"{spec.cell}-provider", placement)
-    args = CellArgs(
-        cell_id=spec.cell, placement=placement, names=dict(spec.names), markers=dict(spec.markers),
-        database=DatabaseArgs.from_config(spec.database),
-    )
-    cell = Cell(spec.cell, args, pulumi.ResourceOptions(providers=[provider]))
+    spec = CellSpec.from_config(pulumi.get_stack(), _config_value)
+    provider = blocks_class(spec.cloud).provider(f"{spec.cell}-provider", spec.placement)
+    cell = Cell(spec.cell, spec, pulumi.ResourceOptions(providers=[provider]))
     pulumi.export("cell", cell.handles.as_output())
     secrets = {part: handle.secrets for part, handle in cell.handles.parts().items() if handle.secrets}
     if secrets:

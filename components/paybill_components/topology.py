@@ -12,12 +12,13 @@ Each cloud supplies the blocks (paybill_components.<cloud>); nothing here names 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
 
-from paybill_components.args import CellArgs, TenantArgs
-from paybill_components.blocks import CellHandles, CloudBlocks, Grants, Handle
+from paybill_components.blocks import CellHandles, CloudBlocks, Grants, Handle, access_path, guard_by_facts
+from paybill_iac.model.spec import CellSpec, TenantSpec
 
 _BLOCKS_MODULE = {
     "aws": ("paybill_components.aws", "AwsBlocks"),
@@ -43,57 +44,69 @@ def _outputs(handles: dict[str, Handle]) -> dict[str, Any]:
     return outputs
 
 
+CellOutput = pulumi.Input[Mapping[str, Any]]
+"""The cell stack's `cell` output (CellHandles.as_output), read through a StackReference."""
+
+
+def _guarded(opts: pulumi.ResourceOptions | None, retain_data: bool) -> pulumi.ResourceOptions:
+    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(transformations=[guard_by_facts(retain_data)]))
+
+
 class Tenant(pulumi.ComponentResource):
-    """A tenant's infrastructure in its isolation model. Use `Tenant.create(name, args)`."""
+    """A tenant's infrastructure in its isolation model. Use `Tenant.create(name, spec, cell)`."""
 
     outputs: dict[str, Any]
     """Per part (scope, network, key, store, database, identity): what a service needs at run time."""
 
-    def __init__(self, type_token: str, name: str, args: TenantArgs, opts: pulumi.ResourceOptions | None):
-        super().__init__(type_token, name, None, opts)
-        blocks = blocks_class(args.placement.cloud)(
-            args.placement,
-            args.markers,
-            retain_data=args.state == "offboarding",
-            opts=pulumi.ResourceOptions(parent=self),
+    def __init__(self, type_token: str, name: str, spec: TenantSpec, cell: CellOutput | None,
+                 opts: pulumi.ResourceOptions | None):
+        super().__init__(type_token, name, None, _guarded(opts, spec.retain_data))
+        blocks = blocks_class(spec.cloud)(
+            spec.placement, spec.markers, retain_data=spec.retain_data, opts=pulumi.ResourceOptions(parent=self)
         )
-        self.outputs = _outputs(self._build(name, args, blocks))
+        self.outputs = _outputs(self._build(name, spec, blocks, cell))
         self.register_outputs(self.outputs)
 
-    def _build(self, name: str, args: TenantArgs, blocks: CloudBlocks) -> dict[str, Handle]:
+    def _build(self, name: str, spec: TenantSpec, blocks: CloudBlocks, cell: CellOutput | None) -> dict[str, Handle]:
         raise NotImplementedError
 
     @staticmethod
-    def create(name: str, args: TenantArgs, opts: pulumi.ResourceOptions | None = None) -> Tenant:
-        """The component for the tenant's isolation model."""
-        component = {"silo": SiloTenant, "bridge": BridgeTenant, "pooled": PooledTenant}[args.isolation]
-        return component(name, args, opts)
+    def create(name: str, spec: TenantSpec, cell: CellOutput | None = None,
+               opts: pulumi.ResourceOptions | None = None) -> Tenant:
+        """The component for the tenant's isolation model (pooled and bridge need their `cell`)."""
+        component = {"silo": SiloTenant, "bridge": BridgeTenant, "pooled": PooledTenant}[spec.isolation]
+        return component(name, spec, cell, opts)
 
 
-def _require_cell(args: TenantArgs, blocks: CloudBlocks) -> CellHandles:
-    if args.cell is None:
-        raise ValueError(f"tenant '{args.tenant_id}' is {args.isolation} and needs its cell's outputs")
-    return blocks.cell_handles(args.cell)
+def _require_cell(spec: TenantSpec, blocks: CloudBlocks, cell: CellOutput | None) -> CellHandles:
+    if cell is None:
+        raise ValueError(f"tenant '{spec.tenant}' is {spec.isolation} and needs its cell's outputs")
+    return blocks.cell_handles(cell)
+
+
+def _require_database(spec: TenantSpec) -> Any:
+    if spec.database is None:
+        raise ValueError(f"{spec.isolation} tenant '{spec.tenant}' needs a database size")
+    return spec.database
 
 
 class SiloTenant(Tenant):
     """Dedicated everything."""
 
-    def __init__(self, name: str, args: TenantArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("paybill:tenant:Silo", name, args, opts)
+    def __init__(self, name: str, spec: TenantSpec, cell: CellOutput | None = None,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("paybill:tenant:Silo", name, spec, cell, opts)
 
-    def _build(self, name: str, args: TenantArgs, blocks: CloudBlocks) -> dict[str, Handle]:
-        if args.database is None:
-            raise ValueError(f"silo tenant '{args.tenant_id}' needs a database size")
-        names = args.names
+    def _build(self, name: str, spec: TenantSpec, blocks: CloudBlocks, cell: CellOutput | None) -> dict[str, Handle]:
+        size = _require_database(spec)
+        names = spec.names
         scope = blocks.scope(name, names)
         network = blocks.network(name, names, scope)
         key = blocks.key(name, names, scope)
         store = blocks.object_store(name, names, scope, key)
-        database = blocks.database_instance(name, names, scope, network, key, args.database)
-        identity = blocks.identity(
-            name, names, scope, Grants(store, key, database, active=args.state != "suspended")
-        )
+        database = blocks.database_instance(name, names, scope, network, key, size)
+        with access_path():
+            identity = blocks.identity(name, names, scope, Grants(store, key, database, active=spec.active))
         return {"scope": scope, "network": network, "key": key, "store": store, "database": database,
                 "identity": identity}
 
@@ -101,44 +114,44 @@ class SiloTenant(Tenant):
 class BridgeTenant(Tenant):
     """The cell's network; a dedicated data tier (key, store, database instance)."""
 
-    def __init__(self, name: str, args: TenantArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("paybill:tenant:Bridge", name, args, opts)
+    def __init__(self, name: str, spec: TenantSpec, cell: CellOutput | None = None,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("paybill:tenant:Bridge", name, spec, cell, opts)
 
-    def _build(self, name: str, args: TenantArgs, blocks: CloudBlocks) -> dict[str, Handle]:
-        if args.database is None:
-            raise ValueError(f"bridge tenant '{args.tenant_id}' needs a database size")
-        cell = _require_cell(args, blocks)
-        names = args.names
+    def _build(self, name: str, spec: TenantSpec, blocks: CloudBlocks, cell: CellOutput | None) -> dict[str, Handle]:
+        size = _require_database(spec)
+        cell_handles = _require_cell(spec, blocks, cell)
+        names = spec.names
         scope = blocks.scope(name, names)
         key = blocks.key(name, names, scope)
         store = blocks.object_store(name, names, scope, key)
-        database = blocks.database_instance(name, names, scope, cell.network, key, args.database)
-        identity = blocks.identity(
-            name, names, scope, Grants(store, key, database, active=args.state != "suspended")
-        )
-        return {"scope": scope, "network": cell.network, "key": key, "store": store, "database": database,
+        database = blocks.database_instance(name, names, scope, cell_handles.network, key, size)
+        with access_path():
+            identity = blocks.identity(name, names, scope, Grants(store, key, database, active=spec.active))
+        return {"scope": scope, "network": cell_handles.network, "key": key, "store": store, "database": database,
                 "identity": identity}
 
 
 class PooledTenant(Tenant):
     """Logical isolation inside the cell: its own database, store slice and identity."""
 
-    def __init__(self, name: str, args: TenantArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("paybill:tenant:Pooled", name, args, opts)
+    def __init__(self, name: str, spec: TenantSpec, cell: CellOutput | None = None,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("paybill:tenant:Pooled", name, spec, cell, opts)
 
-    def _build(self, name: str, args: TenantArgs, blocks: CloudBlocks) -> dict[str, Handle]:
-        cell = _require_cell(args, blocks)
-        names = args.names
+    def _build(self, name: str, spec: TenantSpec, blocks: CloudBlocks, cell: CellOutput | None) -> dict[str, Handle]:
+        cell_handles = _require_cell(spec, blocks, cell)
+        names = spec.names
         prefix = names["prefix"]
         scope = blocks.scope(name, names)
-        database = blocks.tenant_database(name, names, scope, cell)
-        store = blocks.store_slice(name, names, scope, cell, prefix)
-        identity = blocks.identity(
-            name, names, scope,
-            Grants(store, cell.key, database, prefix=prefix, active=args.state != "suspended"),
-        )
-        return {"scope": scope, "network": cell.network, "key": cell.key, "store": store, "database": database,
-                "identity": identity}
+        database = blocks.tenant_database(name, names, scope, cell_handles)
+        store = blocks.store_slice(name, names, scope, cell_handles, prefix)
+        with access_path():
+            identity = blocks.identity(
+                name, names, scope, Grants(store, cell_handles.key, database, prefix=prefix, active=spec.active)
+            )
+        return {"scope": scope, "network": cell_handles.network, "key": cell_handles.key, "store": store,
+                "database": database, "identity": identity}
 
 
 class Cell(pulumi.ComponentResource):
@@ -147,17 +160,15 @@ class Cell(pulumi.ComponentResource):
     outputs: dict[str, Any]
     """The `cell` stack output tenant stacks read (CellHandles.as_output) plus secrets."""
 
-    def __init__(self, name: str, args: CellArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("paybill:cell:Cell", name, None, opts)
-        blocks = blocks_class(args.placement.cloud)(
-            args.placement, args.markers, opts=pulumi.ResourceOptions(parent=self)
-        )
-        names = args.names
+    def __init__(self, name: str, spec: CellSpec, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("paybill:cell:Cell", name, None, _guarded(opts, retain_data=False))
+        blocks = blocks_class(spec.cloud)(spec.placement, spec.markers, opts=pulumi.ResourceOptions(parent=self))
+        names = spec.names
         scope = blocks.scope(name, names)
         network = blocks.network(name, names, scope)
         key = blocks.key(name, names, scope)
         store = blocks.object_store(name, names, scope, key)
-        database = blocks.database_instance(name, names, scope, network, key, args.database)
+        database = blocks.database_instance(name, names, scope, network, key, spec.database)
         self.handles = CellHandles(scope, network, key, store, database)
         self.outputs = _outputs(self.handles.parts())
         self.register_outputs(self.outputs)

@@ -11,6 +11,7 @@ from pathlib import Path
 from paybill_iac.errors import CatalogIssue
 from paybill_iac.model import naming, regions, sizing
 from paybill_iac.model.catalog import DEDICATED_DB_ISOLATIONS, SHARED_ISOLATIONS, Catalog, Plan, Tenant
+from paybill_iac.model.spec import dedicated_database
 
 Rel = Callable[[Path], str]
 
@@ -100,7 +101,7 @@ def _check_overrides(plan: Plan, tenant: Tenant, issue: Callable[[str, str], Cat
                            f"{retention} days is below plan '{plan.id}''s minimum of {limits.backup_retention_days}"))
     if not found and plan.isolation in DEDICATED_DB_ISOLATIONS:
         try:
-            database_size(plan, tenant)
+            dedicated_database(plan, tenant)
         except sizing.SizingError as error:
             field = f"overrides.{error.field}" if getattr(overrides, error.field) is not None else "plan"
             found.append(issue(field, f"{error} (plan '{plan.id}' on {tenant.cloud})"))
@@ -119,17 +120,6 @@ def _check_pin(
         return [issue("cell", f"cell '{cell.id}' is in {cell.cloud} {cell.region}, the tenant in "
                               f"{tenant.cloud} {tenant.region}")]
     return []
-
-
-def database_size(plan: Plan, tenant: Tenant) -> sizing.DatabaseSize:
-    """The tenant's dedicated database: its overrides, else its plan's limits, fitted to its cloud."""
-    overrides, limits = tenant.overrides, plan.limits
-    return sizing.database_size(
-        tenant.cloud,
-        overrides.db_vcpus or limits.db_vcpus,
-        overrides.db_storage_gb or limits.db_storage_gb,
-        overrides.backup_retention_days or limits.backup_retention_days,
-    )
 
 
 def name_collisions(catalog: Catalog, rel: Rel) -> list[CatalogIssue]:

@@ -359,3 +359,44 @@ def _names_for(cloud: str, org: str, owner: str, shape: str) -> Mapping[str, str
 def name_kind(cloud: str, key: str) -> str:
     """The rule kind behind names_for(...)[key], for collision checks and messages."""
     return NAME_SETS[cloud][key][0] if key in NAME_SETS[cloud] else "object.prefix"
+
+
+# The names each stack program reads, per cloud and role (a tenant's isolation model, or "cell"):
+# a stack's config carries exactly these (tests/components/test_names_used.py records what the
+# components read and compares). The other names of NAME_SETS are reserved all the same (the
+# collision check covers them) for what the workflows create outside the stack (final backups).
+NAMES_USED: dict[tuple[str, str], tuple[str, ...]] = {
+    ("aws", "silo"): ("bucket", "database", "db_admin", "db_final_snapshot", "db_instance", "db_parameter_group",
+                      "db_subnet_group", "db_user", "key_alias", "network", "policy", "role", "security_group"),
+    ("aws", "bridge"): ("bucket", "database", "db_admin", "db_final_snapshot", "db_instance", "db_parameter_group",
+                        "db_subnet_group", "db_user", "key_alias", "policy", "role"),
+    ("aws", "pooled"): ("database", "db_user", "policy", "prefix", "role", "secret"),
+    ("aws", "cell"): ("bucket", "database", "db_admin", "db_final_snapshot", "db_instance", "db_parameter_group",
+                      "db_subnet_group", "db_user", "key_alias", "network", "security_group"),
+    ("azure", "silo"): ("container", "database", "db_admin", "db_lock", "db_server", "db_user", "dns_zone", "identity",
+                        "key", "key_identity", "key_vault", "network", "network_security_group", "resource_group",
+                        "storage_account", "subnet"),
+    ("azure", "bridge"): ("container", "database", "db_admin", "db_lock", "db_server", "db_user", "identity", "key",
+                          "key_identity", "key_vault", "resource_group", "storage_account"),
+    ("azure", "pooled"): ("container", "database", "db_user", "identity", "prefix", "resource_group"),
+    ("azure", "cell"): ("container", "database", "db_admin", "db_lock", "db_server", "db_user", "dns_zone", "key",
+                        "key_identity", "key_vault", "network", "network_security_group", "resource_group",
+                        "storage_account", "subnet"),
+    ("gcp", "silo"): ("bucket", "db_instance", "key", "key_ring", "network", "private_range", "service_account",
+                      "subnetwork"),
+    ("gcp", "bridge"): ("bucket", "db_instance", "key", "key_ring", "service_account"),
+    ("gcp", "pooled"): ("database", "prefix", "service_account"),
+    ("gcp", "cell"): ("bucket", "db_instance", "key", "key_ring", "network", "private_range", "subnetwork"),
+    ("oci", "silo"): ("bucket", "compartment", "db_admin", "db_system", "dns_label", "dynamic_group", "final_backup",
+                      "key", "network", "nsg", "policy", "secret", "security_list", "service_policy", "subnet", "vault"),
+    ("oci", "bridge"): ("bucket", "compartment", "db_admin", "db_system", "dynamic_group", "final_backup", "key",
+                        "policy", "secret", "service_policy", "vault"),
+    ("oci", "pooled"): ("compartment", "database", "db_user", "dynamic_group", "policy", "prefix", "secret"),
+    ("oci", "cell"): ("bucket", "compartment", "db_admin", "db_system", "dns_label", "key", "network", "nsg", "secret",
+                      "security_list", "service_policy", "subnet", "vault"),
+}
+
+
+def used_names(cloud: str, role: str, names: Mapping[str, str]) -> dict[str, str]:
+    """The part of `names` a stack program of `role` (isolation model or "cell") reads on `cloud`."""
+    return {key: names[key] for key in NAMES_USED[(cloud, role)]}

@@ -9,8 +9,9 @@ is not on the agent allow-list, and is treated as holding data by the gates (den
                     secrets): `protect` while the tenant lives, kept in the cloud on offboarding
     guards_data     deleting it deletes or exposes data it contains (Azure resource group, delete
                     lock): protected like data, never retained on its own
-    keep_with_data  not data itself, but the kept data needs it after offboarding (a key grant the
-                    database's service identity uses): kept in the cloud on offboarding
+    keep_with_data  not data itself, but the kept data needs it after offboarding (the network a
+                    private database lives in, a key grant a service agent uses): kept in the cloud
+                    on offboarding
     tag_property    the input property carrying the markers (dotted camelCase), or None
     grant           grants access to something (IAM policies, bindings, role assignments)
     agent_may_create an AI agent may create it (the component-built types; providers are separate)
@@ -53,8 +54,9 @@ class ResourceFacts:
 
     @property
     def retained_on_offboarding(self) -> bool:
-        """Kept in the cloud when an offboarding tenant's stack is destroyed."""
-        return self.holds_data or self.keep_with_data
+        """Kept in the cloud when an offboarding tenant's stack is destroyed (a guard too: deleting an
+        Azure resource group deletes the retained data inside it)."""
+        return self.holds_data or self.guards_data or self.keep_with_data
 
 
 def _facts(cloud: str, rows: tuple[tuple[str, str], ...], tag: str | None) -> dict[str, ResourceFacts]:
@@ -125,10 +127,10 @@ _AZURE = _facts("azure", (
 ), "tags")
 
 _GCP = _facts("gcp", (
-    ("gcp:compute/network:Network", "untagged"),
-    ("gcp:compute/subnetwork:Subnetwork", "untagged"),
-    ("gcp:compute/globalAddress:GlobalAddress", ""),
-    ("gcp:servicenetworking/connection:Connection", "untagged"),
+    ("gcp:compute/network:Network", "keep_with_data untagged"),
+    ("gcp:compute/subnetwork:Subnetwork", "keep_with_data untagged"),
+    ("gcp:compute/globalAddress:GlobalAddress", "keep_with_data"),
+    ("gcp:servicenetworking/connection:Connection", "keep_with_data untagged"),
     ("gcp:kms/keyRing:KeyRing", "holds_data untagged"),
     ("gcp:kms/cryptoKey:CryptoKey", "holds_data"),
     ("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", "keep_with_data untagged grant"),
@@ -138,7 +140,7 @@ _GCP = _facts("gcp", (
     ("gcp:storage/bucketIAMMember:BucketIAMMember", "untagged grant"),
     ("gcp:sql/databaseInstance:DatabaseInstance", "holds_data database_instance"),
     ("gcp:sql/database:Database", "holds_data untagged"),
-    ("gcp:sql/user:User", "holds_data untagged"),
+    ("gcp:sql/user:User", "untagged grant"),  # the identity's database login: an access path, not data
     ("gcp:serviceaccount/account:Account", "untagged"),
     ("gcp:projects/serviceIdentity:ServiceIdentity", "untagged"),
     ("gcp:projects/iAMMember:IAMMember", "untagged grant"),
@@ -150,19 +152,20 @@ _GCP["gcp:sql/databaseInstance:DatabaseInstance"] = ResourceFacts(
 
 _OCI = _facts("oci", (
     ("oci:Identity/compartment:Compartment", ""),
-    ("oci:Core/vcn:Vcn", ""),
-    ("oci:Core/subnet:Subnet", ""),
-    ("oci:Core/securityList:SecurityList", ""),
-    ("oci:Core/defaultSecurityList:DefaultSecurityList", ""),
-    ("oci:Core/networkSecurityGroup:NetworkSecurityGroup", ""),
-    ("oci:Core/networkSecurityGroupSecurityRule:NetworkSecurityGroupSecurityRule", "untagged"),
+    ("oci:Core/vcn:Vcn", "keep_with_data"),
+    ("oci:Core/subnet:Subnet", "keep_with_data"),
+    ("oci:Core/securityList:SecurityList", "keep_with_data"),
+    ("oci:Core/defaultSecurityList:DefaultSecurityList", "keep_with_data"),
+    ("oci:Core/networkSecurityGroup:NetworkSecurityGroup", "keep_with_data"),
+    ("oci:Core/networkSecurityGroupSecurityRule:NetworkSecurityGroupSecurityRule", "keep_with_data untagged"),
     ("oci:Kms/vault:Vault", "holds_data"),
     ("oci:Kms/key:Key", "holds_data"),
     ("oci:ObjectStorage/bucket:Bucket", "holds_data"),
     ("oci:Psql/dbSystem:DbSystem", "holds_data database_instance"),
+    ("oci:Psql/backup:Backup", "holds_data"),
     ("oci:Vault/secret:Secret", "holds_data"),
     ("oci:Identity/dynamicGroup:DynamicGroup", ""),
-    ("oci:Identity/policy:Policy", "grant"),
+    ("oci:Identity/policy:Policy", "keep_with_data grant"),
 ), "freeformTags")
 
 FACTS: Mapping[str, ResourceFacts] = MappingProxyType({**_AWS, **_AZURE, **_GCP, **_OCI})

@@ -376,9 +376,22 @@ import json, sys
 from pathlib import Path
 spec = json.loads(Path(sys.argv[1]).read_text())
 from paybill_iac.catalog import load_catalog
-from paybill_iac import generate
 from paybill_iac.mockrun import run_stack
-from paybill_iac.model.spec import CELL_PROJECT, TENANT_PROJECT
+try:  # the base tree's own API: stack specs, or (before them) generate's stack configs
+    from paybill_iac.model.spec import CELL_PROJECT, TENANT_PROJECT, cell_spec, tenant_spec
+    def cell_config(catalog, cell_id):
+        return cell_spec(catalog, cell_id).to_config()
+    def tenant_config(catalog, tenant_id):
+        found = tenant_spec(catalog, tenant_id)
+        return found, found.to_config()
+except ImportError:
+    from paybill_iac import generate
+    from paybill_iac.stackconfig import CELL_PROJECT, TENANT_PROJECT
+    def cell_config(catalog, cell_id):
+        return generate.cell_stack(catalog, catalog.cells[cell_id]).config()
+    def tenant_config(catalog, tenant_id):
+        found = generate.tenant_stack(catalog, catalog.tenants[tenant_id])
+        return found, found.config()
 catalog = load_catalog(spec["catalog"])
 stacks = Path(spec["stacks"])
 programs = {"tenant": stacks / "tenant" / "__main__.py", "cell": stacks / "cell" / "__main__.py"}
@@ -393,7 +406,7 @@ def resources(run):
     return out
 for cell_id in spec["cells"]:
     try:
-        config = generate.cell_stack(catalog, catalog.cells[cell_id]).config()
+        config = cell_config(catalog, cell_id)
         run = run_stack(programs["cell"], project=CELL_PROJECT, stack=cell_id, config=config)
         cell_outputs[cell_id] = run.outputs
         results["cells"][cell_id] = {"resources": resources(run)}
@@ -401,13 +414,13 @@ for cell_id in spec["cells"]:
         results["cells"][cell_id] = {"error": f"{type(error).__name__}: {error}"}
 for tenant_id in spec["tenants"]:
     try:
-        found = generate.tenant_stack(catalog, catalog.tenants[tenant_id])
+        found, config = tenant_config(catalog, tenant_id)
         refs = {}
         if found.cell_stack:
             if found.cell not in cell_outputs:
                 raise RuntimeError(f"its cell '{found.cell}' failed at the base")
             refs = {found.cell_stack: cell_outputs[found.cell]}
-        run = run_stack(programs["tenant"], project=TENANT_PROJECT, stack=tenant_id, config=found.config(),
+        run = run_stack(programs["tenant"], project=TENANT_PROJECT, stack=tenant_id, config=config,
                         stack_references=refs)
         results["tenants"][tenant_id] = {"resources": resources(run)}
     except Exception as error:

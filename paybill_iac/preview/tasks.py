@@ -1,6 +1,6 @@
 """What a preview runs: one task per stack, built from the catalog with the same code as `generate`.
 
-Stack configs are generated in memory (`paybill_iac.generate.tenant_stack` / `cell_stack`), so a
+Stack configs are generated in memory (`paybill_iac.model.spec.tenant_spec` / `cell_spec`), so a
 preview never writes into `stacks/`. A tenant on a cell needs its cell's outputs (a StackReference),
 so its task names the cell task it waits for. Pure Python: no pulumi import.
 """
@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from paybill_iac.errors import UsageError
-from paybill_iac.generate import cell_stack, tenant_stack
 from paybill_iac.model.catalog import Catalog
-from paybill_iac.model.spec import CELL_PROJECT, TENANT_PROJECT, cell_stack_name
+from paybill_iac.model.spec import CELL_PROJECT, TENANT_PROJECT, cell_spec, cell_stack_name, tenant_spec
 
 TENANT = "tenant"
 CELL = "cell"
@@ -70,21 +69,19 @@ class TaskSet:
 
 
 def tenant_task(catalog: Catalog, tenant_id: str, *, side: str = HEAD, evaluate: bool = True) -> StackTask | None:
-    tenant = catalog.tenants[tenant_id]
-    spec = tenant_stack(catalog, tenant)
+    spec = tenant_spec(catalog, tenant_id)
     if spec is None:
         return None
     return StackTask(
-        kind=TENANT, id=tenant_id, config=spec.config(), cloud=spec.cloud, region=spec.region,
+        kind=TENANT, id=tenant_id, config=spec.to_config(), cloud=spec.cloud, region=spec.region,
         isolation=spec.isolation, cell=spec.cell, reference=spec.cell_stack, plan=spec.plan, state=spec.state,
         side=side, evaluate=evaluate,
     )
 
 
 def cell_task(catalog: Catalog, cell_id: str, *, side: str = HEAD, evaluate: bool = True) -> StackTask:
-    cell = catalog.cells[cell_id]
-    spec = cell_stack(catalog, cell)
-    return StackTask(kind=CELL, id=cell_id, config=spec.config(), cloud=cell.cloud, region=cell.region,
+    spec = cell_spec(catalog, cell_id)
+    return StackTask(kind=CELL, id=cell_id, config=spec.to_config(), cloud=spec.cloud, region=spec.region,
                      isolation="cell", side=side, evaluate=evaluate)
 
 

@@ -328,16 +328,16 @@ def test_database_server(runs: dict[str, StackRun], stackkit: Any, topology: str
     run = runs[topology]
     spec = stackkit.cell_stack("azure") if topology == "cell" else stackkit.tenant_stack("azure", topology)
     size = spec.database
-    assert size["backup_retention_days"] >= 7 and size["tier"]
+    assert size.backup_retention_days >= 7 and size.tier
     server = run.one(SERVER).inputs
     group = _group_id(network_names)
     identity_id = (f"{_group_id(names)}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/"
                    f"{names['key_identity']}")
     assert server["resourceGroupName"] == names["resource_group"]
-    assert server["version"] == size["engine_version"]
-    assert server["sku"] == {"name": size["instance_class"], "tier": size["tier"]}
-    assert server["storage"]["storageSizeGB"] == size["storage_gb"]
-    assert server["backup"] == {"backupRetentionDays": size["backup_retention_days"], "geoRedundantBackup": "Disabled"}
+    assert server["version"] == size.engine_version
+    assert server["sku"] == {"name": size.instance_class, "tier": size.tier}
+    assert server["storage"]["storageSizeGB"] == size.storage_gb
+    assert server["backup"] == {"backupRetentionDays": size.backup_retention_days, "geoRedundantBackup": "Disabled"}
     assert server["network"] == {
         "delegatedSubnetResourceId": (f"{group}/providers/Microsoft.Network/virtualNetworks/"
                                       f"{network_names['network']}/subnets/{network_names['subnet']}"),

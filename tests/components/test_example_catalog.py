@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from paybill_iac.mockrun import StackRun, run_stack
-from paybill_iac.model import markers
-from paybill_iac.model.spec import CELL_PROJECT, TENANT_PROJECT
+from paybill_iac.model import markers, resource_facts
+from paybill_iac.model.spec import CELL_PROJECT, TENANT_PROJECT, CellSpec, TenantSpec
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = {"aws": "aws", "azure": "azure-native", "gcp": "gcp", "oci": "oci"}
@@ -78,9 +78,14 @@ def test_resources_belong_to_the_stack_cloud_and_reach_the_component(
             assert resource.name.startswith(components[0].name), (key, resource.name)
 
 
+def spec_of(key: str, config: dict[str, Any]) -> TenantSpec | CellSpec:
+    kind, stack = key.split(":", 1)
+    return CellSpec.from_config(stack, config) if kind == "cell" else TenantSpec.from_config(stack, config)
+
+
 def test_every_taggable_resource_carries_the_stack_markers(runs: dict[str, tuple[dict[str, Any], StackRun]]) -> None:
     for key, (config, run) in runs.items():
-        expected = config["paybill:markers"]
+        expected = spec_of(key, config).markers
         tag_property = TAG_PROPERTY[config["paybill:cloud"]]
         tagged = [r for r in custom(run) if tag_property in r.inputs or "userLabels" in r.inputs.get("settings", {})]
         # GCP's pooled resources (database, managed folder, service account, SQL user) take no labels.
@@ -107,7 +112,9 @@ def test_stack_outputs_give_a_service_what_it_needs(runs: dict[str, tuple[dict[s
 def test_physical_names_come_from_the_generated_names(runs: dict[str, tuple[dict[str, Any], StackRun]]) -> None:
     """Each stack's resources use the names in its config (and pooled/bridge ones also the cell's)."""
     for key, (config, run) in runs.items():
-        names = set(config["paybill:names"].values()) | set((config.get("paybill:cellNames") or {}).values())
+        spec = spec_of(key, config)
+        cell_names = spec.cell_names if isinstance(spec, TenantSpec) else {}
+        names = set(config["paybill:names"].values()) | set(cell_names.values())
         used = {value for r in custom(run) for field, value in r.inputs.items()
                 if field in ("name", "bucket", "identifier", "displayName", "accountName", "vaultName",
                              "serverName", "accountId", "resourceGroupName") and isinstance(value, str)}
@@ -148,3 +155,22 @@ def test_every_type_token_exists_and_is_current(runs: dict[str, tuple[dict[str, 
         assert getattr(cls, "pulumi_type", None) == token, token
         source = inspect.getsource(inspect.getmodule(cls))  # type: ignore[arg-type]
         assert f"{class_name} is deprecated:" not in source, f"{token} is deprecated"
+
+
+def test_protect_and_retain_follow_the_resource_facts(runs: dict[str, tuple[dict[str, Any], StackRun]]) -> None:
+    """One table says which types hold data (protected; kept on offboarding) and what kept data needs:
+    every resource of every example stack follows it, and every type a component creates is in it.
+    The tenant's access path (identity and its grants) is never kept."""
+    for key, (config, run) in runs.items():
+        offboarding = config.get("paybill:state") == "offboarding"
+        for resource in custom(run):
+            facts = resource_facts.facts_for(resource.type)
+            assert facts is not None, f"{key}: {resource.type} is not in paybill_iac.model.resource_facts"
+            if offboarding:
+                assert resource.protect is False, (key, resource.name)
+                access = resource.name.startswith(f"{config['paybill:tenant']}-") and facts.grant and not facts.holds_data
+                if not access:
+                    assert resource.retain_on_delete is facts.retained_on_offboarding, (key, resource.name)
+            else:
+                assert resource.protect is facts.protected, (key, resource.type, resource.name)
+                assert resource.retain_on_delete is False, (key, resource.name)

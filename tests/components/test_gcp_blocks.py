@@ -14,12 +14,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from paybill_components.args import Placement
 from paybill_components.gcp import GcpBlocks, iam
 from paybill_components.gcp.blocks import backup_retention
 
 from paybill_iac.mock_outputs import gcp as mock_gcp
 from paybill_iac.model import markers, naming
+from paybill_iac.model.spec import Placement
 
 CLOUD = "gcp"
 PROJECT = "pb-tenants-prod"
@@ -45,7 +45,7 @@ PROJECT_MEMBER = "gcp:projects/iAMMember:IAMMember"
 PROVIDER = "pulumi:providers:gcp"
 STACK_REF = "pulumi:pulumi:StackReference"
 
-STATEFUL = {RING, KEY, BUCKET, FOLDER, INSTANCE, DATABASE, USER}
+STATEFUL = {RING, KEY, BUCKET, FOLDER, INSTANCE, DATABASE}  # the IAM login (USER) is an access path
 KEPT_WITH_DATA = {NETWORK, SUBNETWORK, RANGE, PEERING}  # a retained private-IP instance needs its VPC
 TENANT_IAM = {KEY_MEMBER, BUCKET_MEMBER, FOLDER_MEMBER, PROJECT_MEMBER}
 
@@ -343,7 +343,7 @@ def test_database_instance_private_tls_protected_backed_up(runs: dict[str, Any],
     assert ip["privateNetwork"] == network_run.one(NETWORK).outputs["selfLink"]
     assert ip["allocatedIpRange"] == network_run.one(RANGE).inputs["name"]
     backups = settings["backupConfiguration"]
-    retention = size["backup_retention_days"] if size else 14
+    retention = size.backup_retention_days if size else 14
     assert backups["enabled"] is True and backups["pointInTimeRecoveryEnabled"] is True
     assert backups["backupRetentionSettings"]["retentionUnit"] == "COUNT"
     assert backups["backupRetentionSettings"]["retainedBackups"] >= retention
@@ -351,8 +351,8 @@ def test_database_instance_private_tls_protected_backed_up(runs: dict[str, Any],
     assert settings["finalBackupConfig"] == {"enabled": True, "retentionDays": retention}
     assert {"name": "cloudsql.iam_authentication", "value": "on"} in settings["databaseFlags"]
     if size:
-        assert instance["databaseVersion"] == size["engine_version"]
-        assert settings["tier"] == size["instance_class"] and settings["diskSize"] == size["storage_gb"]
+        assert instance["databaseVersion"] == size.engine_version
+        assert settings["tier"] == size.instance_class and settings["diskSize"] == size.storage_gb
     else:
         assert settings["tier"] == "db-custom-4-15360" and settings["diskSize"] == 128
     assert settings["edition"] == "ENTERPRISE"

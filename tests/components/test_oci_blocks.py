@@ -13,7 +13,6 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from paybill_components.args import Placement
 from paybill_components.oci import OciBlocks, iam
 from paybill_components.oci.blocks import (
     CELL_REFS,
@@ -25,6 +24,7 @@ from paybill_components.oci.blocks import (
 
 from paybill_iac.mock_outputs import oci as mock_oci
 from paybill_iac.model import markers, naming
+from paybill_iac.model.spec import Placement
 
 CLOUD = "oci"
 ORG = "pb"
@@ -215,9 +215,9 @@ def test_data_tier_is_encrypted_private_and_backed_up(runs: dict[str, Any], topo
     assert db["storageDetails"] == {"isRegionallyDurable": True, "systemType": "OCI_OPTIMIZED_STORAGE",
                                     "kmsKeyId": key_id}
     assert db["managementPolicy"]["backupPolicy"]["kind"] == "DAILY"
-    assert db["managementPolicy"]["backupPolicy"]["retentionDays"] == size["backup_retention_days"]
-    assert (db["shape"], db["dbVersion"]) == (size["instance_class"], size["engine_version"])
-    assert (db["instanceOcpuCount"], db["instanceMemorySizeInGbs"]) == (size["ocpus"], size["memory_gb"])
+    assert db["managementPolicy"]["backupPolicy"]["retentionDays"] == size.backup_retention_days
+    assert (db["shape"], db["dbVersion"]) == (size.instance_class, size.engine_version)
+    assert (db["instanceOcpuCount"], db["instanceMemorySizeInGbs"]) == (size.ocpus, size.memory_gb)
     assert db["instanceCount"] == 1
     assert db["networkDetails"]["isReaderEndpointEnabled"] is False
 

@@ -43,9 +43,10 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from paybill_components.args import DatabaseArgs, Placement
 from paybill_components.aws import iam
 from paybill_components.blocks import CellHandles, CloudBlocks, Grants, Handle
+from paybill_iac.model.sizing import DatabaseSize
+from paybill_iac.model.spec import Placement
 
 SERVICE_PRINCIPAL = "ecs-tasks.amazonaws.com"
 """Who runs a tenant's workload and may assume its role (ECS tasks)."""
@@ -194,7 +195,7 @@ class AwsBlocks(CloudBlocks):
             rotation_period_in_days=KEY_ROTATION_PERIOD_DAYS,
             deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
             tags=self._tags(),
-            opts=self.stateful(),
+            opts=self.child(),
         )
         alias = aws.kms.Alias(f"{name}-key-alias", name=names["key_alias"], target_key_id=key.key_id,
                               opts=self.child())
@@ -202,7 +203,7 @@ class AwsBlocks(CloudBlocks):
 
     def object_store(self, name: str, names: Mapping[str, str], scope: Handle, key: Handle) -> Handle:
         bucket = aws.s3.Bucket(
-            f"{name}-bucket", bucket=names["bucket"], force_destroy=False, tags=self._tags(), opts=self.stateful()
+            f"{name}-bucket", bucket=names["bucket"], force_destroy=False, tags=self._tags(), opts=self.child()
         )
         public_access = aws.s3.BucketPublicAccessBlock(
             f"{name}-bucket-public-access",
@@ -252,7 +253,7 @@ class AwsBlocks(CloudBlocks):
         scope: Handle,
         network: Handle,
         key: Handle,
-        size: DatabaseArgs,
+        size: DatabaseSize,
     ) -> Handle:
         subnet_group = aws.rds.SubnetGroup(
             f"{name}-db-subnets",
@@ -302,7 +303,7 @@ class AwsBlocks(CloudBlocks):
             final_snapshot_identifier=names["db_final_snapshot"],
             auto_minor_version_upgrade=True,
             tags=self._tags(),
-            opts=self.stateful(),
+            opts=self.child(),
         )
         return Handle({
             "identifier": instance.identifier,
@@ -330,7 +331,7 @@ class AwsBlocks(CloudBlocks):
             kms_key_id=cell.key["key_arn"],
             recovery_window_in_days=SECRET_RECOVERY_WINDOW_DAYS,
             tags=self._tags(),
-            opts=self.stateful(),
+            opts=self.child(),
         )
         aws.secretsmanager.SecretVersion(
             f"{name}-db-secret-version",
@@ -338,7 +339,7 @@ class AwsBlocks(CloudBlocks):
             secret_string=pulumi.Output.all(server["host"], server["port"]).apply(
                 lambda values: connection_info(values[0], values[1], names["database"], names["db_user"])
             ),
-            opts=self.stateful(),
+            opts=self.child(),
         )
         return Handle({
             "host": server["host"],

@@ -74,9 +74,10 @@ from pulumi_azure_native import (
     storage,
 )
 
-from paybill_components.args import DatabaseArgs, Placement
 from paybill_components.azure import iam
 from paybill_components.blocks import CellHandles, CloudBlocks, Grants, Handle
+from paybill_iac.model.sizing import DatabaseSize
+from paybill_iac.model.spec import Placement
 
 # The keys of each handle a cell exports (and cell_handles reads back).
 CELL_KEYS: dict[str, tuple[str, ...]] = {
@@ -160,7 +161,7 @@ class AzureBlocks(CloudBlocks):
             resource_group_name=names["resource_group"],
             location=self.placement.region,
             tags=self.tags,
-            opts=self.stateful(),
+            opts=self.child(),
         )
         return Handle({"resource_group_name": group.name, "resource_group_id": group.id,
                        "location": self.placement.region})
@@ -260,7 +261,7 @@ class AzureBlocks(CloudBlocks):
                 ),
             ),
             tags=self.tags,
-            opts=self.stateful(),
+            opts=self.child(),
         )
         key = keyvault.Key(
             f"{name}-key",
@@ -287,7 +288,7 @@ class AzureBlocks(CloudBlocks):
                 ),
             ),
             tags=self.tags,
-            opts=self.stateful(),
+            opts=self.child(),
         )
         encryption_identity = managedidentity.UserAssignedIdentity(
             f"{name}-cmk-identity",
@@ -364,7 +365,7 @@ class AzureBlocks(CloudBlocks):
                 ),
             ),
             tags=self.tags,
-            opts=self.stateful(),
+            opts=self.child(),
         )
         storage.BlobServiceProperties(
             f"{name}-blob-service",
@@ -387,7 +388,7 @@ class AzureBlocks(CloudBlocks):
             account_name=account.name,
             resource_group_name=group,
             public_access=storage.PublicAccess.NONE,
-            opts=self.stateful(),
+            opts=self.child(),
         )
         return Handle({
             "resource_group_name": group,
@@ -405,7 +406,7 @@ class AzureBlocks(CloudBlocks):
         scope: Handle,
         network: Handle,
         key: Handle,
-        size: DatabaseArgs,
+        size: DatabaseSize,
     ) -> Handle:
         group = scope["resource_group_name"]
         tenant_id = self.client_config().apply(lambda config: config.tenant_id)
@@ -455,7 +456,7 @@ class AzureBlocks(CloudBlocks):
                 tenant_id=tenant_id,
             ),
             tags=self.tags,
-            opts=self.stateful(),
+            opts=self.child(),
         )
         # Operations on one flexible server run one at a time: each waits for the previous.
         previous: pulumi.Resource = dbforpostgresql.AdministratorsMicrosoftEntra(
@@ -485,7 +486,7 @@ class AzureBlocks(CloudBlocks):
             resource_group_name=group,
             charset="UTF8",
             collation="en_US.utf8",
-            opts=self.stateful(pulumi.ResourceOptions(depends_on=[previous])),
+            opts=self.child(pulumi.ResourceOptions(depends_on=[previous])),
         )
         authorization.ManagementLockByScope(
             f"{name}-db-lock",
@@ -493,7 +494,7 @@ class AzureBlocks(CloudBlocks):
             scope=server.id,
             level=authorization.LockLevel.CAN_NOT_DELETE,
             notes="paybill-iac: deletion protection of the PostgreSQL server and its databases",
-            opts=self.stateful(pulumi.ResourceOptions(depends_on=[database])),
+            opts=self.child(pulumi.ResourceOptions(depends_on=[database])),
         )
         return Handle({
             "resource_group_name": group,
@@ -515,7 +516,7 @@ class AzureBlocks(CloudBlocks):
             resource_group_name=cell.database["resource_group_name"],
             charset="UTF8",
             collation="en_US.utf8",
-            opts=self.stateful(),
+            opts=self.child(),
         )
         return Handle({
             "server_id": cell.database["server_id"],
@@ -536,7 +537,7 @@ class AzureBlocks(CloudBlocks):
             account_name=cell.store["storage_account"],
             resource_group_name=cell.store["resource_group_name"],
             public_access=storage.PublicAccess.NONE,
-            opts=self.stateful(),
+            opts=self.child(),
         )
         return Handle({
             "storage_account": cell.store["storage_account"],

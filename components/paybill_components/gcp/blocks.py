@@ -45,9 +45,10 @@ from typing import Any
 import pulumi
 import pulumi_gcp as gcp
 
-from paybill_components.args import DatabaseArgs, Placement
 from paybill_components.blocks import CellHandles, CloudBlocks, Grants, Handle
 from paybill_components.gcp import iam
+from paybill_iac.model.sizing import DatabaseSize
+from paybill_iac.model.spec import Placement
 
 KEY_ROTATION_PERIOD = "7776000s"  # 90 days
 SUBNET_CIDR = "10.0.0.0/20"
@@ -101,12 +102,6 @@ class GcpBlocks(CloudBlocks):
     def provider(name: str, placement: Placement) -> pulumi.ProviderResource:
         return gcp.Provider(name, project=_project(placement), region=placement.region)
 
-    def kept_with_data(self, opts: pulumi.ResourceOptions | None = None) -> pulumi.ResourceOptions:
-        """Options for what retained data cannot work without (the VPC and peering a private-IP-only
-        instance lives in, the service agents' key grants): kept in the cloud while offboarding."""
-        extra = pulumi.ResourceOptions(retain_on_delete=True) if self.retain_data else None
-        return pulumi.ResourceOptions.merge(self.child(opts), extra)
-
     def _invoke_opts(self) -> pulumi.InvokeOutputOptions:
         return pulumi.InvokeOutputOptions(parent=self.opts.parent, provider=self.opts.provider)
 
@@ -121,21 +116,21 @@ class GcpBlocks(CloudBlocks):
         network = compute.Network(
             f"{name}-network", name=names["network"], project=self.project, auto_create_subnetworks=False,
             routing_mode="REGIONAL", description="paybill private network (no public ingress)",
-            opts=self.kept_with_data(),
+            opts=self.child(),
         )
         subnetwork = compute.Subnetwork(
             f"{name}-subnetwork", name=names["subnetwork"], project=self.project, region=self.placement.region,
             network=network.id, ip_cidr_range=SUBNET_CIDR, private_ip_google_access=True,
-            opts=self.kept_with_data(),
+            opts=self.child(),
         )
         private_range = compute.GlobalAddress(
             f"{name}-private-range", name=names["private_range"], project=self.project, network=network.id,
             purpose="VPC_PEERING", address_type="INTERNAL", prefix_length=PRIVATE_RANGE_PREFIX_LENGTH,
-            labels=self.tags, opts=self.kept_with_data(),
+            labels=self.tags, opts=self.child(),
         )
         peering = gcp.servicenetworking.Connection(
             f"{name}-private-services", network=network.id, service=SERVICE_NETWORKING,
-            reserved_peering_ranges=[private_range.name], opts=self.kept_with_data(),
+            reserved_peering_ranges=[private_range.name], opts=self.child(),
         )
         return Handle({
             "project": network.project,
@@ -149,7 +144,7 @@ class GcpBlocks(CloudBlocks):
     def key(self, name: str, names: Mapping[str, str], scope: Handle) -> Handle:
         ring = gcp.kms.KeyRing(
             f"{name}-key-ring", name=names["key_ring"], project=self.project, location=self.placement.region,
-            opts=self.stateful(),
+            opts=self.child(),
         )
         key = gcp.kms.CryptoKey(
             f"{name}-key", name=names["key"], key_ring=ring.id, purpose="ENCRYPT_DECRYPT",
@@ -157,7 +152,7 @@ class GcpBlocks(CloudBlocks):
             version_template=gcp.kms.CryptoKeyVersionTemplateArgs(
                 algorithm="GOOGLE_SYMMETRIC_ENCRYPTION", protection_level="SOFTWARE"
             ),
-            labels=self.tags, opts=self.stateful(),
+            labels=self.tags, opts=self.child(),
         )
         storage_agent = gcp.storage.get_project_service_account_output(project=self.project, opts=self._invoke_opts())
         sql_agent = gcp.projects.ServiceIdentity(
@@ -168,7 +163,7 @@ class GcpBlocks(CloudBlocks):
             agent: gcp.kms.CryptoKeyIAMMember(
                 f"{name}-key-{agent}-agent", crypto_key_id=key.id, role=iam.ROLE_KEY_USER,
                 member=email.apply(lambda value: iam.service_account_member(str(value))),
-                opts=self.kept_with_data(),
+                opts=self.child(),
             )
             for agent, email in agents.items()
         }
@@ -192,7 +187,7 @@ class GcpBlocks(CloudBlocks):
                 retention_duration_seconds=BUCKET_SOFT_DELETE_SECONDS
             ),
             force_destroy=False, labels=self.tags,
-            opts=self.stateful(self._after_agent(key, "storage")),
+            opts=self.child(self._after_agent(key, "storage")),
         )
         return Handle({"bucket": bucket.name, "url": bucket.url})
 
@@ -203,7 +198,7 @@ class GcpBlocks(CloudBlocks):
         scope: Handle,
         network: Handle,
         key: Handle,
-        size: DatabaseArgs,
+        size: DatabaseSize,
     ) -> Handle:
         retained_backups, log_days = backup_retention(size.backup_retention_days)
         sql = gcp.sql
@@ -243,7 +238,7 @@ class GcpBlocks(CloudBlocks):
                                                                              value="on")],
                 user_labels=self.tags,
             ),
-            opts=self.stateful(self._after_agent(key, "sql")),
+            opts=self.child(self._after_agent(key, "sql")),
         )
         return Handle({
             "project": instance.project,
@@ -256,7 +251,7 @@ class GcpBlocks(CloudBlocks):
         server = cell.database
         database = gcp.sql.Database(
             f"{name}-database", name=names["database"], instance=server["instance"], project=server["project"],
-            opts=self.stateful(),
+            opts=self.child(),
         )
         return Handle({
             "project": server["project"],
@@ -271,7 +266,7 @@ class GcpBlocks(CloudBlocks):
     ) -> Handle:
         folder = gcp.storage.ManagedFolder(
             f"{name}-folder", bucket=cell.store["bucket"], name=iam.managed_folder_name(prefix),
-            force_destroy=False, opts=self.stateful(),
+            force_destroy=False, opts=self.child(),
         )
         return Handle({
             "bucket": folder.bucket,
@@ -294,7 +289,7 @@ class GcpBlocks(CloudBlocks):
         db_user = gcp.sql.User(
             f"{name}-db-user", instance=database["instance"], project=database["project"],
             name=account.email.apply(iam.sql_iam_user_name), type="CLOUD_IAM_SERVICE_ACCOUNT",
-            opts=self.stateful(),
+            opts=self.child(),
         )
         for grant in iam.tenant_grants(shared_store=grants.prefix is not None, active=grants.active):
             self._grant(name, grant, member, grants)

@@ -51,7 +51,7 @@ TLS: OCI Database with PostgreSQL accepts only `hostssl` connections and pins
 `ssl_min_protocol_version = TLSv1.2` as a read-only system setting, so there is no TLS property or
 psql.Configuration override to set (and none could lower it). Deletion protection: psql.DbSystem has
 no deletion-protection flag; the DB system, its secret, key, vault and bucket are protected with
-pulumi's `protect` and, on offboarding, `retain_on_delete` (CloudBlocks.stateful).
+pulumi's `protect` and, on offboarding, `retain_on_delete` (from paybill_iac.model.resource_facts).
 
 The dynamic group is created in the tenancy (OCI keeps dynamic groups there): `account["tenancy_id"]`
 when the catalog gives one, otherwise `account["parent_compartment_id"]`, which must then be the
@@ -67,9 +67,10 @@ from typing import Any, ClassVar
 import pulumi
 import pulumi_oci as oci
 
-from paybill_components.args import DatabaseArgs, Placement
 from paybill_components.blocks import CellHandles, CloudBlocks, Grants, Handle
 from paybill_components.oci import iam
+from paybill_iac.model.sizing import DatabaseSize
+from paybill_iac.model.spec import Placement
 
 VCN_CIDR = "10.0.0.0/16"
 """Each tenant or cell VCN is isolated (no peering is created), so the same range serves them all."""
@@ -146,12 +147,6 @@ class OciBlocks(CloudBlocks):
     def _tenancy(self) -> str:
         return self.placement.account.get("tenancy_id") or self._parent_compartment()
 
-    def _kept_with_data(self) -> pulumi.ResourceOptions:
-        """Options for what retained data still needs: while offboarding, the network a DB system lives
-        in (OCI refuses to delete a subnet or VCN that still holds its endpoint) and the policy letting
-        Object Storage use the bucket's key (without it the retained objects cannot be decrypted)."""
-        return self.child(pulumi.ResourceOptions(retain_on_delete=True) if self.retain_data else None)
-
     def _invoke_opts(self) -> pulumi.InvokeOutputOptions:
         return pulumi.InvokeOutputOptions(parent=self.opts.parent, provider=self.opts.provider)
 
@@ -178,7 +173,7 @@ class OciBlocks(CloudBlocks):
             dns_label=names["dns_label"],
             cidr_blocks=[VCN_CIDR],
             freeform_tags=self.tags,
-            opts=self._kept_with_data(),
+            opts=self.child(),
         )
         # The VCN's default security list opens SSH to the internet; no subnet here uses it, and it is
         # emptied so none ever can by default.
@@ -189,7 +184,7 @@ class OciBlocks(CloudBlocks):
             ingress_security_rules=[],
             egress_security_rules=[],
             freeform_tags=self.tags,
-            opts=self._kept_with_data(),
+            opts=self.child(),
         )
         security_list = oci.core.SecurityList(
             f"{name}-db-security-list",
@@ -213,7 +208,7 @@ class OciBlocks(CloudBlocks):
                 ),
             ],
             freeform_tags=self.tags,
-            opts=self._kept_with_data(),
+            opts=self.child(),
         )
         subnet = oci.core.Subnet(
             f"{name}-db-subnet",
@@ -225,7 +220,7 @@ class OciBlocks(CloudBlocks):
             prohibit_internet_ingress=True,
             security_list_ids=[security_list.id],
             freeform_tags=self.tags,
-            opts=self._kept_with_data(),
+            opts=self.child(),
         )
         nsg = oci.core.NetworkSecurityGroup(
             f"{name}-db-nsg",
@@ -233,7 +228,7 @@ class OciBlocks(CloudBlocks):
             vcn_id=vcn.id,
             display_name=names["nsg"],
             freeform_tags=self.tags,
-            opts=self._kept_with_data(),
+            opts=self.child(),
         )
         port_range = oci.core.NetworkSecurityGroupSecurityRuleTcpOptionsArgs(
             destination_port_range=oci.core.NetworkSecurityGroupSecurityRuleTcpOptionsDestinationPortRangeArgs(
@@ -249,7 +244,7 @@ class OciBlocks(CloudBlocks):
             stateless=False,
             tcp_options=port_range,
             description="PostgreSQL from inside the VCN",
-            opts=self._kept_with_data(),
+            opts=self.child(),
         )
         oci.core.NetworkSecurityGroupSecurityRule(
             f"{name}-db-nsg-egress",
@@ -261,7 +256,7 @@ class OciBlocks(CloudBlocks):
             stateless=False,
             tcp_options=port_range,
             description="PostgreSQL replication inside the VCN",
-            opts=self._kept_with_data(),
+            opts=self.child(),
         )
         return Handle({"vcn_id": vcn.id, "subnet_id": subnet.id, "nsg_id": nsg.id, "cidr": VCN_CIDR,
                        "compartment_id": compartment_id})
@@ -274,7 +269,7 @@ class OciBlocks(CloudBlocks):
             display_name=names["vault"],
             vault_type=VAULT_TYPE,
             freeform_tags=self.tags,
-            opts=self.stateful(),
+            opts=self.child(),
         )
         key = oci.kms.Key(
             f"{name}-key",
@@ -286,7 +281,7 @@ class OciBlocks(CloudBlocks):
             is_auto_rotation_enabled=True,
             auto_key_rotation_details={"rotation_interval_in_days": KEY_ROTATION_DAYS},
             freeform_tags=self.tags,
-            opts=self.stateful(),
+            opts=self.child(),
         )
         return Handle({"vault_id": vault.id, "key_id": key.id, "management_endpoint": vault.management_endpoint,
                        "crypto_endpoint": vault.crypto_endpoint, "compartment_id": compartment_id})
@@ -303,7 +298,7 @@ class OciBlocks(CloudBlocks):
                 lambda ids: [iam.object_storage_service_statement(region, ids[0], ids[1])]
             ),
             freeform_tags=self.tags,
-            opts=self._kept_with_data(),
+            opts=self.child(),
         )
         namespace = oci.objectstorage.get_namespace_output(opts=self._invoke_opts()).namespace
         bucket = oci.objectstorage.Bucket(
@@ -316,7 +311,7 @@ class OciBlocks(CloudBlocks):
             versioning="Enabled",
             storage_tier="Standard",
             freeform_tags=self.tags,
-            opts=self.stateful(pulumi.ResourceOptions(depends_on=[service_policy])),
+            opts=self.child(pulumi.ResourceOptions(depends_on=[service_policy])),
         )
         return Handle({"namespace": bucket.namespace, "bucket": bucket.name, "compartment_id": compartment_id})
 
@@ -327,7 +322,7 @@ class OciBlocks(CloudBlocks):
         scope: Handle,
         network: Handle,
         key: Handle,
-        size: DatabaseArgs,
+        size: DatabaseSize,
     ) -> Handle:
         compartment_id = scope["compartment_id"]
         admin_secret = oci.vault.Secret(
@@ -344,7 +339,7 @@ class OciBlocks(CloudBlocks):
                 "passphrase_length": PASSWORD_LENGTH,
             },
             freeform_tags=self.tags,
-            opts=self.stateful(),
+            opts=self.child(),
         )
         db_system = oci.psql.DbSystem(
             f"{name}-db",
@@ -382,7 +377,7 @@ class OciBlocks(CloudBlocks):
                 },
             },
             freeform_tags=self.tags,
-            opts=self.stateful(),
+            opts=self.child(),
         )
         if self.retain_data:
             # Offboarding: the DB system is retained, and an on-demand backup outlives it.
@@ -394,7 +389,7 @@ class OciBlocks(CloudBlocks):
                 description="paybill-iac: taken when the tenant was offboarded",
                 retention_period=FINAL_BACKUP_RETENTION_DAYS,
                 freeform_tags=self.tags,
-                opts=self.stateful(),
+                opts=self.child(),
             )
         return Handle({
             "db_system_id": db_system.id,
@@ -434,7 +429,7 @@ class OciBlocks(CloudBlocks):
                 "db_system_id": cell.database["db_system_id"],
             },
             freeform_tags=self.tags,
-            opts=self.stateful(),
+            opts=self.child(),
         )
         return Handle({
             "host": host,
