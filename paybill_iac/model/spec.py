@@ -170,11 +170,13 @@ class TenantSpec:
         spec = cls(
             org=read.text("org"), tenant=read.text("tenant"), plan=read.text("plan"), isolation=isolation,
             cloud=cloud, region=read.text("region"), state=cast(StackState, read.choice("state", STACK_STATES)),
-            seats=read.integer("seats", minimum=1), limits=read.limits(), account=read.strings("account", optional=True),
+            seats=read.integer("seats", minimum=1), limits=read.limits(),
+            account=read.strings("account", optional=True),
             names=read.names(cloud, isolation),
             database=read.database(cloud, required=isolation in DEDICATED_DB_ISOLATIONS),
             cell=read.text("cell") if shared else read.absent("cell", f"a {isolation} tenant has no cell"),
-            cell_stack=read.text("cellStack") if shared else read.absent("cellStack", f"a {isolation} tenant has no cell"),
+            cell_stack=(read.text("cellStack") if shared
+                        else read.absent("cellStack", f"a {isolation} tenant has no cell")),
         )
         read.finish(spec.tenant, cloud, spec.region)
         return spec

@@ -168,7 +168,7 @@ def test_protect_and_retain_follow_the_resource_facts(runs: dict[str, tuple[dict
             assert facts is not None, f"{key}: {resource.type} is not in paybill_iac.model.resource_facts"
             if offboarding:
                 assert resource.protect is False, (key, resource.name)
-                access = resource.name.startswith(f"{config['paybill:tenant']}-") and facts.grant and not facts.holds_data
+                access = facts.grant and not facts.holds_data  # the identity's grants: never kept
                 if not access:
                     assert resource.retain_on_delete is facts.retained_on_offboarding, (key, resource.name)
             else:

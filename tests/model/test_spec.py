@@ -99,9 +99,11 @@ def _config(catalog: Any, tenant: str = "acme") -> dict[str, Any]:
     (lambda c: c.update({"paybill:seats": 0}), "config key 'paybill:seats' must be a whole number of at least 1"),
     (lambda c: c.update({"paybill:names": {"database": "x"}}), "config key 'paybill:names' lacks"),
     (lambda c: c["paybill:names"].update({"bucket": "b"}), "has bucket, which a aws pooled stack does not use"),
-    (lambda c: c.update({"paybill:database": {"instance_class": "db.t4g.micro"}}), "config key 'paybill:database' must not be set"),
+    (lambda c: c.update({"paybill:database": {"instance_class": "db.t4g.micro"}}),
+     "config key 'paybill:database' must not be set"),
     (lambda c: c.update({"paybill:limits": {"db_vcpus": 2}}), "config key 'paybill:limits' must be a mapping"),
-    (lambda c: c.update({"paybill:tenant": "globex"}), "config key 'paybill:tenant' is 'globex' but the stack is 'acme'"),
+    (lambda c: c.update({"paybill:tenant": "globex"}),
+     "config key 'paybill:tenant' is 'globex' but the stack is 'acme'"),
     (lambda c: c.update({"aws:region": "us-east-1"}), "config key 'aws:region' is 'us-east-1' but 'paybill:region'"),
 ])
 def test_a_broken_config_names_the_stack_and_the_key(catalog: Any, change: Any, expected: str) -> None:
