@@ -6,7 +6,6 @@ formats are renderings of it.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import time
 from collections import Counter
@@ -15,13 +14,12 @@ from typing import Any
 
 from paybill_iac.errors import CatalogError, UsageError
 from paybill_iac.model.catalog import Catalog
+from paybill_iac.preview.report import Options, entry
 from paybill_iac.preview.runner import Progress, StackResult, WorkerState, default_jobs, run_tasks
 from paybill_iac.preview.tasks import (
     BASE,
     CELL,
     HEAD,
-    TENANT,
-    StackTask,
     TaskSet,
     build_tasks,
     check_selection,
@@ -53,16 +51,6 @@ def check_actor(actor: str) -> str:
     return actor
 
 
-@dataclasses.dataclass
-class Options:
-    catalog: Path
-    tenants: list[str] | None = None
-    base: str | None = None
-    actor: str = "human"
-    jobs: int | None = None
-    progress: bool | None = None  # None: on a terminal and not in CI
-
-
 def preview(options: Options) -> dict[str, Any]:
     """Run the preview and return the report (its shape is documented in the README)."""
     started = time.perf_counter()
@@ -91,42 +79,6 @@ def preview(options: Options) -> dict[str, Any]:
 
 
 # --- assembling ----------------------------------------------------------------------------------
-
-
-def counts(resources: list[dict[str, Any]]) -> dict[str, int]:
-    return dict(sorted(Counter(resource["type"] for resource in resources).items()))
-
-
-def entry(task: StackTask, result: StackResult | None, catalog: Catalog) -> dict[str, Any]:
-    """One stack of the report: the tenants and cells lists share this shape."""
-    if task.kind == TENANT:
-        file = str(catalog.files.get(f"tenant:{task.id}", catalog.tenant_file(task.id)))
-        placed: list[str] | None = None
-    else:
-        file = str(catalog.root / "cells.yaml")
-        placed = sorted(tenant for tenant, cell in catalog.placements.items() if cell == task.id)
-    resources = result.resources if result is not None else []
-    data: dict[str, Any] = {
-        "tenant": task.id if task.kind == TENANT else None,
-        "stack": task.id,
-        "project": task.project,
-        "qualified_stack": f"{catalog.settings.pulumi_org}/{task.project}/{task.id}",
-        "cloud": task.cloud,
-        "region": task.region,
-        "isolation": task.isolation,
-        "cell": task.cell if task.kind == TENANT else task.id,
-        "plan": task.plan,
-        "state": task.state,
-        "file": file,
-        "resources": resources,
-        "counts": counts(resources),
-        "violations": result.violations if result is not None else [],
-        "outputs": result.outputs if result is not None else {},
-        "error": result.error if result is not None else None,
-    }
-    if placed is not None:
-        data["tenants"] = placed
-    return data
 
 
 def assemble(catalog: Catalog, tasks: TaskSet, results: dict[tuple[str, str, str], StackResult]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from paybill_iac.model.catalog import Catalog
 from paybill_iac.preview import base as basemod
-from paybill_iac.preview.core import Options, entry
+from paybill_iac.preview.report import Options, entry
 from paybill_iac.preview.runner import Progress, StackResult, WorkerState, _mask, run_tasks
 from paybill_iac.preview.tasks import BASE, CELL, HEAD, TENANT, StackTask, build_tasks, cell_task, tenant_task
 
