@@ -7,10 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from paybill_iac.automation.runner import StackLocked, TransientFailure
+from paybill_iac.automation.errors import RetryableFailure
 
 T = TypeVar("T")
-RETRYABLE = (StackLocked, TransientFailure)
 
 
 @dataclass(frozen=True)
@@ -33,15 +32,15 @@ def with_retries(
     rng: random.Random,
     on_retry: Callable[[int, Exception, float], None] | None = None,
 ) -> tuple[T, int]:
-    """Run `action`, retrying StackLocked and TransientFailure. Returns (result, attempts used);
+    """Run `action`, retrying a RetryableFailure (StackLocked, TransientFailure). Returns (result, attempts used);
     the last error is raised when attempts run out."""
     attempt = 1
     while True:
         try:
             return action(), attempt
-        except RETRYABLE as error:
+        except RetryableFailure as error:
             if attempt >= policy.attempts:
-                error.attempts = attempt  # type: ignore[union-attr]
+                error.attempts = attempt
                 raise
             wait = policy.delay(attempt, rng)
             if on_retry is not None:

@@ -1,7 +1,8 @@
 """Stack runners: what executes an Invocation. `PulumiRunner` drives the Pulumi CLI through
 `pulumi.automation`; tests use a double with the same interface (`StackRunner`).
 
-A runner reports failures as one of three exceptions, which the orchestrator treats differently:
+A runner reports failures as one of three exceptions (paybill_iac.automation.errors), which the
+Operator treats differently:
 
     StackLocked       the backend says another update holds the stack (ConcurrentUpdateError): retried
     TransientFailure  a network or service hiccup (timeouts, 429/5xx, connection resets): retried
@@ -15,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from paybill_iac.automation.errors import RunFailed, StackLocked, TransientFailure
 from paybill_iac.automation.invocation import Invocation, write_work_dir
 from paybill_iac.errors import OperationError, PulumiCLIMissing
 
@@ -27,18 +29,6 @@ _TRANSIENT = re.compile(
     r"\b50[234]\b|service unavailable|bad gateway|TLS handshake|i/o timeout|EOF\b|throttl|rate exceeded)",
     re.IGNORECASE,
 )
-
-
-class StackLocked(OperationError):
-    """The backend reports a concurrent update on the stack (pulumi ConcurrentUpdateError)."""
-
-
-class TransientFailure(OperationError):
-    """A failure worth retrying: network, throttling, a service briefly unavailable."""
-
-
-class RunFailed(OperationError):
-    """The operation failed for a reason a retry will not fix."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,63 @@
+"""The automation layer's exceptions. They extend the tree drawn in `paybill_iac.errors`:
+
+    OperationError                (paybill_iac.errors) a stack operation failed; exit code 1
+    ├── LeaseHeld                 (paybill_iac.errors) another operation holds the stack's lease
+    ├── GateRefused               (paybill_iac.errors) an agent's change was refused
+    │   └── ApprovalNeeded        ... until a human approves request `approval_id` (its plan is saved)
+    ├── NeedsReview               the stack is flagged for a human (a crashed operation, an expired lease)
+    ├── RunFailed                 the runner failed for a reason a retry will not fix
+    └── RetryableFailure          the runner failed for a reason worth retrying; `attempts` says how often
+        ├── StackLocked           the backend reports a concurrent update (ConcurrentUpdateError)
+        └── TransientFailure      network, throttling, a service briefly unavailable
+
+This module imports nothing of the automation layer, so every other module may import it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from paybill_iac.errors import GateRefused, OperationError
+
+if TYPE_CHECKING:
+    from paybill_iac.automation.invocation import StackRef
+
+__all__ = ["ApprovalNeeded", "NeedsReview", "RetryableFailure", "RunFailed", "StackLocked", "TransientFailure"]
+
+
+class NeedsReview(OperationError):
+    """The stack is flagged for human review (a crashed operation, an expired lease)."""
+
+
+class RunFailed(OperationError):
+    """The operation failed for a reason a retry will not fix (a policy violation, a program error, a cloud
+    refusal)."""
+
+
+class RetryableFailure(OperationError):
+    """A failure worth retrying; `attempts` is how many attempts were made when it was finally raised."""
+
+    attempts: int = 1
+
+
+class StackLocked(RetryableFailure):
+    """The backend reports a concurrent update on the stack (pulumi ConcurrentUpdateError)."""
+
+
+class TransientFailure(RetryableFailure):
+    """A failure worth retrying: network, throttling, a service briefly unavailable."""
+
+
+class ApprovalNeeded(GateRefused):
+    """An agent's change needs a human approval; `approval_id` is the request holding the plan."""
+
+    def __init__(self, actor: str, operation: str, stack: StackRef, reasons: list[str], approval_id: int):
+        self.approval_id = approval_id
+        self.reasons = reasons
+        listed = "; ".join(reasons)
+        super().__init__(
+            f"{actor}'s {operation} of {stack.key} is refused: {listed}. It needs a human approval of request "
+            f"#{approval_id} (the reviewed plan is saved with it): a human runs `paybill-iac review --approve "
+            f"{approval_id}`, then `paybill-iac {operation} --{stack.kind} {stack.name} --approval {approval_id}` "
+            "applies exactly that plan"
+        )
