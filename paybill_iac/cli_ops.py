@@ -14,9 +14,12 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from paybill_iac.automation import Automation
 
 DEFAULT_CATALOG = "stacks/catalog"
 
@@ -42,7 +45,7 @@ def _common(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-def _automation(catalog: Path, actor: str, state_url: str | None, state_dir: Path, backend_url: str) -> Any:
+def _automation(catalog: Path, actor: str, state_url: str | None, state_dir: Path, backend_url: str) -> Automation:
     from paybill_iac.automation import Automation
 
     return Automation.open(catalog, actor=actor, state_url=state_url, state_dir=state_dir, backend_url=backend_url,
@@ -161,7 +164,7 @@ def offboard(tenant_id: str, snapshot: str | None, approval: int | None, **commo
     hook = _hook(snapshot, "--snapshot")
     with _automation(**common) as auto:
         results = auto.offboard(tenant_id, snapshot=hook, approval=approval)
-        retained = auto.store.retained(tenant_id)
+        retained = auto.store.retained.find(tenant_id)
         until = max((item.retain_until for item in retained), default=None)
         _print_results(results, f"tenant {tenant_id} is offboarded; {len(retained)} data resource(s) retained"
                        + (f" until {_iso(until)}" if until else ""))

@@ -1,20 +1,47 @@
 """paybill_iac.automation: tenant and cell stacks driven from backend services and AI agents.
 
-    Automation      the entry point: preview/up/refresh/destroy a tenant or cell stack; lifecycle
-                    workflows (onboard, change_plan, suspend, resume, offboard); fleet operations;
-                    journal, review, approvals
-    Settings        what an Automation is built from (catalog, actor, database, backend, runner...)
+    Automation      the entry point for services and the CLI: an Operator plus the lifecycle workflows
+                    (onboard, change_plan, suspend, resume, offboard) and fleet operations
+    Operator        every stack operation (preview/up/refresh/destroy, `run_step`) with leases, the
+                    journal, agent gates, approvals and retries; review, approvals, the journal
+    Settings        what an Operator is built from (catalog, actor, database, backend, runner...)
     StackRunner     what executes an operation (PulumiRunner: the Pulumi CLI via pulumi.automation)
     FleetRunner     what runs a fleet operation (LocalProcessFleetRunner: a process pool)
 
-Modules: invocation (pure command construction), runner, store (leases, journal, flags,
-approvals, workflows, retained data), gates, retry, ops, workflows, catalog_edit, fleet.
+Modules, each importing only those above it (no module imports this package's __init__):
+
+    errors          the automation exceptions (extending paybill_iac.errors)
+    specs           the one window on stack specs and `generate`
+    invocation      pure command construction: StackRef, Layout, Invocation, build_invocation
+    runner          StackRunner, PulumiRunner, ChangeSummary, Step
+    retry           backoff with full jitter
+    gates           agent gates from paybill_iac.model.resource_facts
+    store/          the database: db, leases, journal, approvals (and review flags), workflows (and
+                    retained data), and the Store facade
+    settings        Settings
+    policy          the per-run policy pack configs (from paybill_policies)
+    execution       how an operation runs under the gates, approvals and retries
+    operator        Operator, OperationResult, Review
+    catalog_edit    tenant-file edits made by workflows
+    workflows       the lifecycle workflows over an Operator
+    fleet           waves, FleetRunner, LocalProcessFleetRunner
+    api             Automation
+
 Importing this package does not import pulumi; the Pulumi runner imports it when it runs.
 The README ("Automation") has a service example.
 """
 
 from __future__ import annotations
 
+from paybill_iac.automation.api import Automation
+from paybill_iac.automation.errors import (
+    ApprovalNeeded,
+    NeedsReview,
+    RetryableFailure,
+    RunFailed,
+    StackLocked,
+    TransientFailure,
+)
 from paybill_iac.automation.fleet import (
     FleetPlan,
     FleetReport,
@@ -23,27 +50,20 @@ from paybill_iac.automation.fleet import (
     TenantOutcome,
     plan_waves,
 )
-from paybill_iac.automation.gates import AgentBudget, ApprovalNeeded, gate_reasons
+from paybill_iac.automation.gates import AgentBudget, gate_reasons
 from paybill_iac.automation.invocation import POLICY_PACKS, Invocation, Layout, StackRef, build_invocation
-from paybill_iac.automation.ops import Automation, OperationResult, Review, Settings, policy_configs
+from paybill_iac.automation.operator import OperationResult, Operator, Review
+from paybill_iac.automation.policy import policy_configs
 from paybill_iac.automation.retry import RetryPolicy
-from paybill_iac.automation.runner import (
-    ChangeSummary,
-    PulumiRunner,
-    RunFailed,
-    RunResult,
-    StackLocked,
-    StackRunner,
-    Step,
-    TransientFailure,
-)
-from paybill_iac.automation.store import JournalEntry, NeedsReview, Store
+from paybill_iac.automation.runner import ChangeSummary, PulumiRunner, RunResult, StackRunner, Step
+from paybill_iac.automation.settings import Settings
+from paybill_iac.automation.store import JournalEntry, Store
 from paybill_iac.automation.workflows import MoveContext, OffboardContext
 
 __all__ = [
     "POLICY_PACKS", "AgentBudget", "ApprovalNeeded", "Automation", "ChangeSummary", "FleetPlan", "FleetReport",
     "FleetRunner", "Invocation", "JournalEntry", "Layout", "LocalProcessFleetRunner", "MoveContext", "NeedsReview",
-    "OffboardContext", "OperationResult", "PulumiRunner", "Review", "RetryPolicy", "RunFailed", "RunResult",
-    "Settings", "StackLocked", "StackRef", "StackRunner", "Step", "Store", "TenantOutcome", "TransientFailure",
-    "build_invocation", "gate_reasons", "plan_waves", "policy_configs",
+    "OffboardContext", "OperationResult", "Operator", "PulumiRunner", "RetryPolicy", "RetryableFailure", "Review",
+    "RunFailed", "RunResult", "Settings", "StackLocked", "StackRef", "StackRunner", "Step", "Store", "TenantOutcome",
+    "TransientFailure", "build_invocation", "gate_reasons", "plan_waves", "policy_configs",
 ]

@@ -5,7 +5,7 @@
     FleetRunner   the interface a fleet engine implements: run a FleetPlan, report each tenant
     LocalProcessFleetRunner
                   separate processes on this machine (a process pool); every worker opens its own
-                  database connection and runs the tenant's operation through Automation, so leases,
+                  database connection and runs the tenant's operation through an Operator, so leases,
                   the journal, the gates and retries apply exactly as for a single operation
 
 A wave starts only when the previous one finished. When more tenants failed than `max_failures`,
@@ -22,14 +22,14 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-from paybill_iac.errors import UsageError
+from paybill_iac.automation.errors import ApprovalNeeded, NeedsReview
+from paybill_iac.automation.operator import OperationResult, Operator
+from paybill_iac.automation.settings import Settings
+from paybill_iac.errors import LeaseHeld, PaybillError, UsageError
 from paybill_iac.model.catalog import Catalog
 from paybill_iac.model.lifecycle import HAS_STACK
-
-if TYPE_CHECKING:
-    from paybill_iac.automation.ops import Automation, Settings
 
 FLEET_OPERATIONS = ("up", "refresh", "preview")
 FAILED = frozenset({"failed", "crashed"})
@@ -139,7 +139,7 @@ def _matches(catalog: Catalog, tenant_id: str, term: str) -> bool:
     return tenant_id == term
 
 
-def run_fleet(auto: Automation, operation: str = "up", *, waves: list[str] | None = None,
+def run_fleet(op: Operator, operation: str = "up", *, waves: list[str] | None = None,
               tenants: list[str] | None = None, concurrency: int = 4, max_failures: int = 0,
               runner: FleetRunner | None = None, progress: Progress | None = None) -> FleetReport:
     if operation not in FLEET_OPERATIONS:
@@ -148,29 +148,25 @@ def run_fleet(auto: Automation, operation: str = "up", *, waves: list[str] | Non
         raise UsageError(f"concurrency must be at least 1, got {concurrency}")
     if max_failures < 0:
         raise UsageError(f"max failures must be 0 or more, got {max_failures}")
-    plan = FleetPlan(operation, plan_waves(auto.reload(), waves, tenants), concurrency, max_failures)
-    settings = replace(auto.settings, runner=auto.runner)  # workers run the same runner as this Automation
+    plan = FleetPlan(operation, plan_waves(op.reload(), waves, tenants), concurrency, max_failures)
+    settings = replace(op.settings, runner=op.runner)  # workers run the same runner as this Operator
     return (runner or LocalProcessFleetRunner()).run(settings, plan, progress)
 
 
 def run_one(settings: Settings, operation: str, tenant: str, wave: int) -> TenantOutcome:
     """One tenant's operation, in a worker process (or in this one)."""
-    from paybill_iac.automation.gates import ApprovalNeeded
-    from paybill_iac.automation.ops import Automation
-    from paybill_iac.automation.store import NeedsReview
-    from paybill_iac.errors import LeaseHeld, PaybillError
-
     started = time.monotonic()
 
     def outcome(result: str, summary: str = "", error: str = "", approval: int | None = None) -> TenantOutcome:
         return TenantOutcome(tenant, wave, result, summary, error, round(time.monotonic() - started, 3), approval)
 
     try:
-        auto = Automation(settings, notify=lambda _message: None)
+        op = Operator(settings, notify=lambda _message: None)
     except PaybillError as error:
         return outcome("failed", error=str(error))
+    run: dict[str, Callable[..., OperationResult]] = {"up": op.up, "refresh": op.refresh, "preview": op.preview}
     try:
-        done = getattr(auto, operation)(tenant=tenant)
+        done = run[operation](tenant=tenant)
         return outcome("succeeded", done.summary.describe())
     except ApprovalNeeded as refused:
         return outcome("refused", error=str(refused), approval=refused.approval_id)
@@ -183,7 +179,7 @@ def run_one(settings: Settings, operation: str, tenant: str, wave: int) -> Tenan
     except Exception as error:  # noqa: BLE001 - one tenant's bug must not stop the report
         return outcome("failed", error=f"{type(error).__name__}: {error}")
     finally:
-        auto.close()
+        op.close()
 
 
 class LocalProcessFleetRunner:

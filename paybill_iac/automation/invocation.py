@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from paybill_iac.automation.specs import CELL_PROJECT, TENANT_PROJECT
 from paybill_iac.model import markers
-from paybill_iac.model.spec import CELL_PROJECT, TENANT_PROJECT
 
 POLICY_PACKS: tuple[str, ...] = ("plan-limits", "tenant-isolation", "agent-guardrails")
 OPERATIONS = ("preview", "up", "refresh", "destroy", "preview-destroy")

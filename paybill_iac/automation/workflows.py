@@ -23,17 +23,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from paybill_iac.automation import catalog_edit
+from paybill_iac.automation.catalog_edit import commit, propose
 from paybill_iac.automation.invocation import StackRef
+from paybill_iac.automation.operator import OperationResult, Operator
 from paybill_iac.automation.runner import ChangeSummary
+from paybill_iac.automation.specs import regenerate, stack_file
 from paybill_iac.errors import TransitionError, UsageError
 from paybill_iac.model.catalog import Catalog, Tenant
 from paybill_iac.model.lifecycle import check_transition
-
-if TYPE_CHECKING:
-    from paybill_iac.automation.ops import Automation, OperationResult
 
 DAY = 86400.0
 
@@ -63,6 +62,12 @@ class OffboardContext:
     retain_until: float
 
 
+MoveHook = Callable[[MoveContext], Any]
+"""A service's data-move or cut-over hook."""
+SnapshotHook = Callable[[OffboardContext], Any]
+"""A service's final-snapshot hook."""
+
+
 class _Approval:
     """An approval applies to the first operation a resumed workflow runs (the one it was given for)."""
 
@@ -83,67 +88,63 @@ def _tenant(catalog: Catalog, tenant_id: str) -> Tenant:
     return tenant
 
 
-def _regenerate(auto: Automation) -> None:
-    from paybill_iac.generate import generate
-
-    generate(auto.reload(), auto.layout.stacks_dir)
+def _regenerate(op: Operator) -> None:
+    regenerate(op.reload(), op.layout.stacks_dir)
 
 
-def _commit(auto: Automation, tenant_id: str, changes: dict[str, str]) -> None:
-    catalog_edit.commit(auto.settings.catalog_dir, tenant_id, changes)
-    _regenerate(auto)
+def _commit(op: Operator, tenant_id: str, changes: dict[str, str]) -> None:
+    commit(op.settings.catalog_dir, tenant_id, changes)
+    _regenerate(op)
 
 
-def cell_is_up(auto: Automation, cell_id: str) -> bool:
+def cell_is_up(op: Operator, cell_id: str) -> bool:
     """Whether the journal shows the cell's stack deployed (its last successful up or destroy is an up)."""
-    for entry in auto.store.journal(stack=StackRef.cell(cell_id).key):
-        if entry.result == "succeeded" and entry.operation in ("up", "destroy"):
-            return entry.operation == "up"
-    return False
+    last = op.store.journal.last_success(StackRef.cell(cell_id).key, "up", "destroy")
+    return last is not None and last.operation == "up"
 
 
-def _check_start(auto: Automation, tenant: Tenant, new_state: str) -> None:
-    auto._check_deployed_transition(tenant.id, tenant.state)
+def _check_start(op: Operator, tenant: Tenant, new_state: str) -> None:
+    op.check_deployed_transition(tenant.id, tenant.state)
     check_transition(tenant.id, tenant.state, new_state)
 
 
-def onboard(auto: Automation, tenant_id: str, *, approval: int | None = None) -> list[OperationResult]:
+def onboard(op: Operator, tenant_id: str, *, approval: int | None = None) -> list[OperationResult]:
     """Validate, place, generate, bring up the cell if new, bring up the tenant, set it active."""
-    catalog = auto.reload()
+    catalog = op.reload()
     tenant = _tenant(catalog, tenant_id)
     if tenant.state != "onboarding":
         raise TransitionError(f"tenant '{tenant_id}' is {tenant.state}; onboard takes a tenant in state "
                               "onboarding (a new tenants/<id>.yaml)")
-    _check_start(auto, tenant, "active")
+    _check_start(op, tenant, "active")
     approvals = _Approval(approval)
-    _regenerate(auto)  # writes the placement ledger and the stack files: the tenant's cell is now sticky
-    target, _ = catalog_edit.propose(auto.settings.catalog_dir, tenant_id, {"state": "active"})
+    _regenerate(op)  # writes the placement ledger and the stack files: the tenant's cell is now sticky
+    target, _ = propose(op.settings.catalog_dir, tenant_id, {"state": "active"})
     results = []
     cell_id = target.placements.get(tenant_id)
-    if cell_id and not cell_is_up(auto, cell_id):
-        results.append(auto._operate(StackRef.cell(cell_id), "up", catalog=target, approval=approvals.take(),
+    if cell_id and not cell_is_up(op, cell_id):
+        results.append(op.run_step(StackRef.cell(cell_id), "up", catalog=target, approval=approvals.take(),
                                      details={"workflow": "onboard", "tenant": tenant_id}))
-    results.append(auto._operate(StackRef.tenant(tenant_id), "up", catalog=target, approval=approvals.take(),
+    results.append(op.run_step(StackRef.tenant(tenant_id), "up", catalog=target, approval=approvals.take(),
                                  details={"workflow": "onboard"}))
-    _commit(auto, tenant_id, {"state": "active"})
+    _commit(op, tenant_id, {"state": "active"})
     return results
 
 
-def set_state(auto: Automation, tenant_id: str, new_state: str, *,
+def set_state(op: Operator, tenant_id: str, new_state: str, *,
               approval: int | None = None) -> list[OperationResult]:
     """Suspend (new_state="suspended") or resume ("active") a tenant."""
-    catalog = auto.reload()
+    catalog = op.reload()
     tenant = _tenant(catalog, tenant_id)
-    if tenant.state == new_state and auto.store.last_state(tenant_id) == new_state:
+    if tenant.state == new_state and op.store.journal.last_state(tenant_id) == new_state:
         return []
     if tenant.state != new_state:
-        _check_start(auto, tenant, new_state)
-    target, _ = catalog_edit.propose(auto.settings.catalog_dir, tenant_id, {"state": new_state})
+        _check_start(op, tenant, new_state)
+    target, _ = propose(op.settings.catalog_dir, tenant_id, {"state": new_state})
     verb = "suspend" if new_state == "suspended" else "resume"
-    result = auto._operate(StackRef.tenant(tenant_id), "up", catalog=target, approval=approval,
+    result = op.run_step(StackRef.tenant(tenant_id), "up", catalog=target, approval=approval,
                            details={"workflow": verb})
     if tenant.state != new_state:
-        _commit(auto, tenant_id, {"state": new_state})
+        _commit(op, tenant_id, {"state": new_state})
     return [result]
 
 
@@ -152,55 +153,54 @@ def _retention_days(catalog: Catalog, tenant: Tenant) -> int:
     return tenant.overrides.backup_retention_days or plan.limits.backup_retention_days
 
 
-def offboard(auto: Automation, tenant_id: str, *, snapshot: Callable[[OffboardContext], Any] | None = None,
+def offboard(op: Operator, tenant_id: str, *, snapshot: SnapshotHook | None = None,
              approval: int | None = None) -> list[OperationResult]:
     """Final snapshot and retention first, then destroy what holds no data, then offboarded."""
-    catalog = auto.reload()
+    catalog = op.reload()
     tenant = _tenant(catalog, tenant_id)
     if tenant.state == "offboarded":
         raise UsageError(f"tenant '{tenant_id}' is already offboarded")
-    store = auto.store
-    workflow = store.open_workflow("offboard", tenant_id)
+    records = op.store.workflows
+    workflow = records.running("offboard", tenant_id)
     if workflow is None:
         if tenant.state != "offboarding":
-            _check_start(auto, tenant, "offboarding")
-        workflow = store.start_workflow("offboard", tenant_id, {"from_state": tenant.state}, auto.actor)
+            _check_start(op, tenant, "offboarding")
+        workflow = records.start("offboard", tenant_id, {"from_state": tenant.state}, op.actor)
     approvals = _Approval(approval)
     stack = StackRef.tenant(tenant_id)
     results: list[OperationResult] = []
     steps = set(workflow.steps)
     if "retain" not in steps:
         # Deploy the offboarding shape: data resources unprotected but kept in the cloud on delete.
-        target = catalog if tenant.state == "offboarding" else catalog_edit.propose(
-            auto.settings.catalog_dir, tenant_id, {"state": "offboarding"})[0]
-        results.append(auto._operate(stack, "up", catalog=target, approval=approvals.take(),
+        target = catalog if tenant.state == "offboarding" else propose(
+            op.settings.catalog_dir, tenant_id, {"state": "offboarding"})[0]
+        results.append(op.run_step(stack, "up", catalog=target, approval=approvals.take(),
                                      details={"workflow": "offboard", "step": "retain"}))
         if tenant.state != "offboarding":
-            _commit(auto, tenant_id, {"state": "offboarding"})
-        store.step_done(workflow.id, "retain")
-    catalog = auto.reload()
+            _commit(op, tenant_id, {"state": "offboarding"})
+        records.step_done(workflow.id, "retain")
+    catalog = op.reload()
     tenant = catalog.tenants[tenant_id]
-    retain_until = auto.clock() + _retention_days(catalog, tenant) * DAY
+    retain_until = op.clock() + _retention_days(catalog, tenant) * DAY
     if "snapshot" not in steps:
         if snapshot is not None:
-            outputs = auto.runner.outputs(auto.invocation("up", stack, catalog))
+            outputs = op.outputs(stack, catalog)
             snapshot(OffboardContext(tenant_id, outputs, retain_until))
-        store.step_done(workflow.id, "snapshot")
+        records.step_done(workflow.id, "snapshot")
     if "retention" not in steps:
-        preview = auto._operate(stack, "preview-destroy", catalog=catalog,
+        preview = op.run_step(stack, "preview-destroy", catalog=catalog,
                                 details={"workflow": "offboard", "step": "retention"})
         kept = [(step.urn, step.type) for step in preview.summary.steps if step.retain_on_delete]
-        store.retain(tenant_id, stack.key, kept, retain_until)
-        store.step_done(workflow.id, "retention", {"retained": len(kept), "retain_until": retain_until})
+        op.store.retained.record(tenant_id, stack.key, kept, retain_until)
+        records.step_done(workflow.id, "retention", {"retained": len(kept), "retain_until": retain_until})
     if "destroy" not in steps:
-        results.append(auto._operate(stack, "destroy", catalog=catalog, approval=approvals.take(),
+        results.append(op.run_step(stack, "destroy", catalog=catalog, approval=approvals.take(),
                                      details={"workflow": "offboard", "step": "destroy"}))
-        store.step_done(workflow.id, "destroy")
+        records.step_done(workflow.id, "destroy")
     check_transition(tenant_id, "offboarding", "offboarded")
-    _commit(auto, tenant_id, {"state": "offboarded"})
-    stack_file = auto.layout.stacks_dir / "tenant" / f"Pulumi.{tenant_id}.yaml"
-    stack_file.unlink(missing_ok=True)
-    store.finish_workflow(workflow.id)
+    _commit(op, tenant_id, {"state": "offboarded"})
+    stack_file(op.layout.stacks_dir, "tenant", tenant_id).unlink(missing_ok=True)
+    records.finish(workflow.id)
     return results
 
 
@@ -213,18 +213,18 @@ def _under(urn: str, component_type: str) -> bool:
     return component_type in chain
 
 
-def change_plan(auto: Automation, tenant_id: str, plan: str, *,
-                data_move: Callable[[MoveContext], Any] | None = None,
-                cut_over: Callable[[MoveContext], Any] | None = None,
+def change_plan(op: Operator, tenant_id: str, plan: str, *,
+                data_move: MoveHook | None = None,
+                cut_over: MoveHook | None = None,
                 approval: int | None = None) -> list[OperationResult]:
     """Move a tenant to another plan, across isolation models too. Resumable: run it again with the
     same plan after a failure or an approval and it carries on from the step that did not finish."""
-    catalog = auto.reload()
+    catalog = op.reload()
     tenant = _tenant(catalog, tenant_id)
     if plan not in catalog.plans:
         raise UsageError(f"unknown plan '{plan}' (plans: {', '.join(sorted(catalog.plans))})")
-    store = auto.store
-    workflow = store.open_workflow("change-plan", tenant_id)
+    records = op.store.workflows
+    workflow = records.running("change-plan", tenant_id)
     if workflow is not None and workflow.params["to"] != plan:
         raise UsageError(f"tenant '{tenant_id}' is half-way through a change to plan '{workflow.params['to']}'; "
                          f"finish it first (change-plan {tenant_id} --plan {workflow.params['to']})")
@@ -234,21 +234,21 @@ def change_plan(auto: Automation, tenant_id: str, plan: str, *,
         if tenant.state not in ("active", "suspended"):
             raise TransitionError(f"tenant '{tenant_id}' is {tenant.state}; only active or suspended tenants "
                                   "change plan")
-        auto._check_deployed_transition(tenant_id, tenant.state)
-        catalog_edit.propose(auto.settings.catalog_dir, tenant_id, {"plan": plan})  # refuse a bad plan now
+        op.check_deployed_transition(tenant_id, tenant.state)
+        propose(op.settings.catalog_dir, tenant_id, {"plan": plan})  # refuse a bad plan now
         params = {"from": tenant.plan, "to": plan, "from_isolation": catalog.plans[tenant.plan].isolation,
                   "to_isolation": catalog.plans[plan].isolation}
         if params["from_isolation"] != params["to_isolation"] and data_move is None:
             raise UsageError(f"moving tenant '{tenant_id}' from {params['from_isolation']} to "
                              f"{params['to_isolation']} moves its data: give a data-move hook")
-        workflow = store.start_workflow("change-plan", tenant_id, params, auto.actor)
+        workflow = records.start("change-plan", tenant_id, params, op.actor)
     params = workflow.params
     steps = set(workflow.steps)
     moves = params["from_isolation"] != params["to_isolation"]
     if moves and data_move is None and "data-move" not in steps:
         raise UsageError(f"tenant '{tenant_id}' still needs its data moved: give the data-move hook")
-    target = catalog if "cut-over" in steps else catalog_edit.propose(
-        auto.settings.catalog_dir, tenant_id, {"plan": plan})[0]
+    target = catalog if "cut-over" in steps else propose(
+        op.settings.catalog_dir, tenant_id, {"plan": plan})[0]
     approvals = _Approval(approval)
     stack = StackRef.tenant(tenant_id)
     results: list[OperationResult] = []
@@ -256,31 +256,30 @@ def change_plan(auto: Automation, tenant_id: str, plan: str, *,
 
     if "provision" not in steps:
         cell_id = target.placements.get(tenant_id)
-        if cell_id and not cell_is_up(auto, cell_id):
-            results.append(auto._operate(StackRef.cell(cell_id), "up", catalog=target, approval=approvals.take(),
+        if cell_id and not cell_is_up(op, cell_id):
+            results.append(op.run_step(StackRef.cell(cell_id), "up", catalog=target, approval=approvals.take(),
                                          details=details))
-        current = auto.invocation("up", stack, catalog)
-        existing = auto.runner.resources(current)
-        old_outputs = auto.runner.outputs(current)
+        existing = op.resources(stack, catalog)
+        old_outputs = op.outputs(stack, catalog)
         untouched = tuple(step.urn for step in existing if step.type != "pulumi:pulumi:Stack")
-        provisioned = auto._operate(stack, "up", catalog=target, excludes=untouched, approval=approvals.take(),
+        provisioned = op.run_step(stack, "up", catalog=target, excludes=untouched, approval=approvals.take(),
                                     details={**details, "step": "provision"})
         results.append(provisioned)
-        store.step_done(workflow.id, "provision", {
+        records.step_done(workflow.id, "provision", {
             "old_outputs": old_outputs, "new_outputs": provisioned.outputs,
             "old": [[step.urn, step.type, step.protect] for step in existing]})
-    provision = store.step_detail(workflow.id, "provision") or {}
+    provision = records.step_detail(workflow.id, "provision") or {}
     context = MoveContext(tenant_id, params["from"], plan, params["from_isolation"], params["to_isolation"],
                           provision.get("old_outputs") or {}, provision.get("new_outputs") or {}, workflow.id)
     if "data-move" not in steps:
         if data_move is not None:
             data_move(context)
-        store.step_done(workflow.id, "data-move")
+        records.step_done(workflow.id, "data-move")
     if "cut-over" not in steps:
         if cut_over is not None:
             cut_over(context)
-        _commit(auto, tenant_id, {"plan": plan})
-        store.step_done(workflow.id, "cut-over")
+        _commit(op, tenant_id, {"plan": plan})
+        records.step_done(workflow.id, "cut-over")
     if "retire" not in steps:
         old_component = f"paybill:tenant:{params['from_isolation'].title()}"
         retiring = [urn for urn, _type, protect in provision.get("old", [])
@@ -291,9 +290,9 @@ def change_plan(auto: Automation, tenant_id: str, plan: str, *,
             return [f"it retires the old {params['from_isolation']} shape of tenant '{tenant_id}' "
                     f"({len(deleted)} resources deleted)"] if deleted else []
 
-        results.append(auto._operate(stack, "up", catalog=auto.reload(), approval=approvals.take(), gated=gated,
-                                     prepare=lambda invocation: auto.runner.unprotect(invocation, retiring),
+        results.append(op.run_step(stack, "up", catalog=op.reload(), approval=approvals.take(), gated=gated,
+                                     prepare=lambda invocation: op.runner.unprotect(invocation, retiring),
                                      details={**details, "step": "retire"}))
-        store.step_done(workflow.id, "retire")
-    store.finish_workflow(workflow.id)
+        records.step_done(workflow.id, "retire")
+    records.finish(workflow.id)
     return results

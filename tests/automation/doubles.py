@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from paybill_iac.automation.errors import RunFailed, StackLocked, TransientFailure
 from paybill_iac.automation.invocation import Invocation
-from paybill_iac.automation.runner import ChangeSummary, RunFailed, RunResult, StackLocked, Step, TransientFailure
+from paybill_iac.automation.runner import ChangeSummary, RunResult, Step
 
 SAME = "same"
 
@@ -21,7 +22,8 @@ SAME = "same"
 class FakeRunner:
     """`script[stack or tenant]`: actions consumed one per run ("ok", "conflict", "transient", "fail",
     "crash", "sleep:<seconds>" then ok); when exhausted, `default`. `changes[stack]`: the steps a
-    preview/up reports, as (op, type, name, protect). `state[stack]`: resources in the stack's state."""
+    preview/up reports, as (op, type chain, name, protect): the chain goes into the URN, its last link is the
+step's type. `state[stack]`: resources in the stack's state."""
 
     script: dict[str, list[str]] = field(default_factory=dict)
     default: str = "ok"
@@ -51,8 +53,8 @@ class FakeRunner:
     def _steps(self, invocation: Invocation) -> list[Step]:
         key = invocation.stack.key
         if invocation.operation == "preview-destroy" or invocation.operation == "destroy":
-            return [Step("delete", _urn(invocation, t, n), t, p, p) for _, t, n, p in self.state.get(key, [])]
-        return [Step(op, _urn(invocation, t, n), t, p) for op, t, n, p in self.changes.get(key, [])]
+            return [Step("delete", _urn(invocation, t, n), _type(t), p, p) for _, t, n, p in self.state.get(key, [])]
+        return [Step(op, _urn(invocation, t, n), _type(t), p) for op, t, n, p in self.changes.get(key, [])]
 
     def run(self, invocation: Invocation) -> RunResult:
         action = self._action(invocation)
@@ -80,7 +82,14 @@ class FakeRunner:
         self.unprotected.append(list(urns))
 
     def resources(self, invocation: Invocation) -> list[Step]:
-        return [Step(SAME, _urn(invocation, t, n), t, p) for _, t, n, p in self.state.get(invocation.stack.key, [])]
+        return [Step(SAME, _urn(invocation, t, n), _type(t), p)
+                for _, t, n, p in self.state.get(invocation.stack.key, [])]
+
+
+def _type(type_chain: str) -> str:
+    """A step's own type, as the engine reports it: the last link of the URN's type chain
+    (`paybill:tenant:Silo$aws:rds/instance:Instance` -> `aws:rds/instance:Instance`)."""
+    return type_chain.rsplit("$", 1)[-1]
 
 
 def _urn(invocation: Invocation, type_chain: str, name: str) -> str:

@@ -20,7 +20,7 @@ Run = Callable[..., tuple[int, str, str]]
 @pytest.fixture
 def run(env: Env, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Run:
     runner = FakeRunner(changes={"paybill-tenant/acme": [("delete", "aws:rds/instance:Instance", "acme-db", True)]})
-    monkeypatch.setattr("paybill_iac.automation.ops._pulumi_runner", lambda: runner)
+    monkeypatch.setattr("paybill_iac.automation.operator._pulumi_runner", lambda: runner)
     monkeypatch.delenv("PAYBILL_STATE_URL", raising=False)
 
     def invoke(*args: str) -> tuple[int, str, str]:
@@ -110,7 +110,7 @@ def test_review_lists_and_clears_flags(run: Run, env: Env) -> None:
     from paybill_iac.automation.store import Store
 
     store = Store(f"sqlite:///{(env.state / 'state.db').resolve()}")
-    store.flag("paybill-tenant/acme", "crashed during up")
+    store.flags.add("paybill-tenant/acme", "crashed during up")
     store.close()
     code, out, _ = run("review")
     assert code == 1 and "review   paybill-tenant/acme: crashed during up" in out

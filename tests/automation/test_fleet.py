@@ -76,14 +76,14 @@ def test_a_crashed_worker_is_reported_and_the_fleet_goes_on(env: Env) -> None:
                         runner=LocalProcessFleetRunner("fork"))
     results = {outcome.tenant: outcome.result for outcome in report.outcomes}
     assert results == {"acme": "crashed", "globex": "succeeded", "initech": "succeeded"}
-    [open_entry] = auto.store.journal(open_only=True)
+    [open_entry] = auto.store.journal.entries(open_only=True)
     assert open_entry.tenant == "acme"  # found on the next start once its lease expires
 
 
 def test_refused_and_busy_tenants_are_reported_not_counted_as_failures(env: Env) -> None:
     runner = FakeRunner(changes={"paybill-tenant/acme": [("delete", "aws:rds/instance:Instance", "db", True)]})
     auto = env.make(actor="agent:fleet-bot", runner=runner)
-    auto.store.acquire("paybill-tenant/globex", "another", "up", "human", ttl=600)
+    auto.store.leases.acquire("paybill-tenant/globex", "another", "up", "human", ttl=600)
     report = auto.fleet("up", tenants=["acme", "globex", "initech"], concurrency=2)
     results = {outcome.tenant: outcome for outcome in report.outcomes}
     assert results["acme"].result == "refused" and results["acme"].approval is not None

@@ -44,7 +44,7 @@ def test_work_dir_keeps_what_pulumi_added_to_the_stack_file(env: Env) -> None:
 
 @pytest.mark.parametrize("actor", ["human", "agent:billing-bot"])
 def test_every_preview_and_up_carries_all_packs_with_per_run_configs(env: Env, actor: str) -> None:
-    from paybill_policies import engine
+    from paybill_policies import context_from_catalog
 
     auto = env.make(actor=actor)
     for operation in ("preview", "up"):
@@ -56,7 +56,7 @@ def test_every_preview_and_up_carries_all_packs_with_per_run_configs(env: Env, a
                                                  for pack in POLICY_PACKS]
         command = invocation.command_line()
         assert command.count("--policy-pack") == 3 and command.count("--policy-pack-config") == 3
-    context = engine.context_from_catalog(auto.catalog, "paybill-tenant", "acme", actor=actor)
+    context = context_from_catalog(auto.catalog, "paybill-tenant", "acme", actor=actor)
     assert context.actor == actor
     for pack in POLICY_PACKS:
         config = invocation.policy_configs[pack]
@@ -120,7 +120,7 @@ def test_without_the_pulumi_cli_the_error_says_how_to_install_it(env: Env, monke
     assert "Install it" in message and "paybill-iac preview` works offline" in message
     assert missing.value.exit_code == 2
     assert auto.journal()[0].result == "failed"
-    assert auto.store.lease("paybill-tenant/acme") is None
+    assert auto.store.leases.get("paybill-tenant/acme") is None
 
 
 def test_stack_refs_parse() -> None:

@@ -28,7 +28,7 @@ def test_up_is_journaled_and_releases_its_lease(env: Env) -> None:
     [entry] = auto.journal(tenant="acme")
     assert (entry.operation, entry.result, entry.state, entry.actor) == ("up", "succeeded", "active", "human")
     assert entry.change_summary["counts"] == {"create": 1}
-    assert auto.store.lease("paybill-tenant/acme") is None
+    assert auto.store.leases.get("paybill-tenant/acme") is None
 
 
 def test_every_operation_kind_runs_with_its_invocation(env: Env) -> None:
@@ -59,7 +59,7 @@ def test_retries_run_out_and_the_failure_is_journaled(env: Env) -> None:
     assert len(env.sleeps) == 3  # 4 attempts
     [entry] = auto.journal()
     assert entry.result == "failed" and "lock" in entry.error and entry.details["attempts"] == 4
-    assert auto.store.lease("paybill-tenant/acme") is None
+    assert auto.store.leases.get("paybill-tenant/acme") is None
 
 
 def test_a_real_failure_is_not_retried(env: Env) -> None:
@@ -73,12 +73,12 @@ def test_a_real_failure_is_not_retried(env: Env) -> None:
 
 def test_a_busy_stack_is_refused_and_journaled(env: Env) -> None:
     auto = env.make()
-    auto.store.acquire("paybill-tenant/acme", "someone-else", "up", "agent:other", ttl=60)
+    auto.store.leases.acquire("paybill-tenant/acme", "someone-else", "up", "agent:other", ttl=60)
     with pytest.raises(LeaseHeld, match="agent:other"):
         auto.up(tenant="acme")
     [entry] = auto.journal()
     assert entry.result == "busy" and entry.ended_at is not None
-    assert auto.store.lease("paybill-tenant/acme").owner == "someone-else"
+    assert auto.store.leases.get("paybill-tenant/acme").owner == "someone-else"
 
 
 def test_unknown_stacks_and_bad_calls_are_usage_errors(env: Env) -> None:
@@ -220,7 +220,7 @@ def test_a_crashed_operation_is_flagged_for_review_never_cancelled(env: Env) -> 
     assert process.exitcode == 137  # died in the middle of its up
     runner = FakeRunner()
     auto = env.make(runner=runner)
-    [open_entry] = auto.store.journal(open_only=True)
+    [open_entry] = auto.store.journal.entries(open_only=True)
     assert open_entry.operation == "up" and open_entry.tenant == "acme"
     time.sleep(1.1)  # the dead process's lease expires
     review = auto.review()
@@ -249,12 +249,12 @@ def test_an_interrupted_operation_flags_its_stack(env: Env) -> None:
     with pytest.raises(KeyboardInterrupt):
         auto.up(tenant="acme")
     assert auto.journal()[0].result == "interrupted"
-    assert [flag.stack for flag in auto.store.flags()] == ["paybill-tenant/acme"]
-    assert auto.store.lease("paybill-tenant/acme") is None
+    assert [flag.stack for flag in auto.store.flags.find()] == ["paybill-tenant/acme"]
+    assert auto.store.leases.get("paybill-tenant/acme") is None
 
 
 def test_the_lease_is_renewed_while_an_operation_runs(env: Env) -> None:
     auto = env.make(runner=FakeRunner(script={"acme": ["sleep:0.6"]}), lease_ttl=0.3)
     auto.up(tenant="acme")  # would have expired 2x over without the heartbeat
-    assert auto.store.flags() == []
+    assert auto.store.flags.find() == []
     assert auto.journal()[0].result == "succeeded"

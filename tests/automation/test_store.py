@@ -8,7 +8,8 @@ import time
 import pytest
 from sqlalchemy.exc import DBAPIError
 
-from paybill_iac.automation.store import NeedsReview, Store
+from paybill_iac.automation.errors import NeedsReview
+from paybill_iac.automation.store import Store
 from paybill_iac.errors import LeaseHeld, OperationError, UsageError
 from tests.automation.conftest import Clock
 
@@ -17,52 +18,52 @@ STACK = "paybill-tenant/acme"
 
 def test_a_lease_is_held_by_one_owner_until_released(db_url: str, open_store) -> None:
     store = open_store(db_url)
-    lease = store.acquire(STACK, "owner-a", "up", "human", ttl=60)
+    lease = store.leases.acquire(STACK, "owner-a", "up", "human", ttl=60)
     assert lease.owner == "owner-a"
     with pytest.raises(LeaseHeld, match="up by human .*holds its lease"):
-        store.acquire(STACK, "owner-b", "up", "agent:bot", ttl=60)
-    assert store.acquire(STACK, "owner-a", "up", "human", ttl=60).owner == "owner-a"  # re-entrant
-    assert not store.release(STACK, "owner-b")
-    assert store.release(STACK, "owner-a")
-    assert store.acquire(STACK, "owner-b", "up", "agent:bot", ttl=60).owner == "owner-b"
+        store.leases.acquire(STACK, "owner-b", "up", "agent:bot", ttl=60)
+    assert store.leases.acquire(STACK, "owner-a", "up", "human", ttl=60).owner == "owner-a"  # re-entrant
+    assert not store.leases.release(STACK, "owner-b")
+    assert store.leases.release(STACK, "owner-a")
+    assert store.leases.acquire(STACK, "owner-b", "up", "agent:bot", ttl=60).owner == "owner-b"
     store.close()
 
 
 def test_renewing_keeps_a_lease_alive_and_an_expired_one_is_never_taken_over(db_url: str, open_store) -> None:
     clock = Clock()
     store = open_store(db_url, clock=clock)
-    store.acquire(STACK, "owner-a", "up", "human", ttl=10)
+    store.leases.acquire(STACK, "owner-a", "up", "human", ttl=10)
     clock.advance(8)
-    assert store.renew(STACK, "owner-a", ttl=10)
+    assert store.leases.renew(STACK, "owner-a", ttl=10)
     clock.advance(8)
     with pytest.raises(LeaseHeld):
-        store.acquire(STACK, "owner-b", "up", "human", ttl=10)
+        store.leases.acquire(STACK, "owner-b", "up", "human", ttl=10)
     clock.advance(5)  # expired: the holder stopped renewing
     with pytest.raises(NeedsReview, match="review --clear"):
-        store.acquire(STACK, "owner-b", "up", "human", ttl=10)
-    assert [flag.stack for flag in store.flags()] == [STACK]
-    assert store.lease(STACK).owner == "owner-a"  # still there: nothing is taken over or cancelled
-    assert not store.renew(STACK, "owner-b", ttl=10)
+        store.leases.acquire(STACK, "owner-b", "up", "human", ttl=10)
+    assert [flag.stack for flag in store.flags.find()] == [STACK]
+    assert store.leases.get(STACK).owner == "owner-a"  # still there: nothing is taken over or cancelled
+    assert not store.leases.renew(STACK, "owner-b", ttl=10)
 
 
 def test_the_journal_is_append_only(db_url: str, open_store) -> None:
     store = open_store(db_url)
-    store.journal_start(op_id="op1", actor="human", stack=STACK, tenant="acme", operation="up", owner="o")
-    [entry] = store.journal(open_only=True)
+    store.journal.start(op_id="op1", actor="human", stack=STACK, tenant="acme", operation="up", owner="o")
+    [entry] = store.journal.entries(open_only=True)
     assert entry.ended_at is None and entry.result is None
-    store.journal_end(op_id="op1", result="succeeded", change_summary={"counts": {"create": 2}}, state="active")
-    [entry] = store.journal()
+    store.journal.end(op_id="op1", result="succeeded", change_summary={"counts": {"create": 2}}, state="active")
+    [entry] = store.journal.entries()
     assert (entry.result, entry.state, entry.change_summary) == ("succeeded", "active", {"counts": {"create": 2}})
-    assert store.journal(open_only=True) == []
-    assert store.last_state("acme") == "active"
+    assert store.journal.entries(open_only=True) == []
+    assert store.journal.last_state("acme") == "active"
     with pytest.raises(DBAPIError):  # one end per operation
-        store.journal_end(op_id="op1", result="failed")
+        store.journal.end(op_id="op1", result="failed")
     for statement in ("UPDATE paybill_journal SET result = 'failed'", "DELETE FROM paybill_journal"):
         with pytest.raises(DBAPIError, match="append-only"), store.engine.begin() as conn:
             conn.exec_driver_sql(statement)
-    assert len(store.journal()) == 1
+    assert len(store.journal.entries()) == 1
     with pytest.raises(OperationError, match="no start"):
-        store.journal_end(op_id="nope", result="succeeded")
+        store.journal.end(op_id="nope", result="succeeded")
 
 
 def test_journal_filters_and_order(db_url: str, open_store) -> None:
@@ -70,71 +71,71 @@ def test_journal_filters_and_order(db_url: str, open_store) -> None:
     store = open_store(db_url, clock=clock)
     for index, tenant in enumerate(["acme", "globex", "acme"]):
         clock.advance(1)
-        store.journal_start(op_id=f"op{index}", actor="human", stack=f"paybill-tenant/{tenant}", tenant=tenant,
+        store.journal.start(op_id=f"op{index}", actor="human", stack=f"paybill-tenant/{tenant}", tenant=tenant,
                             operation="up", owner="o")
-    assert [entry.op_id for entry in store.journal()] == ["op2", "op1", "op0"]
-    assert [entry.op_id for entry in store.journal(tenant="acme")] == ["op2", "op0"]
-    assert [entry.op_id for entry in store.journal(stack="paybill-tenant/globex")] == ["op1"]
-    assert len(store.journal(limit=1)) == 1
+    assert [entry.op_id for entry in store.journal.entries()] == ["op2", "op1", "op0"]
+    assert [entry.op_id for entry in store.journal.entries(tenant="acme")] == ["op2", "op0"]
+    assert [entry.op_id for entry in store.journal.entries(stack="paybill-tenant/globex")] == ["op1"]
+    assert len(store.journal.entries(limit=1)) == 1
 
 
 def test_scan_flags_crashed_operations_but_not_running_ones(db_url: str, open_store) -> None:
     clock = Clock()
     store = open_store(db_url, clock=clock)
     # running: live lease, open journal entry
-    store.acquire("paybill-tenant/live", "live-owner", "up", "human", ttl=60)
-    store.journal_start(op_id="live", actor="human", stack="paybill-tenant/live", tenant="live", operation="up",
+    store.leases.acquire("paybill-tenant/live", "live-owner", "up", "human", ttl=60)
+    store.journal.start(op_id="live", actor="human", stack="paybill-tenant/live", tenant="live", operation="up",
                         owner="live-owner")
     # crashed after releasing nothing: expired lease and open journal entry
-    store.acquire("paybill-tenant/dead", "dead-owner", "up", "agent:bot", ttl=5)
-    store.journal_start(op_id="dead", actor="agent:bot", stack="paybill-tenant/dead", tenant="dead",
+    store.leases.acquire("paybill-tenant/dead", "dead-owner", "up", "agent:bot", ttl=5)
+    store.journal.start(op_id="dead", actor="agent:bot", stack="paybill-tenant/dead", tenant="dead",
                         operation="up", owner="dead-owner")
     # crashed with the lease gone (e.g. removed by hand): open journal entry only
-    store.journal_start(op_id="orphan", actor="human", stack="paybill-cell/c1", tenant=None, operation="destroy",
+    store.journal.start(op_id="orphan", actor="human", stack="paybill-cell/c1", tenant=None, operation="destroy",
                         owner="gone")
     clock.advance(10)
-    store.renew("paybill-tenant/live", "live-owner", ttl=60)
+    store.leases.renew("paybill-tenant/live", "live-owner", ttl=60)
     raised = store.scan()
     assert sorted({flag.stack for flag in raised}) == ["paybill-cell/c1", "paybill-tenant/dead"]
     assert store.scan() == []  # flags are raised once
-    assert store.lease("paybill-tenant/dead") is not None  # never cancelled automatically
+    assert store.leases.get("paybill-tenant/dead") is not None  # never cancelled automatically
     # a human clears the dead stack: flags closed, stale lease removed, the open entry ended as abandoned
     assert store.clear("paybill-tenant/dead", "human") == 2
-    assert store.lease("paybill-tenant/dead") is None
-    [entry] = store.journal(stack="paybill-tenant/dead")
+    assert store.leases.get("paybill-tenant/dead") is None
+    [entry] = store.journal.entries(stack="paybill-tenant/dead")
     assert entry.result == "abandoned" and "cleared by human" in entry.error
-    assert [flag.stack for flag in store.flags()] == ["paybill-cell/c1"]
-    assert len(store.flags(include_cleared=True)) == 3
+    assert [flag.stack for flag in store.flags.find()] == ["paybill-cell/c1"]
+    assert len(store.flags.find(include_cleared=True)) == 3
 
 
 def test_approvals_are_single_use(db_url: str, open_store) -> None:
     store = open_store(db_url)
-    request = store.request_approval(stack=STACK, tenant="acme", operation="up", requested_by="agent:bot",
+    request = store.approvals.request(stack=STACK, tenant="acme", operation="up", requested_by="agent:bot",
                                      reasons=["it deletes a database"], change_summary={"counts": {"delete": 1}},
                                      plan_path="/tmp/plan.json", plan_sha256="ab" * 32)
-    assert [a.id for a in store.approvals(status="pending")] == [request]
-    assert not store.use_approval(request)  # not approved yet
-    assert store.decide(request, "human")
-    assert not store.decide(request, "human")
-    approval = store.approval(request)
+    assert [a.id for a in store.approvals.find(status="pending")] == [request]
+    assert not store.approvals.use(request)  # not approved yet
+    assert store.approvals.approve(request, "human")
+    assert not store.approvals.approve(request, "human")
+    approval = store.approvals.get(request)
     assert (approval.status, approval.decided_by, approval.reasons) == ("approved", "human", ["it deletes a database"])
-    assert store.use_approval(request)
-    assert not store.use_approval(request)
-    assert store.approval(request).status == "used"
-    assert store.approval(999) is None
+    assert store.approvals.use(request)
+    assert not store.approvals.use(request)
+    assert store.approvals.get(request).status == "used"
+    assert store.approvals.get(999) is None
 
 
 def test_workflow_steps_are_recorded_once(db_url: str, open_store) -> None:
     store = open_store(db_url)
-    workflow = store.start_workflow("change-plan", "acme", {"to": "growth"}, "human")
-    store.step_done(workflow.id, "provision", {"old_outputs": {"a": 1}})
-    store.step_done(workflow.id, "provision", {"ignored": True})
-    assert store.open_workflow("change-plan", "acme").steps == ("provision",)
-    assert store.step_detail(workflow.id, "provision") == {"old_outputs": {"a": 1}}
-    store.finish_workflow(workflow.id)
-    assert store.open_workflow("change-plan", "acme") is None
-    store.retain("acme", STACK, [("urn:a", "aws:rds/instance:Instance")], retain_until=123.0)
-    assert [item.urn for item in store.retained("acme")] == ["urn:a"]
+    workflow = store.workflows.start("change-plan", "acme", {"to": "growth"}, "human")
+    store.workflows.step_done(workflow.id, "provision", {"old_outputs": {"a": 1}})
+    store.workflows.step_done(workflow.id, "provision", {"ignored": True})
+    assert store.workflows.running("change-plan", "acme").steps == ("provision",)
+    assert store.workflows.step_detail(workflow.id, "provision") == {"old_outputs": {"a": 1}}
+    store.workflows.finish(workflow.id)
+    assert store.workflows.running("change-plan", "acme") is None
+    store.retained.record("acme", STACK, [("urn:a", "aws:rds/instance:Instance")], retain_until=123.0)
+    assert [item.urn for item in store.retained.find("acme")] == ["urn:a"]
 
 
 def test_bad_state_urls_are_usage_errors() -> None:
@@ -159,7 +160,7 @@ def _contend(url: str, worker: int, seconds: float, barrier: multiprocessing.syn
         index += 1
         owner = f"w{worker}-{index}"
         try:
-            store.acquire(STACK, owner, "up", f"agent:w{worker}", ttl=30)
+            store.leases.acquire(STACK, owner, "up", f"agent:w{worker}", ttl=30)
         except LeaseHeld:
             refused += 1
             time.sleep(0.001)
@@ -167,7 +168,7 @@ def _contend(url: str, worker: int, seconds: float, barrier: multiprocessing.syn
         start = time.time()
         time.sleep(0.005)
         end = time.time()
-        assert store.release(STACK, owner)
+        assert store.leases.release(STACK, owner)
         held.append((start, end))
         time.sleep(0.003)
     store.close()

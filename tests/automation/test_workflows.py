@@ -53,7 +53,7 @@ def test_onboard_brings_up_a_new_cell_then_the_tenant_then_sets_active(env: Env)
     assert len(results) == 2
     assert _state(env, "umbrella") == "active"
     assert '"active"' in (env.stacks / "tenant" / "Pulumi.umbrella.yaml").read_text()
-    assert auto.store.last_state("umbrella") == "active"
+    assert auto.store.journal.last_state("umbrella") == "active"
     with pytest.raises(TransitionError, match="is active; onboard takes"):
         auto.onboard("umbrella")
 
@@ -129,7 +129,7 @@ def test_change_plan_pooled_to_bridge_runs_provision_move_cut_over_retire(env: E
     assert retire.excludes == () and retire.stack_config["config"]["paybill:plan"] == "growth"
     [unprotected] = runner.unprotected
     assert len(unprotected) == 1 and unprotected[0].endswith("::acme-secret")  # only the old shape's
-    assert auto.store.open_workflow("change-plan", "globex") is None
+    assert auto.store.workflows.running("change-plan", "globex") is None
 
 
 def test_change_plan_resumes_after_a_failed_data_move(env: Env) -> None:
@@ -163,7 +163,7 @@ def test_change_plan_refuses_bad_requests_before_anything_runs(env: Env) -> None
         auto.change_plan("initech", "sovereign", data_move=lambda context: None)
     with pytest.raises(TransitionError, match="only active or suspended"):
         auto.change_plan("umbrella", "growth", data_move=lambda context: None)
-    assert runner.calls == [] and auto.store.open_workflow("change-plan", "globex") is None
+    assert runner.calls == [] and auto.store.workflows.running("change-plan", "globex") is None
 
 
 def test_an_agent_cannot_retire_the_old_shape_without_approval(env: Env) -> None:
@@ -186,7 +186,7 @@ def test_an_agent_cannot_retire_the_old_shape_without_approval(env: Env) -> None
     request = agent.review().approvals[-1].id
     env.make().approve(request)
     agent.change_plan("globex", "growth", approval=request)
-    assert agent.store.open_workflow("change-plan", "globex") is None
+    assert agent.store.workflows.running("change-plan", "globex") is None
 
 
 def test_offboard_snapshots_and_retains_before_destroying(env: Env) -> None:
@@ -199,7 +199,7 @@ def test_offboard_snapshots_and_retains_before_destroying(env: Env) -> None:
     assert [call.operation for call in runner.calls] == ["up", "preview-destroy", "destroy"]
     assert _deployed(runner.calls[0]) == "offboarding"
     assert snapshots[0].outputs == {"x": 1}
-    [retained] = auto.store.retained("acme")
+    [retained] = auto.store.retained.find("acme")
     assert retained.urn.endswith("::acme-secret")
     assert retained.retain_until == pytest.approx(auto.clock() + 7 * 86400, abs=60)
     assert _state(env, "acme") == "offboarded"

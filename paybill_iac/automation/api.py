@@ -1,0 +1,41 @@
+"""`Automation`: the Operator plus the lifecycle workflows and fleet operations, as one object for
+backend services and the CLI (the README, "Automation"). It adds no behaviour of its own: every
+method is a workflow or the fleet run over this Operator.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import paybill_iac.automation.fleet as fleet
+import paybill_iac.automation.workflows as workflows
+from paybill_iac.automation.fleet import FleetReport
+from paybill_iac.automation.operator import OperationResult, Operator
+from paybill_iac.automation.workflows import MoveHook, SnapshotHook
+
+
+class Automation(Operator):
+    """Tenant and cell stacks, driven for backend services and agents: the Operator's stack operations,
+    review and approvals, plus `onboard`, `change_plan`, `suspend`, `resume`, `offboard` and `fleet`."""
+
+    def onboard(self, tenant_id: str, *, approval: int | None = None) -> list[OperationResult]:
+        return workflows.onboard(self, tenant_id, approval=approval)
+
+    def change_plan(self, tenant_id: str, plan: str, *, data_move: MoveHook | None = None,
+                    cut_over: MoveHook | None = None, approval: int | None = None) -> list[OperationResult]:
+        return workflows.change_plan(self, tenant_id, plan, data_move=data_move, cut_over=cut_over,
+                                     approval=approval)
+
+    def suspend(self, tenant_id: str, *, approval: int | None = None) -> list[OperationResult]:
+        return workflows.set_state(self, tenant_id, "suspended", approval=approval)
+
+    def resume(self, tenant_id: str, *, approval: int | None = None) -> list[OperationResult]:
+        return workflows.set_state(self, tenant_id, "active", approval=approval)
+
+    def offboard(self, tenant_id: str, *, snapshot: SnapshotHook | None = None,
+                 approval: int | None = None) -> list[OperationResult]:
+        return workflows.offboard(self, tenant_id, snapshot=snapshot, approval=approval)
+
+    def fleet(self, operation: str = "up", **options: Any) -> FleetReport:
+        """Run `operation` over many tenants in waves (see paybill_iac.automation.fleet.run_fleet)."""
+        return fleet.run_fleet(self, operation, **options)

@@ -1,0 +1,380 @@
+"""The Operator: every stack operation paybill-iac runs, with leases, the journal, agent gates and
+retries. Services, the CLI, the lifecycle workflows and fleet workers all go through it.
+
+Every operation goes through `Operator.run_step`:
+
+    1. scan for crashed operations (expired leases, journal starts without an end): flag their
+       stacks for review, never cancel anything; refuse to touch a flagged stack
+    2. take the stack's lease (one operation per stack across processes and hosts), renewed by a
+       heartbeat while the operation runs
+    3. journal the start
+    4. run it (execution.py): agents preview (saving an update plan), pass the gates, then `up`
+       constrained to that plan (or to the plan a human approved); humans run the operation
+    5. retry lock conflicts and transient failures with backoff
+    6. journal the end (result, change summary, error, the state deployed); release the lease
+
+Public API:
+
+    Operator(settings, *, store, sleep, rng, clock, notify)   Operator.open(catalog_dir, **options)
+    catalog, reload()                        the catalog, loaded and validated once
+    stack_ref(tenant=, cell=)                a StackRef, checked against the catalog
+    stack_config(stack, catalog), invocation(operation, stack, catalog, ...)   what would run (no effects)
+    outputs(stack, catalog), resources(stack, catalog)                       the stack's current state
+    preview / up / refresh / destroy(tenant=, cell=, [approval=])            one stack operation
+    run_step(stack, operation, *, catalog, approval, excludes, details, gated, prepare)
+                                             the one path every operation takes (workflows call it)
+    check_deployed_transition(tenant_id, state)   the catalog's state follows the state last deployed
+    review(), approve(id), clear_review(stack), journal(...)                 what waits for a human
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any, Self
+
+from paybill_iac.automation.errors import ApprovalNeeded, NeedsReview, RetryableFailure
+from paybill_iac.automation.execution import Execution, Gate
+from paybill_iac.automation.gates import HUMAN, check_actor
+from paybill_iac.automation.invocation import Invocation, StackRef, build_invocation
+from paybill_iac.automation.policy import policy_configs
+from paybill_iac.automation.runner import ChangeSummary, StackRunner, Step
+from paybill_iac.automation.settings import Settings
+from paybill_iac.automation.specs import generated_config
+from paybill_iac.automation.store import Approval, Heartbeat, JournalEntry, Retained, ReviewFlag, Store, new_owner
+from paybill_iac.catalog import load_catalog
+from paybill_iac.errors import GateRefused, LeaseHeld, OperationError, PaybillError, UsageError
+from paybill_iac.model.catalog import Catalog
+from paybill_iac.model.lifecycle import check_transition
+
+log = logging.getLogger("paybill_iac.automation")
+
+Prepare = Callable[[Invocation], None]
+"""Runs under the lease, after the journal start and before the operation (e.g. lift `protect`)."""
+
+
+@dataclass(frozen=True)
+class OperationResult:
+    """What one stack operation did."""
+
+    stack: str
+    operation: str
+    op_id: str
+    summary: ChangeSummary
+    outputs: dict[str, Any] = field(default_factory=dict)
+    attempts: int = 1
+    approval: int | None = None
+
+    def describe(self) -> str:
+        return f"{self.operation} {self.stack}: {self.summary.describe()}"
+
+
+@dataclass(frozen=True)
+class Review:
+    """What needs a human: flagged stacks, pending approvals, retained data whose retention ended."""
+
+    flags: list[ReviewFlag]
+    approvals: list[Approval]
+    retention_ended: list[Retained]
+    found_now: list[ReviewFlag]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.flags or self.approvals or self.retention_ended)
+
+
+class Operator:
+    """Runs tenant and cell stack operations for one actor. See the module docstring for the API."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: Store | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.time,
+        notify: Callable[[str], None] | None = None,
+    ):
+        check_actor(settings.actor)
+        self.settings = settings
+        self.actor = settings.actor
+        self.layout = settings.layout()
+        self.store = store or Store(settings.database_url, clock=clock)
+        self.runner: StackRunner = settings.runner or _pulumi_runner()
+        self.clock = clock
+        self.notify = notify or log.warning
+        self._execution = Execution(self.runner, self.store.approvals, self.layout, actor=self.actor,
+                                    budget=settings.budget, retry=settings.retry, sleep=sleep,
+                                    rng=rng or random.Random(), notify=self.notify)
+        self._catalog: Catalog | None = None
+
+    @classmethod
+    def open(cls, catalog_dir: str | Path = "stacks/catalog", **options: Any) -> Self:
+        """`Operator.open("stacks/catalog", actor="agent:billing-bot")`; options are Settings fields,
+        plus `store`, `sleep`, `rng`, `clock`, `notify`."""
+        extra = {key: options.pop(key) for key in ("store", "sleep", "rng", "clock", "notify") if key in options}
+        if "state_dir" in options:
+            options["state_dir"] = Path(options["state_dir"])
+        return cls(Settings(catalog_dir=Path(catalog_dir), **options), **extra)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.close()
+
+    # --- the catalog and what would run -------------------------------------------------------------
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog, loaded (and validated) once; `reload()` after it changed."""
+        if self._catalog is None:
+            self._catalog = load_catalog(self.settings.catalog_dir)
+        return self._catalog
+
+    def reload(self) -> Catalog:
+        self._catalog = None
+        return self.catalog
+
+    def stack_ref(self, tenant: str | None = None, cell: str | None = None) -> StackRef:
+        if (tenant is None) == (cell is None):
+            raise UsageError("name exactly one stack: a tenant (--tenant ID) or a cell (--cell ID)")
+        catalog = self.catalog
+        if tenant is not None:
+            if tenant not in catalog.tenants:
+                raise UsageError(f"unknown tenant '{tenant}' (tenants: {_listing(catalog.tenants)})")
+            return StackRef.tenant(tenant)
+        assert cell is not None
+        if cell not in catalog.cells:
+            raise UsageError(f"unknown cell '{cell}' (cells: {_listing(catalog.cells)})")
+        return StackRef.cell(cell)
+
+    def stack_config(self, stack: StackRef, catalog: Catalog | None = None) -> dict[str, Any]:
+        """The stack's config as `paybill-iac generate` writes it, from `catalog` (default: the current)."""
+        catalog = catalog or self.catalog
+        config = generated_config(catalog, stack.project, stack.name)
+        if config is None:
+            if stack.kind == "tenant" and stack.name in catalog.tenants:
+                raise UsageError(f"tenant '{stack.name}' is {catalog.tenants[stack.name].state}: it has no stack")
+            raise UsageError(f"unknown {stack.kind} '{stack.name}'")
+        return config
+
+    def invocation(self, operation: str, stack: StackRef, catalog: Catalog | None = None, *,
+                   plan_file: str | None = None, targets: tuple[str, ...] = (),
+                   excludes: tuple[str, ...] = ()) -> Invocation:
+        """The fully described operation (no side effects): what the runner will execute."""
+        catalog = catalog or self.catalog
+        return build_invocation(
+            operation, stack, self.stack_config(stack, catalog), layout=self.layout,
+            policy_configs=policy_configs(catalog, stack, self.actor), actor=self.actor,
+            plan_file=plan_file, targets=targets, excludes=excludes)
+
+    def outputs(self, stack: StackRef, catalog: Catalog | None = None) -> dict[str, Any]:
+        """The stack's current outputs ({} when it has none). Reads; takes no lease."""
+        return self.runner.outputs(self.invocation("up", stack, catalog))
+
+    def resources(self, stack: StackRef, catalog: Catalog | None = None) -> list[Step]:
+        """The resources in the stack's state ([] when it has none). Reads; takes no lease."""
+        return self.runner.resources(self.invocation("up", stack, catalog))
+
+    # --- stack operations ---------------------------------------------------------------------------
+
+    def preview(self, *, tenant: str | None = None, cell: str | None = None) -> OperationResult:
+        """What `up` would change, with every policy pack attached. Changes nothing."""
+        return self.run_step(self.stack_ref(tenant, cell), "preview")
+
+    def up(self, *, tenant: str | None = None, cell: str | None = None,
+           approval: int | None = None) -> OperationResult:
+        """Deploy the stack as the catalog describes it. An agent's up is previewed and gated first;
+        `approval` applies a plan a human approved."""
+        stack = self.stack_ref(tenant, cell)
+        if stack.kind == "tenant":
+            self.check_deployed_transition(stack.name, self.catalog.tenants[stack.name].state)
+        return self.run_step(stack, "up", approval=approval)
+
+    def refresh(self, *, tenant: str | None = None, cell: str | None = None) -> OperationResult:
+        """Read the real state of the stack's resources into its state."""
+        return self.run_step(self.stack_ref(tenant, cell), "refresh")
+
+    def destroy(self, *, tenant: str | None = None, cell: str | None = None,
+                approval: int | None = None) -> OperationResult:
+        """Destroy a stack. Tenants only while offboarding (use `offboard`); cells only when no tenant
+        remains on them."""
+        stack = self.stack_ref(tenant, cell)
+        catalog = self.catalog
+        if stack.kind == "tenant":
+            state = catalog.tenants[stack.name].state
+            if state != "offboarding":
+                raise UsageError(f"tenant '{stack.name}' is {state}: destroying its stack would break a live "
+                                 f"tenant; offboard it with `paybill-iac lifecycle offboard {stack.name}`, which "
+                                 "keeps its data through the retention period")
+        else:
+            _check_cell_empty(stack.name, catalog)
+        return self.run_step(stack, "destroy", approval=approval)
+
+    def check_deployed_transition(self, tenant_id: str, state: str) -> None:
+        """The catalog's state must be reachable from the state last deployed (hand edits included)."""
+        previous = self.store.journal.last_state(tenant_id)
+        if previous is not None:
+            check_transition(tenant_id, previous, state)
+
+    def run_step(
+        self,
+        stack: StackRef,
+        operation: str,
+        *,
+        catalog: Catalog | None = None,
+        approval: int | None = None,
+        excludes: tuple[str, ...] = (),
+        details: dict[str, Any] | None = None,
+        gated: Gate | None = None,
+        prepare: Prepare | None = None,
+    ) -> OperationResult:
+        """Run `operation` on `stack` as `catalog` (default: the current one) describes it, through the crash
+        scan, the lease, the journal, the gates and retries. `approval` applies a plan a human approved;
+        `excludes` leaves those URNs untouched; `details` go into the journal; `gated` adds gate reasons
+        of the caller's own (an agent's preview is refused when it returns any); `prepare` runs under the
+        lease just before the operation."""
+        catalog = catalog or self.catalog
+        state = catalog.tenants[stack.name].state if stack.kind == "tenant" else None
+        # Everything that can be refused for bad input is built before a lease is taken.
+        base = self.invocation(operation, stack, catalog, excludes=excludes)
+        self._recover()
+        op_id = uuid.uuid4().hex
+        owner = new_owner()
+        details = {**(details or {}), **({"approval": approval} if approval else {}),
+                   **({"excluded": len(excludes)} if excludes else {})}
+        flags = self.store.flags.find(stack=stack.key)
+        if flags:
+            error = NeedsReview(f"stack {stack.key} needs review before any operation: {flags[0].reason}. A human "
+                                f"checks it, then clears it with `paybill-iac review --clear {stack.key}`")
+            self._journal_refusal(op_id, owner, stack, operation, "needs-review", str(error), details)
+            raise error
+        try:
+            self.store.leases.acquire(stack.key, owner, operation, self.actor, self.settings.lease_ttl)
+        except (LeaseHeld, NeedsReview) as error:
+            result = "busy" if isinstance(error, LeaseHeld) else "needs-review"
+            self._journal_refusal(op_id, owner, stack, operation, result, str(error), details)
+            raise
+        heartbeat = Heartbeat(self.store.leases, stack.key, owner, self.settings.lease_ttl)
+        journal = self.store.journal
+        try:
+            journal.start(op_id=op_id, actor=self.actor, stack=stack.key, tenant=stack.tenant_id,
+                          operation=operation, owner=owner, details=details)
+            heartbeat.start()
+            try:
+                if prepare is not None:
+                    prepare(base)
+                done = self._execution.execute(base, op_id, approval, gated, partial(self.invocation, catalog=catalog))
+            except ApprovalNeeded as refusal:
+                journal.end(op_id=op_id, result="refused", error=str(refusal),
+                            details={"approval_requested": refusal.approval_id})
+                raise
+            except GateRefused as refusal:
+                journal.end(op_id=op_id, result="refused", error=str(refusal))
+                raise
+            except PaybillError as failure:
+                attempts = failure.attempts if isinstance(failure, RetryableFailure) else 1
+                journal.end(op_id=op_id, result="failed", error=str(failure), details={"attempts": attempts})
+                raise
+            except Exception as failure:
+                journal.end(op_id=op_id, result="failed", error=f"{type(failure).__name__}: {failure}")
+                raise
+            except BaseException as interrupted:  # KeyboardInterrupt, SystemExit: the run may be half-way
+                journal.end(op_id=op_id, result="interrupted", error=type(interrupted).__name__)
+                self.store.flags.add(stack.key, f"{operation} by {self.actor} was interrupted "
+                                     f"({type(interrupted).__name__}) while running: the stack may be half-updated",
+                                     op_id)
+                raise
+            deployed = state if operation == "up" and stack.kind == "tenant" else None
+            journal.end(op_id=op_id, result="succeeded", change_summary=done.run.summary.as_dict(), state=deployed,
+                        details={"attempts": done.attempts, **({"approval": done.approval} if done.approval else {})})
+            return OperationResult(stack.key, operation, op_id, done.run.summary, done.run.outputs, done.attempts,
+                                   done.approval)
+        finally:
+            heartbeat.stop()
+            self.store.leases.release(stack.key, owner)
+
+    def _journal_refusal(self, op_id: str, owner: str, stack: StackRef, operation: str, result: str, error: str,
+                         details: dict[str, Any]) -> None:
+        self.store.journal.refusal(op_id=op_id, actor=self.actor, stack=stack.key, tenant=stack.tenant_id,
+                                   operation=operation, owner=owner, result=result, error=error, details=details)
+
+    def _recover(self) -> list[ReviewFlag]:
+        found = self.store.scan()
+        for flag in found:
+            self.notify(f"stack {flag.stack} flagged for review: {flag.reason}")
+        return found
+
+    # --- what waits for a human ---------------------------------------------------------------------
+
+    def review(self) -> Review:
+        """Scan for crashed operations, then list everything waiting for a human."""
+        found = self._recover()
+        now = self.clock()
+        due = [item for item in self.store.retained.find() if item.retain_until <= now]
+        return Review(self.store.flags.find(), self.store.approvals.find(status="pending"), due, found)
+
+    def approve(self, approval_id: int) -> Approval:
+        """A human approves an agent's reviewed change (its saved plan)."""
+        self._require_human("approve a change")
+        approvals = self.store.approvals
+        approval = approvals.get(approval_id)
+        if approval is None:
+            raise UsageError(f"no approval request #{approval_id}")
+        if not approvals.approve(approval_id, self.actor):
+            raise UsageError(f"approval request #{approval_id} is {approval.status}, not pending")
+        decided = approvals.get(approval_id)
+        assert decided is not None
+        return decided
+
+    def clear_review(self, stack_key: str) -> int:
+        """A human clears a stack's review flags after checking it; returns how many were cleared."""
+        self._require_human("clear a review flag")
+        try:
+            stack = StackRef.parse(stack_key)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        cleared = self.store.clear(stack.key, self.actor)
+        if not cleared:
+            raise UsageError(f"stack {stack.key} has no open review flag")
+        return cleared
+
+    def journal(self, *, tenant: str | None = None, stack: str | None = None,
+                limit: int | None = 50) -> list[JournalEntry]:
+        """Operations, newest first; `stack` as tenant/<id> or cell/<id>."""
+        key = StackRef.parse(stack).key if stack else None
+        return self.store.journal.entries(tenant=tenant, stack=key, limit=limit)
+
+    def _require_human(self, what: str) -> None:
+        if self.actor != HUMAN:
+            raise GateRefused(f"only a human may {what}; the actor is {self.actor}")
+
+
+def _check_cell_empty(cell_id: str, catalog: Catalog) -> None:
+    remaining = sorted(tenant for tenant, cell in catalog.placements.items() if cell == cell_id)
+    if remaining:
+        raise OperationError(f"cell '{cell_id}' still hosts {len(remaining)} tenant(s) "
+                             f"({', '.join(remaining[:10])}{', ...' if len(remaining) > 10 else ''}): a cell is "
+                             "never destroyed while tenants remain")
+
+
+def _pulumi_runner() -> StackRunner:
+    from paybill_iac.automation.runner import PulumiRunner
+
+    return PulumiRunner()
+
+
+def _listing(ids: Any) -> str:
+    names = sorted(ids)
+    return ", ".join(names[:12]) + (", ..." if len(names) > 12 else "") if names else "none"

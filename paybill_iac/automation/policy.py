@@ -1,0 +1,27 @@
+"""The per-run config of every policy pack, computed from the catalog and the actor (never from the
+stack's own config or tags). The only place the automation layer reads the policy library."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from paybill_iac.automation.invocation import POLICY_PACKS, StackRef
+from paybill_iac.errors import OperationError, UsageError
+from paybill_iac.model.catalog import Catalog
+
+
+def policy_configs(catalog: Catalog, stack: StackRef, actor: str) -> dict[str, dict[str, Any]]:
+    """The policy config of each of POLICY_PACKS for one run of `stack` by `actor`."""
+    try:
+        from paybill_policies import context_from_catalog, policy_config
+    except ImportError as error:
+        raise OperationError(f"the policy library (paybill_policies) cannot be imported ({error}); "
+                             "paybill-iac never runs a stack without its policy packs") from None
+    try:
+        context = context_from_catalog(catalog, stack.project, stack.name, actor=actor)
+    except LookupError as error:
+        raise UsageError(str(error)) from None
+    # Plain dicts: the naming module hands out read-only mappings, which dataclasses.asdict cannot copy.
+    context = replace(context, names=dict(context.names), cell_names=dict(context.cell_names))
+    return {pack: policy_config(context, pack=pack) for pack in POLICY_PACKS}

@@ -1,0 +1,63 @@
+"""What an Operator is built from, as plain picklable data (fleet workers rebuild their own from it)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from paybill_iac.automation.gates import HUMAN, AgentBudget
+from paybill_iac.automation.invocation import Layout
+from paybill_iac.automation.retry import RetryPolicy
+from paybill_iac.automation.runner import StackRunner
+from paybill_iac.automation.store.db import STATE_URL_ENV, default_url
+
+DEFAULT_LEASE_TTL = 300.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything an Operator needs: the catalog, who acts, where state lives, how to run."""
+
+    catalog_dir: Path
+    actor: str = HUMAN
+    state_url: str | None = None
+    state_dir: Path = Path(".paybill")
+    backend_url: str = ""
+    stacks_dir: Path | None = None
+    """Folder holding the tenant/ and cell/ projects; default: the catalog's parent folder."""
+    policy_dir: Path | None = None
+    """Folder holding the policy packs; default: the installed paybill_policies' folder."""
+    lease_ttl: float = DEFAULT_LEASE_TTL
+    budget: AgentBudget = field(default_factory=AgentBudget)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    runner: StackRunner | None = None
+    """None: the Pulumi CLI through pulumi.automation."""
+
+    def layout(self) -> Layout:
+        catalog_dir = Path(self.catalog_dir)
+        return Layout(
+            stacks_dir=Path(self.stacks_dir) if self.stacks_dir else catalog_dir.resolve().parent,
+            policy_dir=Path(self.policy_dir) if self.policy_dir else _default_policy_dir(),
+            state_dir=Path(self.state_dir),
+            backend_url=self.backend_url,
+            virtualenv=_default_virtualenv(),
+        )
+
+    @property
+    def database_url(self) -> str:
+        """state_url, else PAYBILL_STATE_URL, else the SQLite file in state_dir."""
+        return self.state_url or default_url(None if os.environ.get(STATE_URL_ENV) else self.state_dir)
+
+
+def _default_policy_dir() -> Path:
+    spec = importlib.util.find_spec("paybill_policies")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(list(spec.submodule_search_locations)[0]).parent
+    return Path("policy_packs")
+
+
+def _default_virtualenv() -> Path | None:
+    return Path(sys.prefix) if sys.prefix != sys.base_prefix else None
