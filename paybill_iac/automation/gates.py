@@ -3,8 +3,11 @@
 CrossGuard sees resources as the program declares them; it never sees deletions, the size of a
 change, or which stack a change lands in. These gates do, before anything is applied:
 
-- deleting or replacing a stateful or protected resource (databases, buckets, keys, secrets: the
-  components protect them, or mark them retain-on-delete while offboarding);
+- deleting or replacing a resource that holds or guards data: its state says `protect` or
+  retain-on-delete, or its type holds or guards data in `paybill_iac.model.resource_facts`
+  (databases, buckets, keys, secrets, an Azure resource group or delete lock). A type the table does
+  not know counts as data (deny by default); only the engine's own `pulumi:` types and paybill's
+  components are known to hold nothing;
 - changing more resources than the agent's change budget;
 - touching a cell stack (every tenant on the cell shares it).
 
@@ -18,20 +21,13 @@ import re
 from dataclasses import dataclass
 
 from paybill_iac.automation.invocation import StackRef
-from paybill_iac.automation.runner import DELETING_OPS, ChangeSummary
-from paybill_iac.errors import GateRefused, UsageError
+from paybill_iac.automation.runner import DELETING_OPS, ChangeSummary, Step
+from paybill_iac.errors import UsageError
+from paybill_iac.model.resource_facts import facts_for, is_data_type
 
 HUMAN = "human"
 _AGENT = re.compile(r"^agent:[a-z0-9][a-z0-9._-]{0,62}$")
-
-# Type tokens of resources that hold data, for steps whose state carries no protect flag (a resource
-# created outside our components, an older state). Matched as substrings, case-insensitively.
-STATEFUL_TYPE_MARKERS = (
-    "rds/instance", "rds/cluster", "s3/bucket", "kms/key", "secretsmanager/secret", "dynamodb/table",
-    "dbforpostgresql", "storage:storageaccount", "storage:blobcontainer", "keyvault",
-    "sql/databaseinstance", "sql/database:", "storage/bucket", "kms/cryptokey", "secretmanager/secret",
-    "objectstorage/bucket", "kms/key", "kms/vault", "vault/secret", "psql/", "database/",
-)
+_REMOVING = ("delete", "discard", "delete-replaced")
 
 
 @dataclass(frozen=True)
@@ -53,9 +49,17 @@ def is_agent(actor: str) -> bool:
     return actor.startswith("agent:")
 
 
-def is_stateful_type(type_token: str) -> bool:
-    lowered = type_token.lower()
-    return any(marker in lowered for marker in STATEFUL_TYPE_MARKERS)
+def data_at_risk(step: Step) -> str | None:
+    """Why losing `step`'s resource may lose data: "protected" (its state says so), "stateful" (retained on
+    delete, or a type that holds or guards data), "unknown" (a type the facts table does not know); None
+    when it holds none."""
+    if step.protect:
+        return "protected"
+    if step.retain_on_delete or (is_data_type(step.type) and facts_for(step.type) is not None):
+        return "stateful"
+    if is_data_type(step.type):
+        return "unknown"
+    return None
 
 
 def gate_reasons(stack: StackRef, summary: ChangeSummary, budget: AgentBudget) -> list[str]:
@@ -68,11 +72,16 @@ def gate_reasons(stack: StackRef, summary: ChangeSummary, budget: AgentBudget) -
     for step in summary.steps:
         if step.op not in DELETING_OPS or step.urn in seen:
             continue
-        if step.protect or step.retain_on_delete or is_stateful_type(step.type):
-            seen.add(step.urn)
-            what = "protected" if step.protect else "stateful"
-            verb = "deletes" if step.op in ("delete", "discard", "delete-replaced") else "replaces"
-            reasons.append(f"it {verb} the {what} resource {step.type} '{step.name}'")
+        risk = data_at_risk(step)
+        if risk is None:
+            continue
+        seen.add(step.urn)
+        verb = "deletes" if step.op in _REMOVING else "replaces"
+        if risk == "unknown":
+            reasons.append(f"it {verb} the resource {step.type} '{step.name}', a type paybill-iac does not know "
+                           "(counted as holding data)")
+        else:
+            reasons.append(f"it {verb} the {risk} resource {step.type} '{step.name}'")
     if not summary.steps:
         destructive = sum(count for op, count in summary.counts.items() if op in DELETING_OPS)
         if destructive:
@@ -81,18 +90,3 @@ def gate_reasons(stack: StackRef, summary: ChangeSummary, budget: AgentBudget) -
         reasons.append(f"it changes {summary.changed} resources, over the agent change budget of "
                        f"{budget.max_changes}")
     return reasons
-
-
-class ApprovalNeeded(GateRefused):
-    """An agent's change needs a human approval; `approval_id` is the request holding the plan."""
-
-    def __init__(self, actor: str, operation: str, stack: StackRef, reasons: list[str], approval_id: int):
-        self.approval_id = approval_id
-        self.reasons = reasons
-        listed = "; ".join(reasons)
-        super().__init__(
-            f"{actor}'s {operation} of {stack.key} is refused: {listed}. It needs a human approval of request "
-            f"#{approval_id} (the reviewed plan is saved with it): a human runs `paybill-iac review --approve "
-            f"{approval_id}`, then `paybill-iac {operation} --{stack.kind} {stack.name} --approval {approval_id}` "
-            "applies exactly that plan"
-        )

@@ -149,6 +149,18 @@ def test_an_agent_is_refused_destructive_or_large_changes(env: Env, changes: lis
     assert isinstance(refused.value, GateRefused) and refused.value.exit_code == 1
 
 
+def test_an_agent_deleting_a_resource_group_needs_approval_but_a_bucket_policy_does_not(env: Env) -> None:
+    group = "azure-native:resources:ResourceGroup"
+    runner = FakeRunner(changes={"paybill-tenant/acme": [("delete", f"paybill:tenant:Silo${group}", "acme-rg", False)],
+                                 "paybill-tenant/globex": [("delete", "aws:s3/bucketPolicy:BucketPolicy", "p", False)]})
+    auto = env.make(actor="agent:billing-bot", runner=runner)
+    with pytest.raises(ApprovalNeeded, match=f"deletes the stateful resource {group} 'acme-rg'"):
+        auto.up(tenant="acme")
+    auto.up(tenant="globex")
+    assert [(call.operation, call.stack.name) for call in runner.calls] == [
+        ("preview", "acme"), ("preview", "globex"), ("up", "globex")]
+
+
 def test_an_agent_touching_a_cell_needs_approval(env: Env) -> None:
     runner = FakeRunner(changes={"paybill-cell/aws-euw1-a": [("update", "aws:kms/key:Key", "k", True)]})
     auto = env.make(actor="agent:billing-bot", runner=runner)
