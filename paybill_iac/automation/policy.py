@@ -3,7 +3,6 @@ stack's own config or tags). The only place the automation layer reads the polic
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from paybill_iac.automation.invocation import POLICY_PACKS, StackRef
@@ -14,7 +13,8 @@ from paybill_iac.model.catalog import Catalog
 def policy_configs(catalog: Catalog, stack: StackRef, actor: str) -> dict[str, dict[str, Any]]:
     """The policy config of each of POLICY_PACKS for one run of `stack` by `actor`."""
     try:
-        from paybill_policies import context_from_catalog, policy_config
+        from paybill_iac.policy_context import context_from_catalog
+        from paybill_policies import policy_config
     except ImportError as error:
         raise OperationError(f"the policy library (paybill_policies) cannot be imported ({error}); "
                              "paybill-iac never runs a stack without its policy packs") from None
@@ -22,6 +22,4 @@ def policy_configs(catalog: Catalog, stack: StackRef, actor: str) -> dict[str, d
         context = context_from_catalog(catalog, stack.project, stack.name, actor=actor)
     except LookupError as error:
         raise UsageError(str(error)) from None
-    # Plain dicts: the naming module hands out read-only mappings, which dataclasses.asdict cannot copy.
-    context = replace(context, names=dict(context.names), cell_names=dict(context.cell_names))
     return {pack: policy_config(context, pack=pack) for pack in POLICY_PACKS}

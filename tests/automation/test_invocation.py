@@ -44,7 +44,7 @@ def test_work_dir_keeps_what_pulumi_added_to_the_stack_file(env: Env) -> None:
 
 @pytest.mark.parametrize("actor", ["human", "agent:billing-bot"])
 def test_every_preview_and_up_carries_all_packs_with_per_run_configs(env: Env, actor: str) -> None:
-    from paybill_policies import context_from_catalog
+    from paybill_iac.policy_context import context_from_catalog
 
     auto = env.make(actor=actor)
     for operation in ("preview", "up"):
