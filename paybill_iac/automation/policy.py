@@ -13,8 +13,9 @@ from paybill_iac.model.catalog import Catalog
 def policy_configs(catalog: Catalog, stack: StackRef, actor: str) -> dict[str, dict[str, Any]]:
     """The policy config of each of POLICY_PACKS for one run of `stack` by `actor`."""
     try:
-        from paybill_iac.policy_context import context_from_catalog
         from paybill_policies import policy_config
+
+        from paybill_iac.policy_context import context_from_catalog
     except ImportError as error:
         raise OperationError(f"the policy library (paybill_policies) cannot be imported ({error}); "
                              "paybill-iac never runs a stack without its policy packs") from None
