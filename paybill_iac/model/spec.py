@@ -175,8 +175,7 @@ class TenantSpec:
             names=read.names(cloud, isolation),
             database=read.database(cloud, required=isolation in DEDICATED_DB_ISOLATIONS),
             cell=read.text("cell") if shared else read.absent("cell", f"a {isolation} tenant has no cell"),
-            cell_stack=(read.text("cellStack") if shared
-                        else read.absent("cellStack", f"a {isolation} tenant has no cell")),
+            cell_stack=read.text("cellStack") if shared else read.absent("cellStack", "it has no cell"),
         )
         read.finish(spec.tenant, cloud, spec.region)
         return spec
@@ -392,7 +391,8 @@ class _ConfigReader:
             return minimum
         return value
 
-    def absent(self, key: str, why: str) -> None:
+    def absent(self, key: str, why: str) -> str | None:
+        """None, which is what the key must be (a value is a problem: `why` says why)."""
         if self.get(f"{NAMESPACE}:{key}") is not None:
             self.problems.append(f"config key '{NAMESPACE}:{key}' must not be set: {why}")
         return None
@@ -437,8 +437,8 @@ class _ConfigReader:
         if regions is not None and not (isinstance(regions, list) and all(isinstance(r, str) for r in regions)):
             self._wrong("limits", "regions as a list of text", regions)
             regions = None
-        return PlanLimits(*(int(value[key]) for key in numbers),
-                          regions=tuple(regions) if regions is not None else None)
+        return PlanLimits(int(value["db_vcpus"]), int(value["db_storage_gb"]), int(value["backup_retention_days"]),
+                          int(value["max_db_instances"]), tuple(regions) if regions is not None else None)
 
     def database(self, cloud: str, *, required: bool) -> DatabaseSize | None:
         key = "database"
