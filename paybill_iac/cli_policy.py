@@ -59,10 +59,10 @@ def list_rules(fmt: str) -> None:
         return
     import json
 
-    from paybill_policies import engine
+    from paybill_policies import rules
 
     click.echo(json.dumps([{
         "id": rule.id, "pack": rule.pack, "cloud": rule.cloud, "types": list(rule.types), "kind": rule.kind,
         "description": rule.description, "severity": rule.severity, "enforcement": rule.enforcement,
         "remediation": rule.remediation, "remediates": rule.remediate is not None, "approval": rule.approval,
-    } for rule in engine.rules()], indent=2))
+    } for rule in rules()], indent=2))

@@ -85,19 +85,21 @@ def check(
     enforcement: dict[str, Any] | None = None,
 ) -> CheckResult:
     """Evaluate `packs` (all three by default) over every stack in `file`."""
-    from paybill_policies import engine, inputs
+    import paybill_policies
+    from paybill_policies import PACKS, ConfigError, ContextError, InputError, inputs
 
     from paybill_iac.catalog import load_catalog
+    from paybill_iac.policy_context import context_from_catalog
 
     if not ACTOR.match(actor):
         raise UsageError(f"actor '{actor}' is not 'human' or 'agent:<name>'")
-    chosen = list(packs or engine.PACKS)
-    unknown_packs = [pack for pack in chosen if pack not in engine.PACKS]
+    chosen = list(packs or PACKS)
+    unknown_packs = [pack for pack in chosen if pack not in PACKS]
     if unknown_packs:
-        raise UsageError(f"unknown pack(s) {', '.join(unknown_packs)} (packs: {', '.join(engine.PACKS)})")
+        raise UsageError(f"unknown pack(s) {', '.join(unknown_packs)} (packs: {', '.join(PACKS)})")
     try:
         fmt, stacks = inputs.load(file)
-    except inputs.InputError as error:
+    except InputError as error:
         raise UsageError(str(error)) from None
     if not stacks:
         raise UsageError(f"{file}: holds no stack to check")
@@ -105,19 +107,19 @@ def check(
         catalog = load_catalog(catalog_dir)
     except CatalogError as error:
         raise UsageError(f"the catalog cannot be used: {error}") from None
-    known_rules = {rule.id for rule in engine.rules()}
+    known_rules = set(paybill_policies.REGISTRY)
     stray = sorted(key for key in enforcement or {} if key != "all" and key not in known_rules)
     if stray:
         raise UsageError(f"policy config names unknown rule(s): {', '.join(stray)}")
     results = []
     for item in stacks:
         try:
-            context = engine.context_from_catalog(catalog, item.project, item.stack, actor)
-        except LookupError as error:
+            context = context_from_catalog(catalog, item.project, item.stack, actor)
+        except ContextError as error:
             raise UsageError(f"{file}: {error}") from None
         try:
-            report = engine.check(item.resources, context, chosen, enforcement)
-        except ValueError as error:  # a bad enforcement level
+            report = paybill_policies.check(item.resources, context, chosen, enforcement)
+        except ConfigError as error:  # a bad enforcement level
             raise UsageError(f"policy config: {error}") from None
         results.append(StackResult(
             project=item.project, stack=item.stack, kind=context.kind, plan=context.plan,

@@ -1,4 +1,4 @@
-"""The preview's bridge to the policy rule library (`paybill_policies.engine`).
+"""The preview's bridge to the policy rule library (`paybill_policies`).
 
 The three packs run in-process on what a stack registered, with a context built from the catalog
 (never from the stack's own tags or config) and the given actor: the same verdicts CrossGuard gives
@@ -16,20 +16,17 @@ RESOURCE_VIEW_FIELDS = ("urn", "type", "name", "inputs", "parent", "protect", "r
 LEVELS = ("mandatory", "advisory")
 
 
-def _engine() -> Any:
-    from paybill_policies import engine
-
-    return engine
-
-
 def evaluate_stack(catalog: Catalog, project: str, stack: str, actor: str,
                    resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The violations of one stack's resources, as plain dicts {pack, policy, level, urn, message}."""
-    engine = _engine()
-    context = engine.context_from_catalog(catalog, project, stack, actor)
-    views = [engine.ResourceView(**{key: resource[key] for key in RESOURCE_VIEW_FIELDS if key in resource})
+    from paybill_policies import ResourceView, evaluate
+
+    from paybill_iac.policy_context import context_from_catalog
+
+    context = context_from_catalog(catalog, project, stack, actor)
+    views = [ResourceView(**{key: resource[key] for key in RESOURCE_VIEW_FIELDS if key in resource})
              for resource in resources]
-    found = engine.evaluate(views, context)
+    found = evaluate(views, context)
     return sorted((_violation_dict(violation) for violation in found),
                   key=lambda item: (LEVELS.index(item["level"]) if item["level"] in LEVELS else 9,
                                     item["pack"], item["policy"], item["urn"], item["message"]))
@@ -57,9 +54,11 @@ class RuleInfo:
 
 
 def rules() -> dict[str, RuleInfo]:
-    """Every rule the packs define, by id, from the policy registry (`paybill_policies.engine.rules()`)."""
+    """Every rule the packs define, by id, from the policy registry (`paybill_policies.rules()`)."""
     try:
-        registered = _engine().rules()
+        from paybill_policies import rules as registered_rules
+
+        registered = registered_rules()
     except Exception:  # noqa: BLE001 - SARIF still lists the rules that fired
         return {}
     return {

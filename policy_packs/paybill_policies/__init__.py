@@ -2,29 +2,55 @@
 (plan-limits, tenant-isolation, agent-guardrails), `paybill-iac policy check`, `paybill-iac preview`
 and the automation layer.
 
-    engine   ResourceView, PolicyContext, Rule, the registry, evaluate(), policy_config()
-    rules    one module per cloud plus the rules every cloud has; importing it registers them
-    pack     builds a pulumi_policy PolicyPack from the registry (only in a pack's __main__.py)
-    inputs   reads `pulumi stack export` and `paybill-iac preview` files
-    docs     the rule reference in the README, generated from the registry
+    errors     the exceptions, one base (PolicyError); the hierarchy is drawn in its docstring
+    context    PolicyContext, PlanLimits, unknown_context(), context_from_config()
+    registry   Rule, register(), rules(), REGISTRY, the packs, clouds, levels and severities
+    config     CONFIG_SCHEMA, policy_config(), level_of()
+    evaluate   ResourceView, the input readers, check(), evaluate(), remediate()
+    rules      one module per cloud, the rule families every cloud has, their tables; importing this
+               package registers them
+    pack       builds a pulumi_policy PolicyPack from the registry (only in a pack's __main__.py)
+    inputs     reads `pulumi stack export` and `paybill-iac preview` files
+    docs       the rule reference in the README, generated from the registry
 
+Imports run one way: errors <- context <- registry <- config <- evaluate <- rules <- this package;
+of paybill-iac only `paybill_iac.model` is imported. The context of a stack comes from the control
+plane (`paybill_iac.policy_context.context_from_catalog`); this library never reads a catalog.
 Importing this package imports no pulumi module.
 """
 
-from paybill_policies.engine import (
-    ALL_PACKS,
-    PACKS,
-    PolicyContext,
+# First, registering every rule; then `rules` and `evaluate` below rebind the package attributes that
+# importing their modules set, so they name the functions (reach the modules with `from
+# paybill_policies.rules import aws`, `from paybill_policies.evaluate import get`).
+from paybill_policies import rules as _rule_modules  # noqa: F401 - registers every rule
+from paybill_policies.config import CONFIG_SCHEMA, level_of, policy_config
+from paybill_policies.context import PlanLimits, PolicyContext, context_from_config, unknown_context
+from paybill_policies.errors import ConfigError, ContextError, InputError, PolicyError, RuleError, Unknown
+from paybill_policies.evaluate import (
+    Report,
     ResourceView,
-    Rule,
+    Undecided,
     Violation,
-    context_from_catalog,
+    check,
     evaluate,
-    policy_config,
+    parse_urn,
+    remediate,
+)
+from paybill_policies.registry import (
+    ALL_PACKS,
+    CLOUDS,
+    LEVELS,
+    PACKS,
+    REGISTRY,
+    SEVERITIES,
+    Rule,
+    register,
     rules,
 )
 
 __all__ = [
-    "ALL_PACKS", "PACKS", "PolicyContext", "ResourceView", "Rule", "Violation", "context_from_catalog",
-    "evaluate", "policy_config", "rules",
+    "ALL_PACKS", "CLOUDS", "CONFIG_SCHEMA", "LEVELS", "PACKS", "REGISTRY", "SEVERITIES", "ConfigError", "ContextError",
+    "InputError", "PlanLimits", "PolicyContext", "PolicyError", "Report", "ResourceView", "Rule", "RuleError",
+    "Undecided", "Unknown", "Violation", "check", "context_from_config", "evaluate", "level_of", "parse_urn",
+    "policy_config", "register", "remediate", "rules", "unknown_context",
 ]

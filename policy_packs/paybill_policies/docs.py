@@ -6,11 +6,11 @@ written twice."""
 
 from __future__ import annotations
 
-from paybill_policies.engine import CLOUDS, PACKS, rules
+from paybill_iac.model.resource_facts import DEPRECATED_TOKENS
 from paybill_policies.pack import PACK_DESCRIPTIONS
-from paybill_policies.rules._catalog import ALIASES
+from paybill_policies.registry import CLOUDS, PACKS, rules
 
-DEPRECATED = frozenset(alias for aliases in ALIASES.values() for alias in aliases)
+DEPRECATED = frozenset(DEPRECATED_TOKENS)
 
 CROSSGUARD_LIMITS = """\
 ### What CrossGuard cannot see, and who covers it
@@ -31,8 +31,9 @@ CROSSGUARD_LIMITS = """\
   the option itself.
 - **Stack tags and the deploying identity.** Stack tags reach policies only on Pulumi Cloud stacks, and
   no policy learns who runs the deployment: the actor comes in the policy config, which the automation
-  layer writes for every run (`paybill_policies.engine.policy_config`). Without that config the agent
-  guardrails assume a human.
+  layer writes for every run (`paybill_policies.policy_config`). Without that config the stack is
+  unknown (only the rules that need no catalog run, and `<cloud>-stack-known-to-catalog` says so) and
+  the agent guardrails assume a human.
 """
 
 

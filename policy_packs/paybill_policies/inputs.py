@@ -11,11 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from paybill_policies.engine import ResourceView, parse_urn
+from paybill_policies.errors import InputError
+from paybill_policies.evaluate import ResourceView, parse_urn
 
-
-class InputError(ValueError):
-    """The file cannot be read or is neither a stack export nor a preview file; the message says why."""
+__all__ = ["InputError", "StackInput", "load", "parse"]
 
 
 @dataclass

@@ -8,8 +8,9 @@ only a pack's `__main__.py` calls it.
 
 What each policy does on a call:
 - the stack and project come from the resource's URN;
-- the context comes from the policy config (`policy_config(context)` writes it per run), else from the
-  catalog at `catalog` in the config (or $PAYBILL_CATALOG, or the repository's stacks/catalog);
+- the context comes from the policy config (`policy_config(context)` writes it per run, from the
+  catalog); without it the stack is unknown, so only the rules that need no context run and the
+  `<cloud>-stack-known-to-catalog` rule reports the stack;
 - a value the engine does not know yet (preview) makes the policy raise the SDK's UnknownValueError,
   which CrossGuard reports as an advisory "can't run policy during preview" diagnostic.
 """
@@ -19,7 +20,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from paybill_policies import engine
+from paybill_policies.config import CONFIG_SCHEMA
+from paybill_policies.context import PolicyContext, context_from_config
+from paybill_policies.errors import Unknown
+from paybill_policies.evaluate import ResourceView, parse_urn, plain
+from paybill_policies.registry import Rule, rules
 
 PACK_DESCRIPTIONS = {
     "plan-limits": "The tenant's plan (from the catalog) bounds what its stack provisions: database vCPUs, "
@@ -32,7 +37,7 @@ PACK_DESCRIPTIONS = {
 }
 
 
-def _unknown(error: engine.Unknown) -> Exception:
+def _unknown(error: Unknown) -> Exception:
     from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
     return UnknownValueError(UNKNOWN_STRING_VALUE, error.path.split("."))
@@ -40,24 +45,20 @@ def _unknown(error: engine.Unknown) -> Exception:
 
 def _view(
     resource: Any, props: Any, opts: Any, provider: Any, dependencies: tuple[str, ...] = ()
-) -> engine.ResourceView:
-    return engine.ResourceView(
-        urn=resource.urn, type=resource.resource_type, name=resource.name, inputs=engine.plain(props),
+) -> ResourceView:
+    return ResourceView(
+        urn=resource.urn, type=resource.resource_type, name=resource.name, inputs=plain(props),
         parent=(opts.parent or "") if opts is not None else "", protect=bool(opts.protect) if opts else False,
         provider=getattr(provider, "urn", "") or "", dependencies=dependencies,
     )
 
 
-def _context(config: Mapping[str, Any] | None, urn: str) -> engine.PolicyContext:
-    stack, project, _, _ = engine.parse_urn(urn)
-    return engine.context_from_config(engine.plain(config or {}), project, stack)
+def _context(config: Mapping[str, Any] | None, urn: str) -> PolicyContext:
+    stack, project, _, _ = parse_urn(urn)
+    return context_from_config(plain(config or {}), project, stack)
 
 
-def _message(rule: engine.Rule, message: str) -> str:
-    return f"{message} Approval needed: {rule.approval}." if rule.approval else message
-
-
-def policy_for(rule: engine.Rule) -> Any:
+def policy_for(rule: Rule) -> Any:
     """The pulumi_policy policy of one rule."""
     from pulumi_policy import (
         EnforcementLevel,
@@ -70,7 +71,7 @@ def policy_for(rule: engine.Rule) -> Any:
     common: dict[str, Any] = {
         "name": rule.id, "description": rule.description, "enforcement_level": EnforcementLevel(rule.enforcement),
         "severity": Severity(rule.severity), "remediation_steps": rule.remediation,
-        "config_schema": PolicyConfigSchema(properties=dict(engine.CONFIG_SCHEMA)),
+        "config_schema": PolicyConfigSchema(properties=dict(CONFIG_SCHEMA)),
         "tags": [rule.pack, rule.cloud],
     }
     if rule.kind == "stack":
@@ -84,8 +85,8 @@ def policy_for(rule: engine.Rule) -> Any:
                 return
             try:
                 for urn, message in rule.validator(views, context):
-                    report(_message(rule, message), urn or None)
-            except engine.Unknown as error:
+                    report(rule.reported(message), urn or None)
+            except Unknown as error:
                 raise _unknown(error) from None
 
         return StackValidationPolicy(validate=validate_stack, **common)
@@ -99,8 +100,8 @@ def policy_for(rule: engine.Rule) -> Any:
         view = _view(args, args.props, args.opts, args.provider)
         try:
             for message in rule.validator(view, context):
-                report(_message(rule, message))
-        except engine.Unknown as error:
+                report(rule.reported(message))
+        except Unknown as error:
             raise _unknown(error) from None
 
     remediate = None
@@ -115,7 +116,7 @@ def policy_for(rule: engine.Rule) -> Any:
                 return None
             try:
                 return remediator(_view(args, args.props, args.opts, args.provider), context)
-            except engine.Unknown:
+            except Unknown:
                 return None
 
     return ResourceValidationPolicy(validate=validate, remediate=remediate, **common)
@@ -123,7 +124,7 @@ def policy_for(rule: engine.Rule) -> Any:
 
 def policies(pack: str) -> list[Any]:
     """Every policy of `pack`, in registry order."""
-    return [policy_for(rule) for rule in engine.rules([pack])]
+    return [policy_for(rule) for rule in rules([pack])]
 
 
 def serve(pack: str) -> None:

@@ -39,7 +39,7 @@ def catalog() -> Any:
 @pytest.fixture(scope="session")
 def example_stacks(catalog: Any) -> dict[str, ExampleStack]:
     """Every cell and tenant stack of the example catalog, by stack name."""
-    from paybill_policies.engine import ResourceView
+    from paybill_policies import ResourceView
 
     from paybill_iac.mockrun import run_stack
 

@@ -73,25 +73,27 @@ def _configure(analyzer: Any, config: dict[str, Any]) -> None:
 
 
 def test_the_pack_describes_its_policies(analyzer: Any) -> None:
+    import paybill_policies as policies
     from google.protobuf import empty_pb2
-    from paybill_policies import engine
     from pulumi.runtime.proto import analyzer_pb2
 
     info = analyzer.GetAnalyzerInfo(empty_pb2.Empty())
     assert info.name == "plan-limits" and info.supportsConfig
     names = {policy.name for policy in info.policies}
-    assert names == {rule.id for rule in engine.rules(["plan-limits"])}
+    assert names == {rule.id for rule in policies.rules(["plan-limits"])}
     rds = next(policy for policy in info.policies if policy.name == "aws-rds-instance-vcpus-within-plan")
     assert rds.enforcementLevel == analyzer_pb2.MANDATORY and rds.remediation_steps
     assert "context" in rds.configSchema.properties
 
 
 def test_analyze_and_analyze_stack_use_the_context_from_policy_config(analyzer: Any, catalog: Any) -> None:
-    from paybill_policies import engine
+    import paybill_policies as policies
     from pulumi.runtime.proto import analyzer_pb2
 
-    context = engine.context_from_catalog(catalog, "paybill-tenant", "cyberdyne")
-    _configure(analyzer, engine.policy_config(context, pack="plan-limits"))
+    from paybill_iac.policy_context import context_from_catalog
+
+    context = context_from_catalog(catalog, "paybill-tenant", "cyberdyne")
+    _configure(analyzer, policies.policy_config(context, pack="plan-limits"))
     inputs = {"instanceClass": "db.m7g.16xlarge", "allocatedStorage": 256, "backupRetentionPeriod": 30,
               "deletionProtection": True}
     request = analyzer_pb2.AnalyzeRequest(type="aws:rds/instance:Instance", urn=URN, name="cyberdyne-db",
@@ -115,11 +117,13 @@ def test_analyze_and_analyze_stack_use_the_context_from_policy_config(analyzer: 
 
 
 def test_a_stack_cannot_raise_its_own_plan_through_a_context_for_another_stack(analyzer: Any, catalog: Any) -> None:
-    from paybill_policies import engine
+    import paybill_policies as policies
     from pulumi.runtime.proto import analyzer_pb2
 
-    other = engine.context_from_catalog(catalog, "paybill-tenant", "tyrell")  # enterprise, but another tenant
-    _configure(analyzer, engine.policy_config(other, pack="plan-limits"))
+    from paybill_iac.policy_context import context_from_catalog
+
+    other = context_from_catalog(catalog, "paybill-tenant", "tyrell")  # enterprise, but another tenant
+    _configure(analyzer, policies.policy_config(other, pack="plan-limits"))
     request = analyzer_pb2.AnalyzeStackRequest(resources=[analyzer_pb2.AnalyzerResource(
         type="aws:rds/instance:Instance", urn=URN, name="cyberdyne-db",
         properties=_struct({"instanceClass": "db.m7g.xlarge"}))])
@@ -128,11 +132,13 @@ def test_a_stack_cannot_raise_its_own_plan_through_a_context_for_another_stack(a
 
 
 def test_an_unknown_value_is_an_advisory_diagnostic(analyzer: Any, catalog: Any) -> None:
-    from paybill_policies import engine
+    import paybill_policies as policies
     from pulumi.runtime.proto import analyzer_pb2
 
-    context = engine.context_from_catalog(catalog, "paybill-tenant", "cyberdyne")
-    _configure(analyzer, engine.policy_config(context, pack="plan-limits"))
+    from paybill_iac.policy_context import context_from_catalog
+
+    context = context_from_catalog(catalog, "paybill-tenant", "cyberdyne")
+    _configure(analyzer, policies.policy_config(context, pack="plan-limits"))
     unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
     request = analyzer_pb2.AnalyzeRequest(type="aws:rds/instance:Instance", urn=URN, name="cyberdyne-db",
                                           properties=_struct({"instanceClass": unknown, "backupRetentionPeriod": 30}))
@@ -140,3 +146,20 @@ def test_an_unknown_value_is_an_advisory_diagnostic(analyzer: Any, catalog: Any)
     assert [(item.policyName, item.enforcementLevel) for item in found] == [
         ("aws-rds-instance-vcpus-within-plan", analyzer_pb2.ADVISORY)]
     assert "during preview" in found[0].message
+
+
+def test_without_policy_config_the_stack_is_unknown(analyzer: Any) -> None:
+    """The pack reads no catalog (not even the repository's stacks/catalog): the control plane's policy
+    config is the only source of a stack's plan."""
+    from pulumi.runtime.proto import analyzer_pb2
+
+    _configure(analyzer, {})
+    request = analyzer_pb2.AnalyzeStackRequest(resources=[analyzer_pb2.AnalyzerResource(
+        type="aws:rds/instance:Instance", urn=URN, name="cyberdyne-db",
+        properties=_struct({"instanceClass": "db.m7g.16xlarge"}))])
+    found = {item.policyName for item in analyzer.AnalyzeStack(request).diagnostics}
+    assert found == {"aws-stack-known-to-catalog"}
+    resource = analyzer_pb2.AnalyzeRequest(type="aws:rds/instance:Instance", urn=URN, name="cyberdyne-db",
+                                           properties=_struct({"instanceClass": "db.m7g.16xlarge"}))
+    assert list(analyzer.Analyze(resource).diagnostics) == []  # no plan, so no size limit to hold it to
+

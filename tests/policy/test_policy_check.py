@@ -133,3 +133,4 @@ def test_rules_lists_the_registry(capsys: Any) -> None:
     result = _main(capsys, "policy", "rules", "--format", "json")
     assert result.exit_code == 0
     assert len(json.loads(result.output)) >= 90
+

@@ -9,8 +9,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import paybill_policies as policies
 import pytest
-from paybill_policies import engine
+from paybill_policies.evaluate import get
+
+from paybill_iac.policy_context import context_from_catalog
 
 Change = Callable[[list[Any], Any], tuple[list[Any], Any]]
 
@@ -87,7 +90,7 @@ def drop(type_token: str) -> Change:
 def add(type_token: str, inputs: dict[str, Any], name: str = "added") -> Change:
     def change(resources: list[Any], context: Any) -> tuple[list[Any], Any]:
         urn = f"urn:pulumi:{context.stack}::{context.project}::{type_token}::{name}"
-        return [*resources, engine.ResourceView(urn, type_token, name, copy.deepcopy(inputs), protect=True)], context
+        return [*resources, policies.ResourceView(urn, type_token, name, copy.deepcopy(inputs), protect=True)], context
     return change
 
 
@@ -107,14 +110,14 @@ def with_context(**fields: Any) -> Change:
 
 def unknown_stack() -> Change:
     def change(resources: list[Any], context: Any) -> tuple[list[Any], Any]:
-        return resources, engine.unknown_context(context.project, context.stack, context.actor)
+        return resources, policies.unknown_context(context.project, context.stack, context.actor)
     return change
 
 
 def become(stack: str) -> Change:
     """Swap in another example stack (the cell), keeping the actor."""
     def change(resources: list[Any], context: Any) -> tuple[list[Any], Any]:
-        return list(_STACKS[stack].resources), engine.context_from_catalog(
+        return list(_STACKS[stack].resources), context_from_catalog(
             _CATALOG[0], _STACKS[stack].project, stack, context.actor)
     return change
 
@@ -145,7 +148,7 @@ def marker(cloud: str, key: str, value: Any) -> Change:
         index = next(index for index, item in enumerate(resources) if item.type in TAGGABLE[cloud])
         path = TAGGABLE[cloud][resources[index].type]
         inputs = copy.deepcopy(resources[index].inputs)
-        tags = dict(engine.get(inputs, path) or {})
+        tags = dict(get(inputs, path) or {})
         if value is None:
             tags.pop(key)
         else:
@@ -465,19 +468,19 @@ def stacks(example_stacks: dict[str, Any], catalog: Any) -> dict[str, Any]:
 def _run(stacks: dict[str, Any], catalog: Any, rule_id: str, change: Change | None) -> list[Any]:
     case = CASES[rule_id]
     stack = stacks[case.stack]
-    context = engine.context_from_catalog(catalog, stack.project, stack.stack, case.actor)
+    context = context_from_catalog(catalog, stack.project, stack.stack, case.actor)
     resources = list(stack.resources)
     if case.base is not None:
         resources, context = case.base(resources, context)
     if change is not None:
         resources, context = change(resources, context)
-    report = engine.check(resources, context)
+    report = policies.check(resources, context)
     assert not [item for item in report.undecided if item.policy == rule_id]
     return [violation for violation in report.violations if violation.policy == rule_id]
 
 
 def test_every_rule_has_cases() -> None:
-    registered = {rule.id for rule in engine.rules()}
+    registered = {rule.id for rule in policies.rules()}
     assert registered == set(CASES), (sorted(registered - set(CASES)), sorted(set(CASES) - registered))
     assert all(case.changes for case in CASES.values())
 
@@ -492,7 +495,7 @@ def test_baseline_is_compliant(stacks: dict[str, Any], catalog: Any, rule_id: st
 def test_violating_change_is_reported(stacks: dict[str, Any], catalog: Any, rule_id: str, label: str) -> None:
     found = _run(stacks, catalog, rule_id, CASES[rule_id].changes[label])
     assert found, f"{rule_id} missed: {label}"
-    rule = engine.REGISTRY[rule_id]
+    rule = policies.REGISTRY[rule_id]
     assert all(violation.level == rule.enforcement and violation.pack == rule.pack for violation in found)
     if rule.approval:
         assert all(f"Approval needed: {rule.approval}" in violation.message for violation in found)

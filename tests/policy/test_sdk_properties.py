@@ -10,8 +10,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import paybill_policies as policies
 import pytest
-from paybill_policies import engine
 from paybill_policies.rules import _catalog
 
 PACKAGES = {"aws": "pulumi_aws", "azure-native": "pulumi_azure_native", "gcp": "pulumi_gcp", "oci": "pulumi_oci"}
@@ -87,9 +87,9 @@ def has_path(token: str, path: str) -> bool:
     return True
 
 
-READS = sorted({(rule.id, token, path) for rule in engine.rules() for token, paths in rule.reads.items()
+READS = sorted({(rule.id, token, path) for rule in policies.rules() for token, paths in rule.reads.items()
                 for path in paths})
-TYPES = sorted({(rule.id, token) for rule in engine.rules() for token in rule.types if not token.endswith(":*")})
+TYPES = sorted({(rule.id, token) for rule in policies.rules() for token in rule.types if not token.endswith(":*")})
 
 
 @pytest.mark.parametrize(("rule_id", "token"), TYPES)
@@ -103,7 +103,7 @@ def test_every_property_a_rule_reads_exists(rule_id: str, token: str, path: str)
 
 
 def test_every_rule_declares_what_it_reads_on_types_it_matches() -> None:
-    for rule in engine.rules():
+    for rule in policies.rules():
         assert set(rule.reads) <= set(rule.types), rule.id
 
 
@@ -119,7 +119,7 @@ def test_taggable_types_are_exactly_those_with_a_tag_property(cloud: str) -> Non
 def _deprecated_by_replacement() -> dict[str, set[str]]:
     """current token -> tokens the SDK marks as deprecated in its favour or lists as type aliases."""
     found: dict[str, set[str]] = {}
-    wanted = {token for rule in engine.rules() for token in rule.types if not token.endswith(":*")
+    wanted = {token for rule in policies.rules() for token in rule.types if not token.endswith(":*")
               and not token.startswith("pulumi:")}
     for package in ("aws", "gcp", "oci"):
         entries = _registry(package)
@@ -147,13 +147,13 @@ def _deprecated_by_replacement() -> dict[str, set[str]]:
 def test_rules_match_the_deprecated_tokens_of_what_they_read() -> None:
     deprecated = _deprecated_by_replacement()
     assert "aws:s3/bucketV2:BucketV2" in deprecated["aws:s3/bucket:Bucket"]
-    for rule in engine.rules():
+    for rule in policies.rules():
         for token in rule.types:
             missing = deprecated.get(token, set()) - set(rule.types)
             assert not missing, f"{rule.id} matches {token} but not its deprecated {sorted(missing)}"
 
 
 def test_azure_native_versioned_tokens_match_their_resource() -> None:
-    rule = engine.REGISTRY["azure-storage-account-tls-1-2"]
+    rule = policies.REGISTRY["azure-storage-account-tls-1-2"]
     assert rule.matches("azure-native:storage/v20230101:StorageAccount")
     assert not rule.matches("azure-native:storage/v20230101:BlobContainer")

@@ -6,18 +6,9 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from paybill_policies.engine import (
-    PolicyContext,
-    ResourceView,
-    Rule,
-    Unknown,
-    as_bool,
-    as_number,
-    get,
-    known,
-    register,
-    strings,
-)
+from paybill_policies.context import PolicyContext
+from paybill_policies.evaluate import ResourceView, Unknown, as_bool, as_number, get, known, strings
+from paybill_policies.registry import Rule, register
 
 __all__ = [
     "PolicyContext", "ResourceView", "Unknown", "as_bool", "as_number", "get", "known", "rule", "listing",

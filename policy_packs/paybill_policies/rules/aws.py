@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from paybill_policies.engine import json_document
+from paybill_policies.evaluate import json_document
 from paybill_policies.rules._catalog import with_aliases
 from paybill_policies.rules._kit import (
     AGENT_GUARDRAILS,

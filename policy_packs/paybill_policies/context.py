@@ -1,0 +1,152 @@
+"""What the rules know about a stack: the PolicyContext, and how a pack gets it from its policy config.
+
+    PolicyContext          the stack's tenant or cell, plan, limits, isolation, cloud, region, state,
+                           physical names, other owners' names, and who deploys
+    PlanLimits             what the plan lets the stack provision
+    unknown_context()      a stack the catalog does not know: only context-free rules run
+    context_from_config()  the context one policy call uses, from the policy config
+
+The control plane builds a context from the catalog (`paybill_iac.policy_context.context_from_catalog`)
+and hands it to the packs as policy config (`paybill_policies.config.policy_config`); this library
+never reads a catalog. The context comes from the catalog, never from the stack: a stack (or an agent
+editing it) cannot raise its own plan by setting a tag or a config value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from paybill_iac.model import markers
+from paybill_policies.errors import ContextError
+
+__all__ = [
+    "CELL_PROJECT", "DEFAULT_MAX_RESOURCES", "TENANT_PROJECT", "ContextError", "PlanLimits", "PolicyContext",
+    "context_from_config", "unknown_context",
+]
+
+TENANT_PROJECT = "paybill-tenant"
+CELL_PROJECT = "paybill-cell"
+DEFAULT_MAX_RESOURCES = 80
+"""Most cloud resources one stack may hold when an agent deploys it (policy config `maxResources`)."""
+
+
+@dataclass(frozen=True)
+class PlanLimits:
+    """What the stack may provision: sizes are ceilings, backup retention a floor."""
+
+    db_vcpus: int
+    db_storage_gb: int
+    backup_retention_days: int
+    max_db_instances: int
+    """Dedicated database instances the isolation model allows (pooled 0, silo/bridge/cell 1)."""
+    regions: tuple[str, ...] | None = None
+    """The plan's allow-list of regions; None: any region of the plan's clouds."""
+
+
+@dataclass(frozen=True)
+class PolicyContext:
+    """What the catalog says about one stack, and who runs the deployment."""
+
+    project: str
+    """paybill-tenant or paybill-cell."""
+    stack: str
+    """The tenant id or the cell id."""
+    actor: str = "human"
+    """human, or agent:<name> (the agent guardrails apply to agents)."""
+    kind: str = "tenant"
+    """tenant or cell."""
+    tenant: str = ""
+    cell: str = ""
+    """The tenant's cell (pooled, bridge) or the cell itself."""
+    plan: str = ""
+    isolation: str = ""
+    """silo, bridge or pooled; a cell is pooled."""
+    cloud: str = ""
+    region: str = ""
+    state: str = ""
+    org: str = ""
+    limits: PlanLimits | None = None
+    names: Mapping[str, str] = field(default_factory=dict)
+    """The stack's own physical names (paybill_iac.model.naming)."""
+    cell_names: Mapping[str, str] = field(default_factory=dict)
+    """The tenant's cell's physical names (shared, so not foreign)."""
+    foreign_names: frozenset[str] = frozenset()
+    """Physical names and prefixes of every other tenant and cell: a resource naming one crosses
+    the isolation boundary."""
+    max_resources: int = DEFAULT_MAX_RESOURCES
+    known: bool = True
+    """False when the catalog has no entry for the stack (then only context-free rules run)."""
+
+    @property
+    def is_agent(self) -> bool:
+        return self.actor == "agent" or self.actor.startswith("agent:")
+
+    @property
+    def markers(self) -> dict[str, str]:
+        """The markers every taggable resource of the stack must carry."""
+        if not self.known:
+            return {}
+        if self.kind == "cell":
+            return markers.cell_markers(self.cell or self.stack)
+        return markers.tenant_markers(self.tenant or self.stack, self.plan, self.isolation)
+
+    def as_dict(self, *, foreign: bool = True) -> dict[str, Any]:
+        """JSON-ready, for policy config (`foreign=False` leaves the other owners' names out)."""
+        data = asdict(replace(self, names=dict(self.names), cell_names=dict(self.cell_names)))
+        data["foreign_names"] = sorted(self.foreign_names) if foreign else []
+        if self.limits is not None:
+            data["limits"]["regions"] = list(self.limits.regions) if self.limits.regions is not None else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PolicyContext:
+        """Back from `as_dict()` as it arrives in policy config (numbers may be floats)."""
+        limits = data.get("limits")
+        plan_limits = None
+        if isinstance(limits, Mapping):
+            regions = limits.get("regions")
+            plan_limits = PlanLimits(
+                db_vcpus=int(limits["db_vcpus"]), db_storage_gb=int(limits["db_storage_gb"]),
+                backup_retention_days=int(limits["backup_retention_days"]),
+                max_db_instances=int(limits["max_db_instances"]),
+                regions=tuple(str(region) for region in regions) if regions is not None else None,
+            )
+        text = {key: str(data.get(key) or "") for key in (
+            "project", "stack", "kind", "tenant", "cell", "plan", "isolation", "cloud", "region", "state", "org")}
+        return cls(
+            **text, actor=str(data.get("actor") or "human"), limits=plan_limits,
+            names={str(k): str(v) for k, v in (data.get("names") or {}).items()},
+            cell_names={str(k): str(v) for k, v in (data.get("cell_names") or {}).items()},
+            foreign_names=frozenset(str(name) for name in data.get("foreign_names") or ()),
+            max_resources=int(data.get("max_resources") or DEFAULT_MAX_RESOURCES),
+            known=bool(data.get("known", True)),
+        )
+
+
+def unknown_context(project: str, stack: str, actor: str = "human") -> PolicyContext:
+    """The context of a stack the catalog does not know: only context-free rules can run."""
+    return PolicyContext(project=project, stack=stack, actor=actor, known=False,
+                         kind="cell" if project == CELL_PROJECT else "tenant")
+
+
+def context_from_config(config: Mapping[str, Any] | None, project: str, stack: str) -> PolicyContext:
+    """The context a pack uses for one policy call: the `context` in its policy config (written by
+    `policy_config` for this very stack); without one, or with one written for another stack, the
+    stack is unknown and only context-free rules run. The actor and the resource cap may be set on
+    their own (`actor`, `maxResources`)."""
+    config = config or {}
+    actor = str(config.get("actor") or "human")
+    data = config.get("context")
+    context = unknown_context(project, stack, actor)
+    if isinstance(data, Mapping) and data.get("stack"):
+        given = PolicyContext.from_dict(data)
+        # A config written for another stack must not lend it its plan.
+        same = given.stack == stack and given.project == project
+        context = given if same else unknown_context(project, stack, given.actor)
+    if config.get("actor"):
+        context = replace(context, actor=actor)
+    if config.get("maxResources") is not None:
+        context = replace(context, max_resources=int(float(config["maxResources"])))
+    return context
