@@ -123,10 +123,10 @@ def test_the_stack_comes_from_the_urn() -> None:
 
 def test_the_package_exports_the_functions_and_keeps_the_rule_modules_importable() -> None:
     from paybill_policies.evaluate import get
-    from paybill_policies.rules import aws
+    from paybill_policies.rules import aws, common
 
     assert callable(policies.rules) and callable(policies.evaluate) and get({"a": {"b": 1}}, "a.b") == 1
-    assert aws.RDS == "aws:rds/instance:Instance"
+    assert aws.RDS == "aws:rds/instance:Instance" and common.MARKERS_PRESENT
 
 
 def test_the_registry_refuses_a_second_rule_of_an_id_and_an_id_outside_its_cloud() -> None:
@@ -145,3 +145,32 @@ def test_every_error_is_a_policy_error() -> None:
         assert issubclass(error, policies.PolicyError)
     assert issubclass(policies.ContextError, LookupError) and issubclass(policies.ConfigError, ValueError)
 
+
+def test_rule_ids_stand_in_the_source_as_literals() -> None:
+    """Searching the source for a rule id finds where it is defined."""
+    source = "\n".join(path.read_text(encoding="utf-8")
+                       for path in (REPO / "policy_packs" / "paybill_policies" / "rules").glob("*.py"))
+    missing = [rule.id for rule in policies.rules() if f'"{rule.id}"' not in source]
+    assert not missing
+
+
+def test_api_versioned_azure_tokens_read_as_their_resource(example_stacks: dict[str, Any], catalog: Any) -> None:
+    """A stack written against an API version of azure-native meets the same rules, read the same way (the
+    markers rule used to fail on the token, the allow-list to refuse it, a container to read as an account)."""
+    def versioned(resource: Any) -> Any:
+        for module, version in (("storage", "v20230101"), ("dbforpostgresql", "v20240801"), ("keyvault", "v20230701")):
+            resource = dataclasses.replace(resource, type=resource.type.replace(
+                f"azure-native:{module}:", f"azure-native:{module}/{version}:"))
+        return resource
+
+    resources = [versioned(resource) for resource in example_stacks["tyrell"].resources]
+    assert any("/v2023" in resource.type for resource in resources)
+    for actor in ("human", "agent:claude"):
+        report = policies.check(resources, context_from_catalog(catalog, "paybill-tenant", "tyrell", actor))
+        assert report.violations == [] and report.undecided == [], actor
+    container = next(index for index, item in enumerate(resources) if item.type.endswith(":BlobContainer"))
+    resources[container] = dataclasses.replace(resources[container], inputs={**resources[container].inputs,
+                                                                              "publicAccess": "Blob"})
+    found = policies.evaluate(resources, context_from_catalog(catalog, "paybill-tenant", "tyrell"))
+    assert [(item.policy, item.message) for item in found] == [
+        ("azure-storage-account-no-public-access", "publicAccess is 'Blob'.")]

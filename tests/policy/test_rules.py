@@ -142,11 +142,16 @@ def foreign_reference(cloud: str) -> Change:
 
 
 def marker(cloud: str, key: str, value: Any) -> Change:
-    from paybill_policies.rules._catalog import TAGGABLE
+    from paybill_iac.model.resource_facts import facts_for
+
+    def tag_property(type_token: str) -> str | None:
+        facts = facts_for(type_token)
+        return facts.tag_property if facts is not None and facts.cloud == cloud else None
 
     def change(resources: list[Any], context: Any) -> tuple[list[Any], Any]:
-        index = next(index for index, item in enumerate(resources) if item.type in TAGGABLE[cloud])
-        path = TAGGABLE[cloud][resources[index].type]
+        index = next(index for index, item in enumerate(resources) if tag_property(item.type))
+        path = tag_property(resources[index].type)
+        assert path is not None
         inputs = copy.deepcopy(resources[index].inputs)
         tags = dict(get(inputs, path) or {})
         if value is None:

@@ -12,7 +12,8 @@ from typing import Any
 
 import paybill_policies as policies
 import pytest
-from paybill_policies.rules import _catalog
+
+from paybill_iac.model import resource_facts
 
 PACKAGES = {"aws": "pulumi_aws", "azure-native": "pulumi_azure_native", "gcp": "pulumi_gcp", "oci": "pulumi_oci"}
 TAG_PROPERTIES = ("tags", "labels", "freeformTags", "userLabels")
@@ -43,7 +44,7 @@ def args_class(token: str) -> type:
     package = token.split(":", 1)[0]
     entries = _registry(package)
     if token not in entries:  # an old token the SDK keeps only as a type alias of the current resource
-        current = next((key for key, aliases in _catalog.ALIASES.items() if token in aliases), None)
+        current = resource_facts.DEPRECATED_TOKENS.get(token)
         assert current in entries, f"{token} is not a resource type of the installed {PACKAGES[package]}"
         fqn, name = entries[current]
         source = Path(importlib.import_module(getattr(importlib.import_module(fqn), name).__module__).__file__)
@@ -107,13 +108,14 @@ def test_every_rule_declares_what_it_reads_on_types_it_matches() -> None:
         assert set(rule.reads) <= set(rule.types), rule.id
 
 
-@pytest.mark.parametrize("cloud", sorted(_catalog.TAGGABLE))
+@pytest.mark.parametrize("cloud", sorted(resource_facts.CLOUD_PACKAGE))
 def test_taggable_types_are_exactly_those_with_a_tag_property(cloud: str) -> None:
-    for token, path in _catalog.TAGGABLE[cloud].items():
-        assert has_path(token, path), f"{token} has no {path}"
-    for token in _catalog.AGENT_ALLOWED_TYPES[cloud]:
+    for token, facts in resource_facts.of_cloud(cloud).items():
         tagged = [name for name in TAG_PROPERTIES if name in _properties(args_class(token))]
-        assert not tagged or token in _catalog.TAGGABLE[cloud], f"{token} takes {tagged} but no rule checks markers"
+        if facts.tag_property is not None:
+            assert has_path(token, facts.tag_property), f"{token} has no {facts.tag_property}"
+        else:
+            assert not tagged, f"{token} takes {tagged} but the resource facts give it no tag property"
 
 
 def _deprecated_by_replacement() -> dict[str, set[str]]:

@@ -1,19 +1,23 @@
-"""What the rule modules share: the `rule` decorator and small readers of resource inputs."""
+"""What the rule modules share: the `rule` decorator, type tokens from the resource facts, small
+readers of resource inputs, and `Need`, the row of the "input must be set" family."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
+from paybill_iac.model import resource_facts
 from paybill_policies.context import PolicyContext
-from paybill_policies.evaluate import ResourceView, Unknown, as_bool, as_number, get, known, strings
+from paybill_policies.evaluate import ResourceView, Unknown, get, known
 from paybill_policies.registry import Rule, register
 
 __all__ = [
-    "PolicyContext", "ResourceView", "Unknown", "as_bool", "as_number", "get", "known", "rule", "listing",
-    "statements", "region_of", "normal_region", "in_stack", "referenced_by", "vcpus_message", "plan_of",
-    "TENANT_ISOLATION", "PLAN_LIMITS", "AGENT_GUARDRAILS", "strings", "no_dedicated_database",
+    "AGENT_GUARDRAILS", "PLAN_LIMITS", "TENANT_ISOLATION", "TITLE", "Need", "below_tls_1_2", "fact_tokens",
+    "in_stack", "is_set", "is_true", "listing", "normal_region", "per_cloud", "plan_of", "referenced_by", "rule",
+    "statements", "unmet", "vcpus_message", "with_deprecated", "with_value",
 ]
 
 PLAN_LIMITS = "plan-limits"
@@ -39,7 +43,8 @@ def rule(
     approval: str = "",
     uses_foreign_names: bool = False,
 ) -> Callable[[Callable[..., Iterable[Any]]], Callable[..., Iterable[Any]]]:
-    """Register the decorated function as the validator of rule `id`."""
+    """Register the decorated function as the validator of rule `id` (a family's validator is
+    registered once per row: `rule(...)(validator)`)."""
 
     def decorator(validator: Callable[..., Iterable[Any]]) -> Callable[..., Iterable[Any]]:
         register(Rule(
@@ -52,6 +57,61 @@ def rule(
         return validator
 
     return decorator
+
+
+TITLE = {"aws": "AWS", "azure": "Azure", "gcp": "Google Cloud", "oci": "OCI"}
+"""How descriptions name each cloud."""
+
+
+def per_cloud(
+    family: Sequence[tuple[str, str]],
+    pack: str,
+    validator: Callable[..., Iterable[Any]],
+    *,
+    description: str,
+    severity: str,
+    remediation: str,
+    types: Callable[[str], Sequence[str]] | None = None,
+    reads: Callable[[str], Mapping[str, Sequence[str]]] | None = None,
+    with_cloud: bool = False,
+    **options: Any,
+) -> None:
+    """Register one rule per (cloud, rule id) row of `family`, all with `validator` (given the row's
+    cloud as its first argument when `with_cloud`). `description` names the cloud as `{title}`;
+    `types` and `reads` give a cloud's type tokens and the inputs read (none: a stack rule)."""
+    for cloud, rule_id in family:
+        rule(rule_id, pack, cloud, types(cloud) if types else (), description=description.format(title=TITLE[cloud]),
+             severity=severity, remediation=remediation, reads=reads(cloud) if reads else None, **options,
+             )(partial(validator, cloud) if with_cloud else validator)
+
+
+# --- type tokens -------------------------------------------------------------------------------
+
+
+def with_deprecated(*tokens: str) -> tuple[str, ...]:
+    """`tokens`, each followed by the deprecated tokens a provider still accepts for it (a stack created
+    with an older provider keeps them in its state). Rules list them so the reference names them;
+    matching goes through `normal_type` anyway."""
+    found: list[str] = []
+    for token in tokens:
+        found.append(token)
+        found.extend(old for old, current in resource_facts.DEPRECATED_TOKENS.items() if current == token)
+    return tuple(found)
+
+
+def fact_tokens(cloud: str, fact: str) -> tuple[str, ...]:
+    """The current tokens of `cloud` whose resource fact `fact` (a field or property of
+    resource_facts.ResourceFacts) is true, in the table's order."""
+    return tuple(token for token, facts in resource_facts.of_cloud(cloud).items() if getattr(facts, fact))
+
+
+def in_stack(resources: Sequence[ResourceView], types: Sequence[str]) -> list[ResourceView]:
+    """The resources of any of `types` (compared as canonical tokens)."""
+    wanted = {resource_facts.normal_type(token) for token in types}
+    return [resource for resource in resources if resource.canonical_type in wanted]
+
+
+# --- readers -----------------------------------------------------------------------------------
 
 
 def listing(value: Any, path: str) -> list[Any]:
@@ -80,17 +140,13 @@ def normal_region(value: str) -> str:
     return re.sub(r"\s+", "", value).lower()
 
 
-def region_of(resource: ResourceView, keys: Sequence[str]) -> tuple[str, str] | None:
-    """(input name, region) of the first region-like input the resource sets; None when none."""
-    for key in keys:
-        value = get(resource.inputs, key)
-        if isinstance(value, str) and value:
-            return key, value
-    return None
+_TLS_ORDER = {"tlsv1": 0, "tlsv1.0": 0, "tlsv1.1": 1, "tlsv1.2": 2, "tlsv1.3": 3}
 
 
-def in_stack(resources: Sequence[ResourceView], types: Sequence[str]) -> list[ResourceView]:
-    return [resource for resource in resources if any(resource.type == token for token in types)]
+def below_tls_1_2(version: str) -> bool:
+    """Whether a PostgreSQL `ssl_min_protocol_version` value allows less than TLS 1.2 (an unknown
+    spelling counts as below)."""
+    return _TLS_ORDER.get(version.lower(), -1) < _TLS_ORDER["tlsv1.2"]
 
 
 def referenced_by(target: ResourceView, candidate: ResourceView, keys: Sequence[str], values: Sequence[Any]) -> bool:
@@ -137,9 +193,53 @@ def vcpus_message(cloud: str, size: str, vcpus: int | None, context: PolicyConte
     return None
 
 
-def no_dedicated_database(resource: ResourceView, context: PolicyContext) -> list[str]:
-    """The validator of every cloud's `*-allowed-by-isolation` rule: a pooled tenant's database lives in
-    its cell's server, so its stack holds no database instance of its own."""
-    if context.kind == "tenant" and context.isolation == "pooled":
-        return [f"{plan_of(context)} is pooled: no dedicated database instance."]
-    return []
+def with_value(inputs: Mapping[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """A copy of `inputs` with `value` at dotted `path` (objects on the way created or copied)."""
+    updated = dict(inputs)
+    keys = path.split(".")
+    cursor = updated
+    for key in keys[:-1]:
+        child = cursor.get(key)
+        cursor[key] = dict(child) if isinstance(child, Mapping) else {}
+        cursor = cursor[key]
+    cursor[keys[-1]] = value
+    return updated
+
+
+# --- needs: "this input must be set" -----------------------------------------------------------
+
+
+def is_set(value: Any) -> bool:
+    """Set to something (a key id, a name): not absent, not empty."""
+    return bool(value)
+
+
+def is_true(value: Any) -> bool:
+    """The boolean true itself (not a truthy string)."""
+    return value is True
+
+
+@dataclass(frozen=True)
+class Need:
+    """One input a rule needs: where it is, what makes it right, and what a violation says.
+
+    `message` is formatted with `path`, `value` (the value found, None when absent) and `shown` (the
+    value as text, "not set" when absent)."""
+
+    path: str
+    ok: Callable[[Any], bool]
+    message: str = "{path} is not set."
+
+
+def unmet(resource: ResourceView, needs: Sequence[Need], *, first_only: bool = False) -> list[str]:
+    """The messages of the `needs` the resource does not meet, in order; with `first_only`, at most the
+    first (later needs are then not read: they only make sense once the earlier ones hold)."""
+    found = []
+    for need in needs:
+        value = get(resource.inputs, need.path)
+        if not need.ok(value):
+            shown = "not set" if value is None else value
+            found.append(need.message.format(path=need.path, value=value, shown=shown))
+            if first_only:
+                break
+    return found

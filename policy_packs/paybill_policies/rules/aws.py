@@ -1,5 +1,10 @@
-"""AWS rules (pulumi-aws 7): RDS sizes and backups, S3 and RDS exposure, encryption, TLS and deletion
-protection, IAM documents."""
+"""AWS rules (pulumi-aws 7) beyond the family tables: S3 exposure, encryption and TLS (bucket, public
+access block, encryption configuration and bucket policy read together), RDS TLS through its
+parameter group, security groups, IAM documents. Sizes, backups, keys, deletion protection and
+public flags are rows of `database` and `settings`.
+
+Types compare as canonical tokens (`resource.canonical_type`): a deprecated token (BucketV2) reads
+as its current resource."""
 
 from __future__ import annotations
 
@@ -7,35 +12,28 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from paybill_policies.evaluate import json_document
-from paybill_policies.rules._catalog import with_aliases
+from paybill_policies.context import PolicyContext
+from paybill_policies.evaluate import ResourceView, get, json_document
 from paybill_policies.rules._kit import (
     AGENT_GUARDRAILS,
-    PLAN_LIMITS,
     TENANT_ISOLATION,
-    PolicyContext,
-    ResourceView,
-    Unknown,
-    as_bool,
-    as_number,
-    get,
+    below_tls_1_2,
     in_stack,
     listing,
-    no_dedicated_database,
-    plan_of,
     referenced_by,
     rule,
     statements,
-    vcpus_message,
+    with_deprecated,
 )
 
 RDS = "aws:rds/instance:Instance"
-RDS_CLUSTER = "aws:rds/cluster:Cluster"
-BUCKETS = with_aliases("aws:s3/bucket:Bucket")
-BUCKET_ACLS = with_aliases("aws:s3/bucketAcl:BucketAcl")
+BUCKET = "aws:s3/bucket:Bucket"
+BUCKETS = with_deprecated(BUCKET)
+BUCKET_ACL = "aws:s3/bucketAcl:BucketAcl"
+BUCKET_ACLS = with_deprecated(BUCKET_ACL)
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
-SSE = with_aliases("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+SSE = with_deprecated("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
 PARAMETER_GROUP = "aws:rds/parameterGroup:ParameterGroup"
 IAM_POLICY = "aws:iam/policy:Policy"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
@@ -63,9 +61,9 @@ def _listed(value: Any) -> list[Any]:
 
 def _documents(resource: ResourceView) -> list[tuple[str, Any]]:
     """(where, parsed document) of every IAM permissions document the resource carries."""
-    if resource.type in (IAM_POLICY, ROLE_POLICY):
+    if resource.canonical_type in (IAM_POLICY, ROLE_POLICY):
         return [("policy", json_document(resource.inputs.get("policy"), "policy"))]
-    if resource.type == ROLE:
+    if resource.canonical_type == ROLE:
         found = []
         for index, inline in enumerate(listing(get(resource.inputs, "inlinePolicies"), "inlinePolicies")):
             if isinstance(inline, dict):
@@ -78,74 +76,11 @@ def _allows(document: Any) -> list[dict[str, Any]]:
     return [statement for statement in statements(document) if statement.get("Effect") == "Allow"]
 
 
-# --- plan-limits -----------------------------------------------------------------------------
-
-
-rule(
-    "aws-rds-instance-allowed-by-isolation", PLAN_LIMITS, "aws", (RDS, RDS_CLUSTER),
-    description="A pooled tenant's stack creates no RDS instance or cluster: its database lives in its cell's "
-                "server.",
-    severity="high",
-    remediation="Remove the instance; a dedicated database needs a silo or bridge plan in the catalog.",
-)(no_dedicated_database)
-
-
-@rule(
-    "aws-rds-instance-vcpus-within-plan", PLAN_LIMITS, "aws", (RDS,),
-    description="An RDS instance class has at most the plan's database vCPUs (paybill_iac.model.sizing table).",
-    severity="high",
-    remediation="Use the class paybill_iac.model.sizing.database_size gives for the plan, or move the tenant to a "
-                "larger plan in the catalog.",
-    reads={RDS: ("instanceClass",)},
-)
-def rds_vcpus(resource: ResourceView, context: PolicyContext) -> list[str]:
-    from paybill_iac.model import sizing
-
-    size = get(resource.inputs, "instanceClass")
-    if not isinstance(size, str):
-        return ["instanceClass is not set."]
-    message = vcpus_message("aws", size, sizing.vcpus_of("aws", size), context)
-    return [message] if message else []
-
-
-@rule(
-    "aws-rds-instance-storage-within-plan", PLAN_LIMITS, "aws", (RDS,),
-    description="An RDS instance allocates (and autoscales to) at most the plan's database storage.",
-    severity="high",
-    remediation="Set allocatedStorage (and maxAllocatedStorage, if used) to at most the plan's db_storage_gb.",
-    reads={RDS: ("allocatedStorage", "maxAllocatedStorage")},
-)
-def rds_storage(resource: ResourceView, context: PolicyContext) -> list[str]:
-    limit = context.limits.db_storage_gb if context.limits else None
-    found = []
-    for key in ("allocatedStorage", "maxAllocatedStorage"):
-        value = as_number(get(resource.inputs, key))
-        if limit is not None and value is not None and value > limit:
-            found.append(f"{key} is {value:g} GB, above the {limit} GB of {plan_of(context)}.")
-    return found
-
-
-@rule(
-    "aws-rds-instance-backup-retention-meets-plan", PLAN_LIMITS, "aws", (RDS,),
-    description="An RDS instance keeps automated backups at least as long as the plan requires.",
-    severity="high",
-    remediation="Set backupRetentionPeriod to at least the plan's backup_retention_days.",
-    reads={RDS: ("backupRetentionPeriod",)},
-)
-def rds_backup(resource: ResourceView, context: PolicyContext) -> list[str]:
-    floor = context.limits.backup_retention_days if context.limits else 0
-    value = as_number(get(resource.inputs, "backupRetentionPeriod"))
-    if value is None or value < floor:
-        shown = "not set" if value is None else f"{value:g} days"
-        return [f"backupRetentionPeriod is {shown}; {plan_of(context)} requires at least {floor} days."]
-    return []
-
-
 # --- tenant-isolation: S3 --------------------------------------------------------------------
 
 
 def _block_public(resource: ResourceView, context: PolicyContext) -> dict[str, Any] | None:
-    if resource.type != PUBLIC_ACCESS_BLOCK or all(resource.inputs.get(flag) is True for flag in PAB_FLAGS):
+    if resource.canonical_type != PUBLIC_ACCESS_BLOCK or all(resource.inputs.get(flag) is True for flag in PAB_FLAGS):
         return None
     return {**resource.inputs, **{flag: True for flag in PAB_FLAGS}}
 
@@ -164,16 +99,16 @@ def _block_public(resource: ResourceView, context: PolicyContext) -> dict[str, A
 )
 def s3_no_public_access(resource: ResourceView, context: PolicyContext) -> list[str]:
     found = []
-    if resource.type == PUBLIC_ACCESS_BLOCK:
+    if resource.canonical_type == PUBLIC_ACCESS_BLOCK:
         off = [flag for flag in PAB_FLAGS if get(resource.inputs, flag) is not True]
         if off:
             found.append(f"public access block leaves {', '.join(off)} off.")
         return found
-    if resource.type in BUCKETS + BUCKET_ACLS:
+    if resource.canonical_type in (BUCKET, BUCKET_ACL):
         acl = get(resource.inputs, "acl")
         if acl in PUBLIC_ACLS:
             found.append(f"acl '{acl}' makes the bucket public.")
-    if resource.type in BUCKETS + (BUCKET_POLICY,):
+    if resource.canonical_type in (BUCKET, BUCKET_POLICY):
         document = json_document(resource.inputs.get("policy"), "policy")
         for statement in _allows(document):
             principal = statement.get("Principal")
@@ -205,7 +140,7 @@ def s3_public_access_blocked(resources: Sequence[ResourceView], context: PolicyC
 
 
 def _sse_rules(resource: ResourceView) -> list[Any]:
-    if resource.type in SSE:
+    if resource.canonical_type in SSE:
         return listing(get(resource.inputs, "rules"), "rules") + listing(get(resource.inputs, "rule"), "rule")
     inline = get(resource.inputs, "serverSideEncryptionConfiguration")
     inline = inline or get(resource.inputs, "serverSideEncryptionConfigurations")
@@ -295,38 +230,6 @@ def s3_tls(resources: Sequence[ResourceView], context: PolicyContext) -> list[tu
 # --- tenant-isolation: RDS -------------------------------------------------------------------
 
 
-@rule(
-    "aws-rds-instance-not-public", TENANT_ISOLATION, "aws", (RDS,),
-    description="An RDS instance has no public endpoint.",
-    severity="critical",
-    remediation="Set publiclyAccessible to false and keep the instance in private subnets.",
-    reads={RDS: ("publiclyAccessible",)}, needs_context=False,
-)
-def rds_not_public(resource: ResourceView, context: PolicyContext) -> list[str]:
-    if as_bool(get(resource.inputs, "publiclyAccessible")):
-        return ["publiclyAccessible is true."]
-    return []
-
-
-@rule(
-    "aws-rds-instance-encrypted-with-cmk", TENANT_ISOLATION, "aws", (RDS,),
-    description="An RDS instance's storage is encrypted with a customer-managed KMS key.",
-    severity="high",
-    remediation="Set storageEncrypted to true and kmsKeyId to the tenant's (or cell's) key ARN.",
-    reads={RDS: ("storageEncrypted", "kmsKeyId")}, needs_context=False,
-)
-def rds_encrypted(resource: ResourceView, context: PolicyContext) -> list[str]:
-    found = []
-    if get(resource.inputs, "storageEncrypted") is not True:
-        found.append("storageEncrypted is not true.")
-    if not get(resource.inputs, "kmsKeyId"):
-        found.append("kmsKeyId is not set: the AWS-managed key is not a customer-managed key.")
-    return found
-
-
-_TLS_ORDER = {"tlsv1": 0, "tlsv1.1": 1, "tlsv1.2": 2, "tlsv1.3": 3}
-
-
 def _parameters(group: ResourceView) -> dict[str, str]:
     values = {}
     for item in listing(get(group.inputs, "parameters"), "parameters"):
@@ -362,51 +265,9 @@ def rds_tls(resources: Sequence[ResourceView], context: PolicyContext) -> list[t
         if forced != "1":
             found.append((instance.urn, f"rds.force_ssl is {forced} (parameter group '{name or 'default'}'): "
                                         "connections without TLS are accepted."))
-        if _TLS_ORDER.get(minimum.lower(), -1) < _TLS_ORDER["tlsv1.2"]:
+        if below_tls_1_2(minimum):
             found.append((instance.urn, f"ssl_min_protocol_version is '{minimum}', below TLSv1.2."))
     return found
-
-
-def _protect_rds(resource: ResourceView, context: PolicyContext) -> dict[str, Any] | None:
-    if resource.inputs.get("deletionProtection") is True:
-        return None
-    return {**resource.inputs, "deletionProtection": True}
-
-
-@rule(
-    "aws-rds-instance-deletion-protection", TENANT_ISOLATION, "aws", (RDS, RDS_CLUSTER),
-    description="RDS instances and clusters have deletion protection on.",
-    severity="high",
-    remediation="Set deletionProtection to true (the pack's remediation sets it).",
-    reads={RDS: ("deletionProtection",), RDS_CLUSTER: ("deletionProtection",)},
-    needs_context=False, remediate=_protect_rds,
-)
-def rds_deletion_protection(resource: ResourceView, context: PolicyContext) -> list[str]:
-    if get(resource.inputs, "deletionProtection") is not True:
-        return ["deletionProtection is not true."]
-    return []
-
-
-@rule(
-    "aws-secretsmanager-secret-encrypted-with-cmk", TENANT_ISOLATION, "aws", ("aws:secretsmanager/secret:Secret",),
-    description="A Secrets Manager secret is encrypted with a customer-managed KMS key.",
-    severity="medium",
-    remediation="Set kmsKeyId to the tenant's (or cell's) key.",
-    reads={"aws:secretsmanager/secret:Secret": ("kmsKeyId",)}, needs_context=False,
-)
-def secret_encrypted(resource: ResourceView, context: PolicyContext) -> list[str]:
-    return [] if get(resource.inputs, "kmsKeyId") else ["kmsKeyId is not set (aws/secretsmanager is AWS-managed)."]
-
-
-@rule(
-    "aws-kms-key-rotation-enabled", TENANT_ISOLATION, "aws", ("aws:kms/key:Key",),
-    description="Customer-managed KMS keys rotate automatically.",
-    severity="medium", enforcement="advisory",
-    remediation="Set enableKeyRotation to true.",
-    reads={"aws:kms/key:Key": ("enableKeyRotation",)}, needs_context=False,
-)
-def kms_rotation(resource: ResourceView, context: PolicyContext) -> list[str]:
-    return [] if get(resource.inputs, "enableKeyRotation") is True else ["enableKeyRotation is not true."]
 
 
 @rule(
@@ -426,7 +287,7 @@ def sg_no_public_ingress(resource: ResourceView, context: PolicyContext) -> list
     cidrs: list[Any] = []
     if resource.type.startswith("aws:vpc/"):
         cidrs = [get(resource.inputs, "cidrIpv4"), get(resource.inputs, "cidrIpv6")]
-    elif resource.type == "aws:ec2/securityGroup:SecurityGroup":
+    elif resource.canonical_type == "aws:ec2/securityGroup:SecurityGroup":
         for item in listing(get(resource.inputs, "ingress"), "ingress"):
             if isinstance(item, dict):
                 cidrs += _listed(item.get("cidrBlocks")) + _listed(item.get("ipv6CidrBlocks"))
@@ -481,7 +342,7 @@ def iam_no_wildcards(resource: ResourceView, context: PolicyContext) -> list[str
     needs_context=False,
 )
 def iam_no_admin(resource: ResourceView, context: PolicyContext) -> list[str]:
-    arns = _listed(get(resource.inputs, "managedPolicyArns")) if resource.type == ROLE else [
+    arns = _listed(get(resource.inputs, "managedPolicyArns")) if resource.canonical_type == ROLE else [
         get(resource.inputs, "policyArn")]
     return [f"attaches the admin policy '{arn}'." for arn in arns
             if isinstance(arn, str) and ADMIN_POLICIES.search(arn)]
@@ -538,7 +399,7 @@ def iam_scoped(resource: ResourceView, context: PolicyContext) -> list[str]:
     agent_only=True, approval="the security team (IAM beyond the role templates)",
 )
 def iam_templates(resource: ResourceView, context: PolicyContext) -> list[str]:
-    if resource.type not in (IAM_POLICY, ROLE_POLICY, ROLE):
+    if resource.canonical_type not in (IAM_POLICY, ROLE_POLICY, ROLE):
         return [f"'{resource.type}' is not part of the role templates."]
     found = []
     for where, document in _documents(resource):
@@ -546,7 +407,7 @@ def iam_templates(resource: ResourceView, context: PolicyContext) -> list[str]:
             extra = [str(action) for action in _listed(statement.get("Action")) if action not in TEMPLATE_ACTIONS]
             if extra:
                 found.append(f"{where} allows {', '.join(extra)}, beyond the role templates.")
-    if resource.type == ROLE:
+    if resource.canonical_type == ROLE:
         if _listed(get(resource.inputs, "managedPolicyArns")):
             found.append("attaches managed policies, beyond the role templates.")
         trust = json_document(resource.inputs.get("assumeRolePolicy"), "assumeRolePolicy")
@@ -558,6 +419,3 @@ def iam_templates(resource: ResourceView, context: PolicyContext) -> list[str]:
             if extra:
                 found.append(f"the trust policy allows {', '.join(extra)}.")
     return found
-
-
-__all__ = ["TEMPLATE_ACTIONS", "Unknown"]

@@ -1,8 +1,9 @@
-"""Azure rules (azure-native 3): PostgreSQL flexible server sizes and backups, storage and database
-exposure, customer-managed keys, TLS, deletion locks and role assignments.
+"""Azure rules (azure-native 3) beyond the family tables: storage and database exposure, server
+parameters (TLS), deletion locks, network security groups and role assignments. Sizes, backups,
+customer-managed keys and the storage account's TLS are rows of `database` and `settings`.
 
 API-versioned tokens (`azure-native:storage/v20230101:StorageAccount`) match the same rules as the
-unversioned resource (paybill_policies.engine.normal_type)."""
+unversioned resource, and validators compare `resource.canonical_type`."""
 
 from __future__ import annotations
 
@@ -10,20 +11,14 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from paybill_policies.context import PolicyContext
+from paybill_policies.evaluate import ResourceView, as_bool, get
 from paybill_policies.rules._kit import (
     AGENT_GUARDRAILS,
-    PLAN_LIMITS,
     TENANT_ISOLATION,
-    PolicyContext,
-    ResourceView,
-    as_bool,
-    as_number,
-    get,
+    below_tls_1_2,
     listing,
-    no_dedicated_database,
-    plan_of,
     rule,
-    vcpus_message,
 )
 
 SERVER = "azure-native:dbforpostgresql:Server"
@@ -53,79 +48,12 @@ TEMPLATE_ROLES = {
     "12338af0-0e69-4776-bea7-57ae8d297424": "Key Vault Crypto User",
     "e147488a-f6f5-4113-8e2d-b22465e65bf6": "Key Vault Crypto Service Encryption User",
 }
-TLS_OK = ("TLS1_2", "TLS1_3")
-_TLS_ORDER = {"tlsv1": 0, "tlsv1.0": 0, "tlsv1.1": 1, "tlsv1.2": 2, "tlsv1.3": 3}
 _SUBSCRIPTION = re.compile(r"^/subscriptions/[^/]+/?$", re.IGNORECASE)
 _RESOURCE_GROUP = re.compile(r"^/subscriptions/[^/]+/resourcegroups/([^/]+)/?$", re.IGNORECASE)
 
 
 def _role_guid(role_definition_id: Any) -> str:
     return str(role_definition_id or "").rstrip("/").rsplit("/", 1)[-1].lower()
-
-
-# --- plan-limits -----------------------------------------------------------------------------
-
-
-rule(
-    "azure-postgres-server-allowed-by-isolation", PLAN_LIMITS, "azure", (SERVER,),
-    description="A pooled tenant's stack creates no PostgreSQL flexible server: its database lives in its "
-                "cell's server.",
-    severity="high",
-    remediation="Remove the server; a dedicated database needs a silo or bridge plan in the catalog.",
-)(no_dedicated_database)
-
-
-@rule(
-    "azure-postgres-server-vcpus-within-plan", PLAN_LIMITS, "azure", (SERVER,),
-    description="A PostgreSQL flexible server's SKU has at most the plan's database vCPUs.",
-    severity="high",
-    remediation="Use the SKU paybill_iac.model.sizing.database_size gives for the plan.",
-    reads={SERVER: ("sku.name",)},
-)
-def server_vcpus(resource: ResourceView, context: PolicyContext) -> list[str]:
-    from paybill_iac.model import sizing
-
-    size = get(resource.inputs, "sku.name")
-    if not isinstance(size, str):
-        return ["sku.name is not set."]
-    message = vcpus_message("azure", size, sizing.vcpus_of("azure", size), context)
-    return [message] if message else []
-
-
-@rule(
-    "azure-postgres-server-storage-within-plan", PLAN_LIMITS, "azure", (SERVER,),
-    description="A PostgreSQL flexible server allocates at most the plan's storage and does not grow past it.",
-    severity="high",
-    remediation="Set storage.storageSizeGB to at most the plan's db_storage_gb and storage.autoGrow to "
-                "Disabled.",
-    reads={SERVER: ("storage.storageSizeGB", "storage.autoGrow")},
-)
-def server_storage(resource: ResourceView, context: PolicyContext) -> list[str]:
-    limit = context.limits.db_storage_gb if context.limits else None
-    found = []
-    size = as_number(get(resource.inputs, "storage.storageSizeGB"))
-    if limit is not None and size is not None and size > limit:
-        found.append(f"storage.storageSizeGB is {size:g} GB, above the {limit} GB of {plan_of(context)}.")
-    if as_bool(get(resource.inputs, "storage.autoGrow")):
-        found.append(f"storage.autoGrow is enabled: the server could grow past the {limit} GB of "
-                     f"{plan_of(context)}.")
-    return found
-
-
-@rule(
-    "azure-postgres-server-backup-retention-meets-plan", PLAN_LIMITS, "azure", (SERVER,),
-    description="A PostgreSQL flexible server keeps backups at least as long as the plan requires.",
-    severity="high",
-    remediation="Set backup.backupRetentionDays to at least the plan's backup_retention_days (Azure: 7-35).",
-    reads={SERVER: ("backup.backupRetentionDays",)},
-)
-def server_backup(resource: ResourceView, context: PolicyContext) -> list[str]:
-    floor = context.limits.backup_retention_days if context.limits else 0
-    value = as_number(get(resource.inputs, "backup.backupRetentionDays"))
-    effective = 7 if value is None else value  # Azure's default
-    if effective < floor:
-        return [f"backup.backupRetentionDays is {effective:g}; {plan_of(context)} requires at least {floor} days."]
-    return []
 
 
 # --- tenant-isolation ------------------------------------------------------------------------
@@ -139,46 +67,12 @@ def server_backup(resource: ResourceView, context: PolicyContext) -> list[str]:
     reads={STORAGE: ("allowBlobPublicAccess",), CONTAINER: ("publicAccess",)}, needs_context=False,
 )
 def storage_not_public(resource: ResourceView, context: PolicyContext) -> list[str]:
-    if resource.type == CONTAINER:
+    if resource.canonical_type == CONTAINER:
         access = get(resource.inputs, "publicAccess")
         return [f"publicAccess is '{access}'."] if access not in (None, "None") else []
     if get(resource.inputs, "allowBlobPublicAccess") is not False:
         return ["allowBlobPublicAccess is not false."]
     return []
-
-
-@rule(
-    "azure-storage-account-encrypted-with-cmk", TENANT_ISOLATION, "azure", (STORAGE,),
-    description="A storage account encrypts with a customer-managed key in Key Vault.",
-    severity="high",
-    remediation="Set encryption.keySource to Microsoft.Keyvault with keyVaultProperties naming the tenant's "
-                "(or cell's) key.",
-    reads={STORAGE: ("encryption.keySource", "encryption.keyVaultProperties.keyName")}, needs_context=False,
-)
-def storage_cmk(resource: ResourceView, context: PolicyContext) -> list[str]:
-    source = get(resource.inputs, "encryption.keySource")
-    if str(source or "").lower() != "microsoft.keyvault":
-        return [f"encryption.keySource is '{source}', not Microsoft.Keyvault (a customer-managed key)."]
-    if not get(resource.inputs, "encryption.keyVaultProperties.keyName"):
-        return ["encryption.keyVaultProperties.keyName is not set."]
-    return []
-
-
-@rule(
-    "azure-storage-account-tls-1-2", TENANT_ISOLATION, "azure", (STORAGE,),
-    description="A storage account accepts HTTPS only, TLS 1.2 or newer.",
-    severity="high",
-    remediation="Set minimumTlsVersion to TLS1_2 and enableHttpsTrafficOnly to true.",
-    reads={STORAGE: ("minimumTlsVersion", "enableHttpsTrafficOnly")}, needs_context=False,
-)
-def storage_tls(resource: ResourceView, context: PolicyContext) -> list[str]:
-    found = []
-    version = get(resource.inputs, "minimumTlsVersion")
-    if version not in TLS_OK:
-        found.append(f"minimumTlsVersion is {version!r}, not TLS1_2 or newer.")
-    if get(resource.inputs, "enableHttpsTrafficOnly") is False:
-        found.append("enableHttpsTrafficOnly is false.")
-    return found
 
 
 @rule(
@@ -199,20 +93,6 @@ def server_not_public(resource: ResourceView, context: PolicyContext) -> list[st
 
 
 @rule(
-    "azure-postgres-server-encrypted-with-cmk", TENANT_ISOLATION, "azure", (SERVER,),
-    description="A PostgreSQL flexible server encrypts data with a customer-managed key in Key Vault.",
-    severity="high",
-    remediation="Set dataEncryption.type to AzureKeyVault with primaryKeyURI and a user-assigned identity.",
-    reads={SERVER: ("dataEncryption.type", "dataEncryption.primaryKeyURI")}, needs_context=False,
-)
-def server_cmk(resource: ResourceView, context: PolicyContext) -> list[str]:
-    kind = get(resource.inputs, "dataEncryption.type")
-    if kind != "AzureKeyVault" or not get(resource.inputs, "dataEncryption.primaryKeyURI"):
-        return [f"dataEncryption.type is {kind!r} (or primaryKeyURI is missing): not a customer-managed key."]
-    return []
-
-
-@rule(
     "azure-postgres-configuration-tls-1-2", TENANT_ISOLATION, "azure", (CONFIGURATION,),
     description="No server parameter turns TLS off or below 1.2 (require_secure_transport, "
                 "ssl_min_protocol_version; the flexible server's defaults are on and TLSv1.2).",
@@ -225,7 +105,7 @@ def server_tls(resource: ResourceView, context: PolicyContext) -> list[str]:
     value = str(get(resource.inputs, "value") or "")
     if name == "require_secure_transport" and as_bool(value) is False:
         return ["require_secure_transport is off: connections without TLS are accepted."]
-    if name == "ssl_min_protocol_version" and _TLS_ORDER.get(value.lower(), -1) < _TLS_ORDER["tlsv1.2"]:
+    if name == "ssl_min_protocol_version" and below_tls_1_2(value):
         return [f"ssl_min_protocol_version is '{value}', below TLSv1.2."]
     return []
 
@@ -236,7 +116,7 @@ def _lock_covers(lock: ResourceView, server: ResourceView) -> bool:
     scope = str(get(lock.inputs, "scope") or "").lower()
     name = str(get(server.inputs, "serverName") or "").lower()
     group = str(get(server.inputs, "resourceGroupName") or "").lower()
-    if lock.type != LOCKS[0]:
+    if lock.canonical_type != LOCKS[0]:
         return str(get(lock.inputs, "resourceGroupName") or "").lower() == group
     if name and scope.endswith(f"/flexibleservers/{name}"):
         return True
@@ -253,10 +133,11 @@ def _lock_covers(lock: ResourceView, server: ResourceView) -> bool:
     reads={LOCKS[0]: ("scope", "level"), SERVER: ("serverName", "resourceGroupName")}, needs_context=False,
 )
 def server_locked(resources: Sequence[ResourceView], context: PolicyContext) -> list[tuple[str, str]]:
-    locks = [resource for resource in resources if resource.type in LOCKS
+    locks = [resource for resource in resources if resource.canonical_type in LOCKS
              and get(resource.inputs, "level") in ("CanNotDelete", "ReadOnly")]
     return [(server.urn, f"server '{get(server.inputs, 'serverName') or server.name}' has no CanNotDelete lock.")
-            for server in resources if server.type == SERVER and not any(_lock_covers(lock, server) for lock in locks)]
+            for server in resources
+            if server.canonical_type == SERVER and not any(_lock_covers(lock, server) for lock in locks)]
 
 
 @rule(
@@ -268,7 +149,7 @@ def server_locked(resources: Sequence[ResourceView], context: PolicyContext) -> 
     needs_context=False,
 )
 def nsg_no_public(resource: ResourceView, context: PolicyContext) -> list[str]:
-    rules = listing(get(resource.inputs, "securityRules"), "securityRules") if resource.type == NSG else [
+    rules = listing(get(resource.inputs, "securityRules"), "securityRules") if resource.canonical_type == NSG else [
         resource.inputs]
     found = []
     for item in rules:
@@ -348,7 +229,7 @@ def assignment_scoped(resource: ResourceView, context: PolicyContext) -> list[st
     agent_only=True, approval="the security team (IAM beyond the role templates)",
 )
 def assignment_templates(resource: ResourceView, context: PolicyContext) -> list[str]:
-    if resource.type == DEFINITION:
+    if resource.canonical_type == DEFINITION:
         return ["defines a custom role, beyond the role templates."]
     guid = _role_guid(get(resource.inputs, "roleDefinitionId"))
     if guid not in TEMPLATE_ROLES:

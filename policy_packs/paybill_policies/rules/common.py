@@ -1,6 +1,9 @@
-"""Rules every cloud has, one instance per cloud (their ids are scoped by cloud): markers, names of
-other tenants, regions, the catalog entry, the number of database instances, and the agent
-guardrails that do not depend on a cloud's IAM."""
+"""Rules every cloud has, one rule per cloud (ids scoped by cloud): markers, names of other tenants,
+regions, the catalog entry, the number of database instances, and the agent guardrails that do not
+depend on a cloud's IAM. Each family is a table of (cloud, rule id) driving one validator; which types
+are taggable (and where), hold data, are database instances or may be created by an agent comes from
+the resource facts (paybill_iac.model.resource_facts).
+"""
 
 from __future__ import annotations
 
@@ -8,23 +11,44 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from paybill_policies.registry import CLOUD_PACKAGE, CLOUDS
-from paybill_policies.rules import _catalog as cat
+from paybill_iac.model.resource_facts import CLOUD_PACKAGE, facts_for
+from paybill_policies.context import PolicyContext
+from paybill_policies.evaluate import ResourceView, get, strings
 from paybill_policies.rules._kit import (
     AGENT_GUARDRAILS,
     PLAN_LIMITS,
     TENANT_ISOLATION,
-    PolicyContext,
-    ResourceView,
-    get,
+    TITLE,
+    fact_tokens,
+    in_stack,
     normal_region,
+    per_cloud,
     plan_of,
-    rule,
-    strings,
+    with_deprecated,
+    with_value,
+)
+from paybill_policies.rules.settings import DELETION_PROTECTION
+
+
+def _every(cloud: str) -> tuple[str, ...]:
+    """Every resource type of the cloud's package."""
+    return (f"{CLOUD_PACKAGE[cloud]}:*",)
+
+
+# --- tenant-isolation: markers -----------------------------------------------------------------
+
+MARKERS_PRESENT = (
+    ("aws", "aws-resource-markers-present"),
+    ("azure", "azure-resource-markers-present"),
+    ("gcp", "gcp-resource-markers-present"),
+    ("oci", "oci-resource-markers-present"),
 )
 
-_DELIMITERS = re.compile(r"[-_/.:@'\" ,=]")
-_TOKEN = re.compile(r"[A-Za-z0-9._/:@-]+")
+
+def tag_property(type_token: str) -> str | None:
+    """Where a type carries its markers (resource facts); None for an untagged or unknown type."""
+    facts = facts_for(type_token)
+    return facts.tag_property if facts is not None else None
 
 
 def _tags(resource: ResourceView, path: str) -> dict[str, Any]:
@@ -32,16 +56,59 @@ def _tags(resource: ResourceView, path: str) -> dict[str, Any]:
     return dict(value) if isinstance(value, dict) else {}
 
 
-def _set_path(inputs: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
-    updated = dict(inputs)
-    keys = path.split(".")
-    cursor = updated
-    for key in keys[:-1]:
-        child = cursor.get(key)
-        cursor[key] = dict(child) if isinstance(child, dict) else {}
-        cursor = cursor[key]
-    cursor[keys[-1]] = value
-    return updated
+def add_markers(resource: ResourceView, context: PolicyContext) -> dict[str, Any] | None:
+    path = tag_property(resource.type)
+    if path is None or not context.known:
+        return None
+    tags = _tags(resource, path)
+    missing = {key: value for key, value in context.markers.items() if key not in tags}
+    if not missing:
+        return None
+    return with_value(resource.inputs, path, {**tags, **missing})
+
+
+def markers_present(resource: ResourceView, context: PolicyContext) -> list[str]:
+    path = tag_property(resource.type)
+    tags = _tags(resource, path) if path else {}
+    found = []
+    for key, expected in context.markers.items():
+        value = tags.get(key)
+        if value is None:
+            found.append(f"marker '{key}' is missing (expected '{expected}').")
+        elif str(value) != expected:
+            found.append(f"marker '{key}' is '{value}' but the catalog says '{expected}' for "
+                         f"{context.kind} '{context.stack}'.")
+    return found
+
+
+def _taggable(cloud: str) -> tuple[str, ...]:
+    return with_deprecated(*fact_tokens(cloud, "tag_property"))
+
+
+per_cloud(
+    MARKERS_PRESENT, TENANT_ISOLATION, markers_present, types=_taggable,
+    reads=lambda cloud: {token: (path,) for token in _taggable(cloud) if (path := tag_property(token))},
+    description="Every taggable {title} resource carries the paybill markers (tenant or cell, plan, isolation, "
+                "managed-by) with the values the catalog gives the stack.",
+    severity="medium",
+    remediation="Pass the stack's markers (paybill_iac.model.markers) as tags/labels; a marker naming another "
+                "tenant, plan or isolation model means the resource belongs elsewhere: move it. Missing markers are "
+                "added by the pack's remediation.",
+    remediate=add_markers,
+)
+
+
+# --- tenant-isolation: other tenants' names ----------------------------------------------------
+
+NO_FOREIGN_REFERENCE = (
+    ("aws", "aws-resource-no-foreign-tenant-reference"),
+    ("azure", "azure-resource-no-foreign-tenant-reference"),
+    ("gcp", "gcp-resource-no-foreign-tenant-reference"),
+    ("oci", "oci-resource-no-foreign-tenant-reference"),
+)
+
+_DELIMITERS = re.compile(r"[-_/.:@'\" ,=]")
+_TOKEN = re.compile(r"[A-Za-z0-9._/:@-]+")
 
 
 def _foreign_hits(text: str, foreign: frozenset[str]) -> set[str]:
@@ -59,209 +126,250 @@ def _foreign_hits(text: str, foreign: frozenset[str]) -> set[str]:
     return hits
 
 
-def _region_inputs(cloud: str) -> tuple[str, ...]:
-    return {"aws": ("region",), "azure": ("location",), "gcp": ("region", "location"), "oci": ("region",)}[cloud]
-
-
-TITLE = {"aws": "AWS", "azure": "Azure", "gcp": "Google Cloud", "oci": "OCI"}
-
-
-def _define(cloud: str) -> None:
-    title = TITLE[cloud]
-    package = CLOUD_PACKAGE[cloud]
-    provider = f"pulumi:providers:{package}"
-    taggable = cat.TAGGABLE[cloud]
-    region_keys = _region_inputs(cloud)
-
-    # --- tenant-isolation: markers ------------------------------------------------------------
-
-    def add_markers(resource: ResourceView, context: PolicyContext) -> dict[str, Any] | None:
-        path = taggable.get(resource.type)
-        if path is None or not context.known:
-            return None
-        tags = _tags(resource, path)
-        missing = {key: value for key, value in context.markers.items() if key not in tags}
-        if not missing:
-            return None
-        return _set_path(resource.inputs, path, {**tags, **missing})
-
-    @rule(
-        f"{cloud}-resource-markers-present", TENANT_ISOLATION, cloud, tuple(taggable),
-        description=f"Every taggable {title} resource carries the paybill markers (tenant or cell, plan, "
-                    "isolation, managed-by) with the values the catalog gives the stack.",
-        severity="medium",
-        remediation="Pass the stack's markers (paybill_iac.model.markers) as tags/labels; a marker naming another "
-                    "tenant, plan or isolation model means the resource belongs elsewhere: move it. Missing "
-                    "markers are added by the pack's remediation.",
-        reads={token: (path,) for token, path in taggable.items()},
-        remediate=add_markers,
-    )
-    def markers_present(resource: ResourceView, context: PolicyContext) -> list[str]:
-        tags = _tags(resource, taggable[resource.type])
-        found = []
-        for key, expected in context.markers.items():
-            value = tags.get(key)
-            if value is None:
-                found.append(f"marker '{key}' is missing (expected '{expected}').")
-            elif str(value) != expected:
-                found.append(f"marker '{key}' is '{value}' but the catalog says '{expected}' for "
-                             f"{context.kind} '{context.stack}'.")
-        return found
-
-    # --- tenant-isolation: other tenants' names -----------------------------------------------
-
-    @rule(
-        f"{cloud}-resource-no-foreign-tenant-reference", TENANT_ISOLATION, cloud, (f"{package}:*",),
-        description=f"No {title} resource refers to another tenant's (or another cell's) physical names, "
-                    "keys or object prefixes.",
-        severity="critical",
-        remediation="Use only the names of the stack's own tenant (and its cell) from paybill_iac.model.naming; a "
-                    "resource that names another tenant would reach across the isolation boundary.",
-        uses_foreign_names=True,
-    )
-    def no_foreign_reference(resource: ResourceView, context: PolicyContext) -> list[str]:
-        if not context.foreign_names:
-            return []
-        hits: set[str] = set()
-        for text in strings(resource.inputs):
-            hits |= _foreign_hits(text, context.foreign_names)
-        return [f"refers to '{hit}', a name that belongs to another tenant or cell." for hit in sorted(hits)]
-
-    # --- plan-limits: region, catalog, database count -----------------------------------------
-
-    @rule(
-        f"{cloud}-provider-region-within-plan", PLAN_LIMITS, cloud, (provider, f"{package}:*"),
-        description=f"{title} providers and resources deploy only to the region the catalog places the "
-                    "stack in, which the plan's region allow-list must contain.",
-        severity="high",
-        remediation="Deploy to the tenant's region from the catalog; to move a tenant, change its region "
-                    "in the catalog (the plan must allow it) and regenerate its stack.",
-        reads={provider: ({"azure": "location"}.get(cloud, "region"),)},
-    )
-    def region_within_plan(resource: ResourceView, context: PolicyContext) -> list[str]:
-        for key in region_keys:
-            value = get(resource.inputs, key)
-            if not isinstance(value, str) or not value or normal_region(value) in ("global", "multi-region"):
-                continue
-            region = normal_region(value)
-            limits = context.limits
-            allowed = {normal_region(context.region)} if context.region else set()
-            if limits is not None and limits.regions is not None:
-                planned = {normal_region(item) for item in limits.regions}
-                if region not in planned:
-                    return [f"{key} '{value}' is not in the regions {plan_of(context)} allows "
-                            f"({', '.join(limits.regions)})."]
-            if allowed and region not in allowed:
-                return [f"{key} '{value}' is not the region the catalog places {context.kind} "
-                        f"'{context.stack}' in ('{context.region}')."]
+def no_foreign_reference(resource: ResourceView, context: PolicyContext) -> list[str]:
+    if not context.foreign_names:
         return []
+    hits: set[str] = set()
+    for text in strings(resource.inputs):
+        hits |= _foreign_hits(text, context.foreign_names)
+    return [f"refers to '{hit}', a name that belongs to another tenant or cell." for hit in sorted(hits)]
 
-    @rule(
-        f"{cloud}-stack-known-to-catalog", PLAN_LIMITS, cloud, (), kind="stack",
-        description=f"A {title} stack belongs to a tenant or cell of the catalog, which gives its plan; a "
-                    "stack the catalog does not know has no plan to be bound by.",
-        severity="high",
-        remediation="Deploy only stacks generated by `paybill-iac generate` (project paybill-tenant with a "
-                    "tenant id, paybill-cell with a cell id), with the policy config paybill-iac writes for the "
-                    "stack (its context).",
-        needs_context=False,
-    )
-    def known_to_catalog(resources: Sequence[ResourceView], context: PolicyContext) -> list[tuple[str, str]]:
-        if context.known or not any(resource.cloud == cloud for resource in resources):
-            return []
-        return [("", f"stack '{context.project}/{context.stack}' is not a tenant or cell of the catalog, so "
-                     "its plan is unknown.")]
 
-    databases = cat.DATABASE_INSTANCES[cloud]
+per_cloud(
+    NO_FOREIGN_REFERENCE, TENANT_ISOLATION, no_foreign_reference, types=_every,
+    description="No {title} resource refers to another tenant's (or another cell's) physical names, keys or object "
+                "prefixes.",
+    severity="critical",
+    remediation="Use only the names of the stack's own tenant (and its cell) from paybill_iac.model.naming; a "
+                "resource that names another tenant would reach across the isolation boundary.",
+    uses_foreign_names=True,
+)
 
-    @rule(
-        f"{cloud}-database-instance-count-within-plan", PLAN_LIMITS, cloud, databases, kind="stack",
-        description=f"A {title} stack holds no more dedicated database instances than its isolation model "
-                    "allows (pooled none, silo and bridge one, a cell one).",
-        severity="high",
-        remediation="Keep one database instance per silo or bridge tenant (and per cell); pooled tenants get "
-                    "a database in their cell's server.",
-    )
-    def database_count(resources: Sequence[ResourceView], context: PolicyContext) -> list[tuple[str, str]]:
-        found = [resource for resource in resources if any(resource.type == token for token in databases)]
+
+# --- plan-limits: region -----------------------------------------------------------------------
+
+REGION_WITHIN_PLAN = (
+    ("aws", "aws-provider-region-within-plan"),
+    ("azure", "azure-provider-region-within-plan"),
+    ("gcp", "gcp-provider-region-within-plan"),
+    ("oci", "oci-provider-region-within-plan"),
+)
+REGION_INPUTS = {"aws": ("region",), "azure": ("location",), "gcp": ("region", "location"), "oci": ("region",)}
+"""The inputs that name a region, per cloud (its provider's first)."""
+
+
+def _provider(cloud: str) -> str:
+    return f"pulumi:providers:{CLOUD_PACKAGE[cloud]}"
+
+
+def region_within_plan(cloud: str, resource: ResourceView, context: PolicyContext) -> list[str]:
+    for key in REGION_INPUTS[cloud]:
+        value = get(resource.inputs, key)
+        if not isinstance(value, str) or not value or normal_region(value) in ("global", "multi-region"):
+            continue
+        region = normal_region(value)
         limits = context.limits
-        if limits is None or len(found) <= limits.max_db_instances:
-            return []
-        return [(resource.urn, f"{len(found)} dedicated database instances in the stack; {plan_of(context)} "
-                               f"({context.isolation}) allows {limits.max_db_instances}.") for resource in found]
-
-    # --- agent-guardrails ---------------------------------------------------------------------
-
-    allowed_types = cat.AGENT_ALLOWED_TYPES[cloud]
-
-    @rule(
-        f"{cloud}-resource-type-allowed-for-agent", AGENT_GUARDRAILS, cloud, (f"{package}:*",),
-        description=f"An AI agent creates only {title} resource types of the components' allow-list.",
-        severity="high",
-        remediation="Use the paybill components; a new resource type needs a platform engineer to add it "
-                    "to the components (and to the allow-list) first.",
-        agent_only=True, approval="a platform engineer (new resource type)",
-    )
-    def type_allowed(resource: ResourceView, context: PolicyContext) -> list[str]:
-        if resource.type in allowed_types or any(resource.type == token for token in cat.aliases_of(allowed_types)):
-            return []
-        return [f"resource type '{resource.type}' is not on the agent allow-list."]
-
-    stateful = cat.STATEFUL[cloud]
-
-    @rule(
-        f"{cloud}-stateful-resource-protected-for-agent", AGENT_GUARDRAILS, cloud, tuple(stateful),
-        description=f"When an AI agent deploys, {title} resources holding data keep `protect` (or, for a "
-                    "tenant the catalog offboards, `retainOnDelete`) and their deletion protection.",
-        severity="critical",
-        remediation="Keep `self.stateful(...)` options and deletion protection on data resources; lifting "
-                    "them is a human decision.",
-        agent_only=True, approval="the tenant's data owner (data could be deleted)",
-        reads={token: paths for token, paths in stateful.items() if paths},
-    )
-    def stateful_protected(resource: ResourceView, context: PolicyContext) -> list[str]:
-        found = []
-        # An offboarding tenant's data is kept by `retainOnDelete` instead, which CrossGuard cannot see
-        # (the resource options it receives carry no retainOnDelete): the catalog's state decides.
-        if not resource.protect and context.state != "offboarding":
-            found.append("`protect` is off for a resource holding data.")
-        for path, expected in cat.DELETION_PROTECTION.get(resource.type, ()):
-            value = get(resource.inputs, path)
-            if value != expected:
-                found.append(f"{path} is {value!r}; deletion protection needs {expected!r}.")
-        return found
-
-    @rule(
-        f"{cloud}-stack-resource-count-within-cap", AGENT_GUARDRAILS, cloud, (), kind="stack",
-        description=f"When an AI agent deploys, a {title} stack holds at most the resource cap (policy "
-                    "config `maxResources`).",
-        severity="medium",
-        remediation="Split the change, or have a human run it; raise the cap in the policy config only with "
-                    "the platform team.",
-        agent_only=True, approval="a platform engineer (resource cap)",
-    )
-    def resource_cap(resources: Sequence[ResourceView], context: PolicyContext) -> list[tuple[str, str]]:
-        count = sum(1 for resource in resources if resource.is_cloud_resource and resource.cloud == cloud)
-        if count <= context.max_resources:
-            return []
-        return [("", f"the stack holds {count} {title} resources, more than the agent cap of "
-                     f"{context.max_resources}.")]
-
-    @rule(
-        f"{cloud}-cell-stack-unchanged-by-agent", AGENT_GUARDRAILS, cloud, (), kind="stack",
-        description=f"An AI agent does not deploy {title} cell stacks: a cell is shared by many tenants.",
-        severity="critical",
-        remediation="Have a human operator run cell deployments.",
-        agent_only=True, approval="a cell operator (shared cell)",
-    )
-    def cell_unchanged(resources: Sequence[ResourceView], context: PolicyContext) -> list[tuple[str, str]]:
-        if context.kind != "cell":
-            return []
-        return [("", f"stack '{context.stack}' is a cell shared by many tenants.")]
-
-    del markers_present, no_foreign_reference, region_within_plan, known_to_catalog, database_count
-    del type_allowed, stateful_protected, resource_cap, cell_unchanged
+        allowed = {normal_region(context.region)} if context.region else set()
+        if limits is not None and limits.regions is not None:
+            planned = {normal_region(item) for item in limits.regions}
+            if region not in planned:
+                return [f"{key} '{value}' is not in the regions {plan_of(context)} allows "
+                        f"({', '.join(limits.regions)})."]
+        if allowed and region not in allowed:
+            return [f"{key} '{value}' is not the region the catalog places {context.kind} "
+                    f"'{context.stack}' in ('{context.region}')."]
+    return []
 
 
-for _cloud in CLOUDS:
-    _define(_cloud)
+per_cloud(
+    REGION_WITHIN_PLAN, PLAN_LIMITS, region_within_plan, with_cloud=True,
+    types=lambda cloud: (_provider(cloud), *_every(cloud)),
+    reads=lambda cloud: {_provider(cloud): REGION_INPUTS[cloud][:1]},
+    description="{title} providers and resources deploy only to the region the catalog places the stack in, which "
+                "the plan's region allow-list must contain.",
+    severity="high",
+    remediation="Deploy to the tenant's region from the catalog; to move a tenant, change its region in the catalog "
+                "(the plan must allow it) and regenerate its stack.",
+)
+
+
+# --- plan-limits: the catalog entry ------------------------------------------------------------
+
+KNOWN_TO_CATALOG = (
+    ("aws", "aws-stack-known-to-catalog"),
+    ("azure", "azure-stack-known-to-catalog"),
+    ("gcp", "gcp-stack-known-to-catalog"),
+    ("oci", "oci-stack-known-to-catalog"),
+)
+
+
+def known_to_catalog(cloud: str, resources: Sequence[ResourceView], context: PolicyContext) -> list[tuple[str, str]]:
+    if context.known or not any(resource.cloud == cloud for resource in resources):
+        return []
+    return [("", f"stack '{context.project}/{context.stack}' is not a tenant or cell of the catalog, so its "
+                 "plan is unknown.")]
+
+
+per_cloud(
+    KNOWN_TO_CATALOG, PLAN_LIMITS, known_to_catalog, with_cloud=True, kind="stack",
+    description="A {title} stack belongs to a tenant or cell of the catalog, which gives its plan; a stack the "
+                "catalog does not know has no plan to be bound by.",
+    severity="high",
+    remediation="Deploy only stacks generated by `paybill-iac generate` (project paybill-tenant with a tenant id, "
+                "paybill-cell with a cell id), with the policy config paybill-iac writes for the stack (its context).",
+    needs_context=False,
+)
+
+
+# --- plan-limits: database instances -----------------------------------------------------------
+
+DATABASE_COUNT = (
+    ("aws", "aws-database-instance-count-within-plan"),
+    ("azure", "azure-database-instance-count-within-plan"),
+    ("gcp", "gcp-database-instance-count-within-plan"),
+    ("oci", "oci-database-instance-count-within-plan"),
+)
+
+
+def _databases(cloud: str) -> tuple[str, ...]:
+    return with_deprecated(*fact_tokens(cloud, "database_instance"))
+
+
+def database_count(cloud: str, resources: Sequence[ResourceView], context: PolicyContext) -> list[tuple[str, str]]:
+    found = in_stack(resources, _databases(cloud))
+    limits = context.limits
+    if limits is None or len(found) <= limits.max_db_instances:
+        return []
+    return [(resource.urn, f"{len(found)} dedicated database instances in the stack; {plan_of(context)} "
+                           f"({context.isolation}) allows {limits.max_db_instances}.") for resource in found]
+
+
+per_cloud(
+    DATABASE_COUNT, PLAN_LIMITS, database_count, with_cloud=True, kind="stack", types=_databases,
+    description="A {title} stack holds no more dedicated database instances than its isolation model allows (pooled "
+                "none, silo and bridge one, a cell one).",
+    severity="high",
+    remediation="Keep one database instance per silo or bridge tenant (and per cell); pooled tenants get a database "
+                "in their cell's server.",
+)
+
+
+# --- agent-guardrails: the allow-list ----------------------------------------------------------
+
+TYPE_ALLOWED_FOR_AGENT = (
+    ("aws", "aws-resource-type-allowed-for-agent"),
+    ("azure", "azure-resource-type-allowed-for-agent"),
+    ("gcp", "gcp-resource-type-allowed-for-agent"),
+    ("oci", "oci-resource-type-allowed-for-agent"),
+)
+
+
+def type_allowed(resource: ResourceView, context: PolicyContext) -> list[str]:
+    facts = facts_for(resource.type)
+    if facts is not None and facts.agent_may_create:
+        return []
+    return [f"resource type '{resource.type}' is not on the agent allow-list."]
+
+
+per_cloud(
+    TYPE_ALLOWED_FOR_AGENT, AGENT_GUARDRAILS, type_allowed, types=_every,
+    description="An AI agent creates only {title} resource types of the components' allow-list.",
+    severity="high",
+    remediation="Use the paybill components; a new resource type needs a platform engineer to add it to the "
+                "components (and to the allow-list) first.",
+    agent_only=True, approval="a platform engineer (new resource type)",
+)
+
+
+# --- agent-guardrails: data stays protected ----------------------------------------------------
+
+STATEFUL_PROTECTED = (
+    ("aws", "aws-stateful-resource-protected-for-agent"),
+    ("azure", "azure-stateful-resource-protected-for-agent"),
+    ("gcp", "gcp-stateful-resource-protected-for-agent"),
+    ("oci", "oci-stateful-resource-protected-for-agent"),
+)
+
+
+def stateful_protected(resource: ResourceView, context: PolicyContext) -> list[str]:
+    found = []
+    # An offboarding tenant's data is kept by `retainOnDelete` instead, which CrossGuard cannot see (the
+    # resource options it receives carry no retainOnDelete): the catalog's state decides.
+    if not resource.protect and context.state != "offboarding":
+        found.append("`protect` is off for a resource holding data.")
+    for path in DELETION_PROTECTION.get(resource.canonical_type, ()):
+        value = get(resource.inputs, path)
+        if value is not True:
+            found.append(f"{path} is {value!r}; deletion protection needs True.")
+    return found
+
+
+def _stateful(cloud: str) -> tuple[str, ...]:
+    """`protected` types: they hold data, or guard it (an Azure resource group, a delete lock)."""
+    return with_deprecated(*fact_tokens(cloud, "protected"))
+
+
+per_cloud(
+    STATEFUL_PROTECTED, AGENT_GUARDRAILS, stateful_protected, types=_stateful,
+    reads=lambda cloud: {token: paths for token in _stateful(cloud) if (paths := DELETION_PROTECTION.get(token))},
+    description="When an AI agent deploys, {title} resources holding data keep `protect` (or, for a tenant the "
+                "catalog offboards, `retainOnDelete`) and their deletion protection.",
+    severity="critical",
+    remediation="Keep `self.stateful(...)` options and deletion protection on data resources; lifting them is a "
+                "human decision.",
+    agent_only=True, approval="the tenant's data owner (data could be deleted)",
+)
+
+
+# --- agent-guardrails: the resource cap --------------------------------------------------------
+
+RESOURCE_CAP = (
+    ("aws", "aws-stack-resource-count-within-cap"),
+    ("azure", "azure-stack-resource-count-within-cap"),
+    ("gcp", "gcp-stack-resource-count-within-cap"),
+    ("oci", "oci-stack-resource-count-within-cap"),
+)
+
+
+def resource_cap(cloud: str, resources: Sequence[ResourceView], context: PolicyContext) -> list[tuple[str, str]]:
+    count = sum(1 for resource in resources if resource.is_cloud_resource and resource.cloud == cloud)
+    if count <= context.max_resources:
+        return []
+    return [("", f"the stack holds {count} {TITLE[cloud]} resources, more than the agent cap of "
+                 f"{context.max_resources}.")]
+
+
+per_cloud(
+    RESOURCE_CAP, AGENT_GUARDRAILS, resource_cap, with_cloud=True, kind="stack",
+    description="When an AI agent deploys, a {title} stack holds at most the resource cap (policy config "
+                "`maxResources`).",
+    severity="medium",
+    remediation="Split the change, or have a human run it; raise the cap in the policy config only with the "
+                "platform team.",
+    agent_only=True, approval="a platform engineer (resource cap)",
+)
+
+
+# --- agent-guardrails: cells -------------------------------------------------------------------
+
+CELL_UNCHANGED = (
+    ("aws", "aws-cell-stack-unchanged-by-agent"),
+    ("azure", "azure-cell-stack-unchanged-by-agent"),
+    ("gcp", "gcp-cell-stack-unchanged-by-agent"),
+    ("oci", "oci-cell-stack-unchanged-by-agent"),
+)
+
+
+def cell_unchanged(resources: Sequence[ResourceView], context: PolicyContext) -> list[tuple[str, str]]:
+    if context.kind != "cell":
+        return []
+    return [("", f"stack '{context.stack}' is a cell shared by many tenants.")]
+
+
+per_cloud(
+    CELL_UNCHANGED, AGENT_GUARDRAILS, cell_unchanged, kind="stack",
+    description="An AI agent does not deploy {title} cell stacks: a cell is shared by many tenants.",
+    severity="critical",
+    remediation="Have a human operator run cell deployments.",
+    agent_only=True, approval="a cell operator (shared cell)",
+)

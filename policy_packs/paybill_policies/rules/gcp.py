@@ -1,29 +1,17 @@
-"""Google Cloud rules (pulumi-gcp 10): Cloud SQL sizes and backups, bucket and instance exposure,
-customer-managed keys, TLS, deletion protection and IAM members."""
+"""Google Cloud rules (pulumi-gcp 10) beyond the family tables: bucket and instance exposure, IAM
+members and custom roles. Sizes, backups, customer-managed keys, TLS, rotation and deletion
+protection are rows of `database` and `settings`."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from paybill_policies.rules._kit import (
-    AGENT_GUARDRAILS,
-    PLAN_LIMITS,
-    TENANT_ISOLATION,
-    PolicyContext,
-    ResourceView,
-    as_number,
-    get,
-    listing,
-    no_dedicated_database,
-    plan_of,
-    rule,
-    vcpus_message,
-)
+from paybill_policies.context import PolicyContext
+from paybill_policies.evaluate import ResourceView, get
+from paybill_policies.rules._kit import AGENT_GUARDRAILS, TENANT_ISOLATION, listing, rule
 
 SQL = "gcp:sql/databaseInstance:DatabaseInstance"
 BUCKET = "gcp:storage/bucket:Bucket"
-KEY = "gcp:kms/cryptoKey:CryptoKey"
 PROJECT_MEMBERS = ("gcp:projects/iAMMember:IAMMember", "gcp:projects/iAMBinding:IAMBinding")
 BUCKET_MEMBERS = ("gcp:storage/bucketIAMMember:BucketIAMMember", "gcp:storage/bucketIAMBinding:BucketIAMBinding")
 FOLDER_MEMBERS = ("gcp:storage/managedFolderIamMember:ManagedFolderIamMember",
@@ -32,7 +20,6 @@ KEY_MEMBERS = ("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", "gcp:kms/cryptoK
 MEMBERS = PROJECT_MEMBERS + BUCKET_MEMBERS + FOLDER_MEMBERS + KEY_MEMBERS
 CUSTOM_ROLE = "gcp:projects/iAMCustomRole:IAMCustomRole"
 PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
-TLS_MODES = ("ENCRYPTED_ONLY", "TRUSTED_CLIENT_CERTIFICATE_REQUIRED")
 _ADMIN_ROLE = re.compile(r"^roles/(owner|editor)$|admin|\*", re.IGNORECASE)
 # The role templates (paybill_components.gcp.iam) plus the service agents' key role.
 TEMPLATE_ROLES = frozenset({"roles/storage.objectUser", "roles/cloudsql.instanceUser", "roles/cloudsql.client",
@@ -40,85 +27,10 @@ TEMPLATE_ROLES = frozenset({"roles/storage.objectUser", "roles/cloudsql.instance
 
 
 def _members(resource: ResourceView) -> list[str]:
-    if resource.type.endswith("Binding"):
+    if resource.canonical_type.endswith("Binding"):
         return [str(member) for member in listing(get(resource.inputs, "members"), "members")]
     member = get(resource.inputs, "member")
     return [str(member)] if member is not None else []
-
-
-# --- plan-limits -----------------------------------------------------------------------------
-
-
-rule(
-    "gcp-sql-instance-allowed-by-isolation", PLAN_LIMITS, "gcp", (SQL,),
-    description="A pooled tenant's stack creates no Cloud SQL instance: its database lives in its cell's "
-                "instance.",
-    severity="high",
-    remediation="Remove the instance; a dedicated database needs a silo or bridge plan in the catalog.",
-)(no_dedicated_database)
-
-
-@rule(
-    "gcp-sql-instance-vcpus-within-plan", PLAN_LIMITS, "gcp", (SQL,),
-    description="A Cloud SQL instance's tier has at most the plan's database vCPUs.",
-    severity="high",
-    remediation="Use the tier paybill_iac.model.sizing.database_size gives for the plan.",
-    reads={SQL: ("settings.tier",)},
-)
-def sql_vcpus(resource: ResourceView, context: PolicyContext) -> list[str]:
-    from paybill_iac.model import sizing
-
-    tier = get(resource.inputs, "settings.tier")
-    if not isinstance(tier, str):
-        return ["settings.tier is not set."]
-    message = vcpus_message("gcp", tier, sizing.vcpus_of("gcp", tier), context)
-    return [message] if message else []
-
-
-@rule(
-    "gcp-sql-instance-storage-within-plan", PLAN_LIMITS, "gcp", (SQL,),
-    description="A Cloud SQL instance's disk is at most the plan's storage, and automatic growth stops at it.",
-    severity="high",
-    remediation="Set settings.diskSize to at most the plan's db_storage_gb and, with diskAutoresize, "
-                "diskAutoresizeLimit to at most the same (0 means unlimited).",
-    reads={SQL: ("settings.diskSize", "settings.diskAutoresize", "settings.diskAutoresizeLimit")},
-)
-def sql_storage(resource: ResourceView, context: PolicyContext) -> list[str]:
-    limit = context.limits.db_storage_gb if context.limits else None
-    if limit is None:
-        return []
-    found = []
-    size = as_number(get(resource.inputs, "settings.diskSize"))
-    if size is not None and size > limit:
-        found.append(f"settings.diskSize is {size:g} GB, above the {limit} GB of {plan_of(context)}.")
-    if get(resource.inputs, "settings.diskAutoresize") is not False:
-        grow = as_number(get(resource.inputs, "settings.diskAutoresizeLimit")) or 0
-        if grow == 0 or grow > limit:
-            shown = "unlimited" if grow == 0 else f"{grow:g} GB"
-            found.append(f"the disk grows automatically up to {shown}, past the {limit} GB of {plan_of(context)}.")
-    return found
-
-
-@rule(
-    "gcp-sql-instance-backup-retention-meets-plan", PLAN_LIMITS, "gcp", (SQL,),
-    description="A Cloud SQL instance takes daily backups and keeps at least as many as the plan's retention "
-                "days.",
-    severity="high",
-    remediation="Enable settings.backupConfiguration and set backupRetentionSettings.retainedBackups (unit "
-                "COUNT) to at least the plan's backup_retention_days.",
-    reads={SQL: ("settings.backupConfiguration.enabled",
-                 "settings.backupConfiguration.backupRetentionSettings.retainedBackups",
-                 "settings.backupConfiguration.backupRetentionSettings.retentionUnit")},
-)
-def sql_backup(resource: ResourceView, context: PolicyContext) -> list[str]:
-    floor = context.limits.backup_retention_days if context.limits else 0
-    if get(resource.inputs, "settings.backupConfiguration.enabled") is not True:
-        return ["settings.backupConfiguration.enabled is not true: no automated backups."]
-    kept = as_number(get(resource.inputs, "settings.backupConfiguration.backupRetentionSettings.retainedBackups"))
-    kept = 7 if kept is None else kept  # Cloud SQL's default
-    if kept < floor:
-        return [f"{kept:g} daily backups are kept; {plan_of(context)} requires at least {floor} days."]
-    return []
 
 
 # --- tenant-isolation ------------------------------------------------------------------------
@@ -136,7 +48,7 @@ def sql_backup(resource: ResourceView, context: PolicyContext) -> list[str]:
     needs_context=False,
 )
 def bucket_not_public(resource: ResourceView, context: PolicyContext) -> list[str]:
-    if resource.type != BUCKET:
+    if resource.canonical_type != BUCKET:
         return [f"grants {member} access." for member in _members(resource) if member in PUBLIC_MEMBERS]
     found = []
     if get(resource.inputs, "publicAccessPrevention") != "enforced":
@@ -144,17 +56,6 @@ def bucket_not_public(resource: ResourceView, context: PolicyContext) -> list[st
     if get(resource.inputs, "uniformBucketLevelAccess") is not True:
         found.append("uniformBucketLevelAccess is not true (object ACLs could make objects public).")
     return found
-
-
-@rule(
-    "gcp-storage-bucket-encrypted-with-cmk", TENANT_ISOLATION, "gcp", (BUCKET,),
-    description="A bucket encrypts new objects with a customer-managed Cloud KMS key.",
-    severity="high",
-    remediation="Set encryption.defaultKmsKeyName to the tenant's (or cell's) key.",
-    reads={BUCKET: ("encryption.defaultKmsKeyName",)}, needs_context=False,
-)
-def bucket_cmk(resource: ResourceView, context: PolicyContext) -> list[str]:
-    return [] if get(resource.inputs, "encryption.defaultKmsKeyName") else ["encryption.defaultKmsKeyName is not set."]
 
 
 @rule(
@@ -175,71 +76,6 @@ def sql_not_public(resource: ResourceView, context: PolicyContext) -> list[str]:
 
 
 @rule(
-    "gcp-sql-instance-encrypted-with-cmk", TENANT_ISOLATION, "gcp", (SQL,),
-    description="A Cloud SQL instance is encrypted with a customer-managed Cloud KMS key.",
-    severity="high",
-    remediation="Set encryptionKeyName to the tenant's (or cell's) key.",
-    reads={SQL: ("encryptionKeyName",)}, needs_context=False,
-)
-def sql_cmk(resource: ResourceView, context: PolicyContext) -> list[str]:
-    return [] if get(resource.inputs, "encryptionKeyName") else ["encryptionKeyName is not set."]
-
-
-@rule(
-    "gcp-sql-instance-tls-enforced", TENANT_ISOLATION, "gcp", (SQL,),
-    description="A Cloud SQL instance accepts only encrypted connections (Cloud SQL negotiates TLS 1.2 or "
-                "newer).",
-    severity="high",
-    remediation="Set settings.ipConfiguration.sslMode to ENCRYPTED_ONLY.",
-    reads={SQL: ("settings.ipConfiguration.sslMode",)}, needs_context=False,
-)
-def sql_tls(resource: ResourceView, context: PolicyContext) -> list[str]:
-    mode = get(resource.inputs, "settings.ipConfiguration.sslMode")
-    return [] if mode in TLS_MODES else [f"settings.ipConfiguration.sslMode is {mode!r}: unencrypted connections "
-                                         "are accepted."]
-
-
-def _protect_sql(resource: ResourceView, context: PolicyContext) -> dict[str, Any] | None:
-    settings = dict(resource.inputs.get("settings") or {})
-    if resource.inputs.get("deletionProtection") is True and settings.get("deletionProtectionEnabled") is True:
-        return None
-    settings["deletionProtectionEnabled"] = True
-    return {**resource.inputs, "deletionProtection": True, "settings": settings}
-
-
-@rule(
-    "gcp-sql-instance-deletion-protection", TENANT_ISOLATION, "gcp", (SQL,),
-    description="A Cloud SQL instance is protected from deletion by Pulumi and by the Cloud SQL API.",
-    severity="high",
-    remediation="Set deletionProtection and settings.deletionProtectionEnabled to true (the pack's "
-                "remediation sets them).",
-    reads={SQL: ("deletionProtection", "settings.deletionProtectionEnabled")}, needs_context=False,
-    remediate=_protect_sql,
-)
-def sql_deletion_protection(resource: ResourceView, context: PolicyContext) -> list[str]:
-    found = []
-    for path in ("deletionProtection", "settings.deletionProtectionEnabled"):
-        if get(resource.inputs, path) is not True:
-            found.append(f"{path} is not true.")
-    return found
-
-
-@rule(
-    "gcp-kms-crypto-key-rotation-enabled", TENANT_ISOLATION, "gcp", (KEY,),
-    description="Customer-managed Cloud KMS keys rotate automatically (at most yearly).",
-    severity="medium", enforcement="advisory",
-    remediation="Set rotationPeriod (e.g. 7776000s, 90 days).",
-    reads={KEY: ("rotationPeriod",)}, needs_context=False,
-)
-def key_rotation(resource: ResourceView, context: PolicyContext) -> list[str]:
-    period = str(get(resource.inputs, "rotationPeriod") or "")
-    seconds = as_number(period.rstrip("s")) if period.endswith("s") else None
-    if seconds is None or seconds > 365 * 24 * 3600:
-        return [f"rotationPeriod is {period or 'not set'}: the key does not rotate at least yearly."]
-    return []
-
-
-@rule(
     "gcp-iam-member-no-admin-role", TENANT_ISOLATION, "gcp", (*MEMBERS, CUSTOM_ROLE),
     description="No IAM grant gives a basic (owner, editor) or admin role, and no custom role holds wildcard "
                 "permissions.",
@@ -248,7 +84,7 @@ def key_rotation(resource: ResourceView, context: PolicyContext) -> list[str]:
     reads={**{token: ("role",) for token in MEMBERS}, CUSTOM_ROLE: ("permissions",)}, needs_context=False,
 )
 def iam_no_admin(resource: ResourceView, context: PolicyContext) -> list[str]:
-    if resource.type == CUSTOM_ROLE:
+    if resource.canonical_type == CUSTOM_ROLE:
         return [f"custom role permission '{permission}' is a wildcard."
                 for permission in listing(get(resource.inputs, "permissions"), "permissions") if "*" in str(permission)]
     role = str(get(resource.inputs, "role") or "")
@@ -270,22 +106,22 @@ def iam_no_admin(resource: ResourceView, context: PolicyContext) -> list[str]:
 def iam_scoped(resource: ResourceView, context: PolicyContext) -> list[str]:
     if context.kind != "tenant":
         return []
-    if resource.type in PROJECT_MEMBERS:
+    if resource.canonical_type in PROJECT_MEMBERS:
         expression = str(get(resource.inputs, "condition.expression") or "")
         if "resource.name" not in expression:
             return [f"grants '{get(resource.inputs, 'role')}' on the whole project without a condition naming "
                     "one instance."]
         return []
     shared_bucket = context.cell_names.get("bucket")
-    if resource.type in BUCKET_MEMBERS and shared_bucket and get(resource.inputs, "bucket") == shared_bucket:
+    if resource.canonical_type in BUCKET_MEMBERS and shared_bucket and get(resource.inputs, "bucket") == shared_bucket:
         return [f"grants on the cell's whole bucket '{shared_bucket}' instead of the tenant's managed folder."]
-    if resource.type in FOLDER_MEMBERS:
+    if resource.canonical_type in FOLDER_MEMBERS:
         folder = str(get(resource.inputs, "managedFolder") or "")
         prefix = context.names.get("prefix", "")
         if prefix and not folder.rstrip("/").endswith(prefix.rstrip("/")):
             return [f"grants on managed folder '{folder}', not the tenant's '{prefix}'."]
     shared_key = context.cell_names.get("key")
-    if resource.type in KEY_MEMBERS and shared_key:
+    if resource.canonical_type in KEY_MEMBERS and shared_key:
         key_id = str(get(resource.inputs, "cryptoKeyId") or "")
         member = " ".join(_members(resource))
         tenant_identity = "gserviceaccount.com" in member and "service-" not in member  # not a service agent
@@ -304,7 +140,7 @@ def iam_scoped(resource: ResourceView, context: PolicyContext) -> list[str]:
     agent_only=True, approval="the security team (IAM beyond the role templates)",
 )
 def iam_templates(resource: ResourceView, context: PolicyContext) -> list[str]:
-    if resource.type == CUSTOM_ROLE:
+    if resource.canonical_type == CUSTOM_ROLE:
         return ["defines a custom role, beyond the role templates."]
     role = str(get(resource.inputs, "role") or "")
     if role not in TEMPLATE_ROLES:
