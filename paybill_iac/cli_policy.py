@@ -48,6 +48,48 @@ def check(file: Path, catalog_dir: Path, actor: str, fmt: str, packs: tuple[str,
     sys.exit(result.exit_code)
 
 
+@policy.command("config")
+@click.argument("stack")
+@click.option("--project", default="paybill-tenant", show_default=True,
+              type=click.Choice(["paybill-tenant", "paybill-cell"]), help="A tenant's stack, or a cell's.")
+@click.option("--catalog", "catalog_dir", default="stacks/catalog", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="The catalog that gives the stack its context.")
+@click.option("--actor", default="human", show_default=True,
+              help="Who deploys: human, or agent:<name> (the agent guardrails apply to agents).")
+@click.option("--out-dir", default=".", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Where to write policy-<pack>.json, one file per pack.")
+def config(stack: str, project: str, catalog_dir: Path, actor: str, out_dir: Path) -> None:
+    """Write the policy config of STACK for each pack, for
+    `pulumi preview --policy-pack policy_packs/<pack> --policy-pack-config policy-<pack>.json`.
+
+    The packs read no catalog: without this config a stack is unknown to them (only the rules that need
+    no context run, and `<cloud>-stack-known-to-catalog` refuses it). The automation layer writes the
+    same config for every run it makes.
+    """
+    import json
+
+    from paybill_policies import PACKS, ContextError, policy_config
+
+    from paybill_iac.catalog import load_catalog
+    from paybill_iac.errors import CatalogError, UsageError
+    from paybill_iac.policy_context import context_from_catalog
+    from paybill_iac.policycheck import ACTOR
+
+    if not ACTOR.match(actor):
+        raise UsageError(f"actor '{actor}' is not 'human' or 'agent:<name>'")
+    try:
+        context = context_from_catalog(load_catalog(catalog_dir), project, stack, actor)
+    except CatalogError as error:
+        raise UsageError(f"the catalog cannot be used: {error}") from None
+    except ContextError as error:
+        raise UsageError(str(error)) from None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for pack in PACKS:
+        path = out_dir / f"policy-{pack}.json"
+        path.write_text(json.dumps(policy_config(context, pack), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        click.echo(f"wrote {path}")
+
+
 @policy.command("rules")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True)
 def list_rules(fmt: str) -> None:

@@ -134,3 +134,20 @@ def test_rules_lists_the_registry(capsys: Any) -> None:
     assert result.exit_code == 0
     assert len(json.loads(result.output)) >= 90
 
+def test_config_writes_each_packs_policy_config_from_the_catalog(tmp_path: Path, capsys: Any) -> None:
+    import paybill_policies as policies
+
+    result = _main(capsys, "policy", "config", "aws-euw1-a", "--project", "paybill-cell", "--catalog", str(CATALOG),
+                   "--actor", "agent:claude", "--out-dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    for pack in policies.PACKS:
+        config = json.loads((tmp_path / f"policy-{pack}.json").read_text())
+        assert set(config) == {rule.id for rule in policies.rules([pack])}
+        context = policies.context_from_config(config[next(iter(config))], "paybill-cell", "aws-euw1-a")
+        assert context.known and context.kind == "cell" and context.actor == "agent:claude"
+
+
+def test_config_of_an_unknown_stack_exits_2(tmp_path: Path, capsys: Any) -> None:
+    result = _main(capsys, "policy", "config", "nobody", "--catalog", str(CATALOG), "--out-dir", str(tmp_path))
+    assert result.exit_code == 2 and "unknown tenant 'nobody'" in result.output
+    assert not list(tmp_path.iterdir())
