@@ -34,6 +34,8 @@ DEDICATED_DB_ISOLATIONS = ("silo", "bridge")  # own database instance
 
 MAX_TENANTS_PER_CELL = 10_000
 MAX_SEATS = 10_000_000
+MAX_DB_CONNECTIONS = 10_000
+DEFAULT_DB_CONNECTIONS = 25
 
 
 def _slug(value: str) -> str:
@@ -116,6 +118,9 @@ class Limits(_Model):
     """Backups are kept at least this many days."""
     seats: Annotated[int, Field(strict=True, ge=1, le=MAX_SEATS)]
     """Most seats a subscription on this plan may have."""
+    db_connections: Annotated[int, Field(strict=True, ge=1, le=MAX_DB_CONNECTIONS)] = DEFAULT_DB_CONNECTIONS
+    """Most concurrent connections of a tenant's database login (the login role's CONNECTION LIMIT, set by
+    the data plane); default 25."""
     regions: list[Annotated[str, Field(strict=True)]] | None = None
     """Optional allow-list of regions (any cloud's region names)."""
 
