@@ -1,82 +1,66 @@
-"""The policy context of a stack, built by the control plane from the catalog.
+"""The policy context of a stack, built by the control plane from the stack's spec.
 
 The rule library (`paybill_policies`) never reads a catalog: `policy check`, the preview and the
-automation build each stack's context here and hand it to the rules directly or, for a CrossGuard
-pack, as policy config (`paybill_policies.policy_config`).
-
-`context_from_catalog` is the only entry point; its body is kept small and self-contained so that it
-can be rebuilt on the stack specs (`paybill_iac.model.spec`) without touching its callers.
+automation build each stack's context here, from the same `TenantSpec` / `CellSpec` that `generate`
+writes and the stack program reads, and hand it to the rules directly or, for a CrossGuard pack, as
+policy config (`paybill_policies.policy_config`). So a stack's plan, limits, cell and names are the
+same fact everywhere.
 """
 
 from __future__ import annotations
 
-from paybill_policies import ContextError, PlanLimits, PolicyContext
-from paybill_policies.context import CELL_PROJECT, TENANT_PROJECT
+from paybill_policies import ContextError, PolicyContext
 
 from paybill_iac.model import naming
-from paybill_iac.model.catalog import DEDICATED_DB_ISOLATIONS, Catalog, Tenant
+from paybill_iac.model.catalog import Catalog
+from paybill_iac.model.projects import CELL_PROJECT, TENANT_PROJECT
+from paybill_iac.model.spec import CellSpec, TenantSpec, stack_spec
 
-__all__ = ["ContextError", "context_from_catalog"]
+__all__ = ["ContextError", "context_from_catalog", "context_from_spec"]
 
 
 def context_from_catalog(catalog: Catalog, project: str, stack: str, actor: str = "human") -> PolicyContext:
     """The context of stack `project/stack` from a loaded `catalog`, for `actor` (human, agent:<name>).
 
-    Raises ContextError (a LookupError) when the catalog has no such tenant (project paybill-tenant) or
-    cell (paybill-cell), or the project is neither.
+    Raises ContextError (a LookupError) when the catalog has no such tenant with a stack (project
+    paybill-tenant) or cell (paybill-cell), or the project is neither.
     """
-    org = catalog.settings.org
-    if project == CELL_PROJECT:
-        cell = catalog.cells.get(stack)
-        if cell is None:
-            raise ContextError(f"unknown cell '{stack}': the catalog at {catalog.root} has no such cell "
-                               f"(cells: {', '.join(sorted(catalog.cells)) or 'none'})")
-        return PolicyContext(
-            project=project, stack=stack, actor=actor, kind="cell", cell=cell.id, isolation="pooled",
-            cloud=cell.cloud, region=cell.region, state="active", org=org,
-            limits=PlanLimits(cell.db_vcpus, cell.db_storage_gb, cell.backup_retention_days, 1, (cell.region,)),
-            names=dict(naming.names_for(cell.cloud, org, cell.id)),
-            foreign_names=_foreign_names(catalog, own_tenant=None, own_cells={cell.id}),
-        )
-    if project != TENANT_PROJECT:
+    if project not in (TENANT_PROJECT, CELL_PROJECT):
         raise ContextError(f"unknown project '{project}': paybill-iac stacks belong to {TENANT_PROJECT} "
                            f"or {CELL_PROJECT}")
-    tenant = catalog.tenants.get(stack)
-    if tenant is None:
-        raise ContextError(f"unknown tenant '{stack}': the catalog at {catalog.root} has no such tenant "
-                           f"(tenants: {', '.join(sorted(catalog.tenants)) or 'none'})")
-    plan = catalog.plans[tenant.plan]
-    cell_id = catalog.placements.get(tenant.id, "") or (tenant.cell or "")
-    limits = PlanLimits(
-        db_vcpus=plan.limits.db_vcpus, db_storage_gb=plan.limits.db_storage_gb,
-        backup_retention_days=plan.limits.backup_retention_days,
-        max_db_instances=1 if plan.isolation in DEDICATED_DB_ISOLATIONS else 0,
-        regions=tuple(plan.limits.regions) if plan.limits.regions is not None else None,
-    )
+    spec = stack_spec(catalog, project, stack)
+    if spec is None:
+        kind, known = ("cell", catalog.cells) if project == CELL_PROJECT else ("tenant", catalog.tenants)
+        if stack in known:
+            raise ContextError(f"tenant '{stack}' is {catalog.tenants[stack].state}: it has no stack")
+        raise ContextError(f"unknown {kind} '{stack}': the catalog at {catalog.root} has no such {kind} "
+                           f"({kind}s: {', '.join(sorted(known)) or 'none'})")
+    return context_from_spec(spec, actor, foreign_names=_name_index(catalog) - _own_names(spec))
+
+
+def context_from_spec(spec: TenantSpec | CellSpec, actor: str = "human",
+                      foreign_names: frozenset[str] = frozenset()) -> PolicyContext:
+    """The context of one stack from its spec; `foreign_names` are every other owner's names."""
+    if isinstance(spec, CellSpec):
+        return PolicyContext(
+            project=spec.project, stack=spec.stack, actor=actor, kind="cell", cell=spec.cell, isolation="pooled",
+            cloud=spec.cloud, region=spec.region, state="active", org=spec.org, limits=spec.limits,
+            names=dict(spec.all_names), foreign_names=foreign_names,
+        )
     return PolicyContext(
-        project=project, stack=stack, actor=actor, kind="tenant", tenant=tenant.id, cell=cell_id,
-        plan=plan.id, isolation=plan.isolation, cloud=tenant.cloud, region=tenant.region, state=tenant.state,
-        org=org, limits=limits, names=dict(_tenant_names(catalog, tenant)),
-        cell_names=dict(naming.names_for(tenant.cloud, org, cell_id)) if cell_id else {},
-        foreign_names=_foreign_names(catalog, own_tenant=tenant.id, own_cells={cell_id} if cell_id else set()),
+        project=spec.project, stack=spec.stack, actor=actor, kind="tenant", tenant=spec.tenant, cell=spec.cell or "",
+        plan=spec.plan, isolation=spec.isolation, cloud=spec.cloud, region=spec.region, state=spec.state,
+        org=spec.org, limits=spec.limits, names=dict(spec.all_names), cell_names=dict(spec.cell_names),
+        foreign_names=foreign_names,
     )
 
 
-def _tenant_names(catalog: Catalog, tenant: Tenant) -> dict[str, str]:
-    isolation = catalog.plans[tenant.plan].isolation
-    return dict(naming.tenant_names(tenant.cloud, catalog.settings.org, tenant.id, isolation))
-
-
-def _foreign_names(catalog: Catalog, own_tenant: str | None, own_cells: set[str]) -> frozenset[str]:
-    """Every other tenant's and cell's names: the catalog's names (indexed once per catalog, since
-    preview and fleets ask for every stack) less the stack's own and its cell's."""
-    mine: set[str] = set()
-    if own_tenant is not None and own_tenant in catalog.tenants:
-        mine.update(_tenant_names(catalog, catalog.tenants[own_tenant]).values())
-    for cell_id in own_cells:
-        if cell_id in catalog.cells:
-            mine.update(naming.names_for(catalog.cells[cell_id].cloud, catalog.settings.org, cell_id).values())
-    return _name_index(catalog) - mine
+def _own_names(spec: TenantSpec | CellSpec) -> set[str]:
+    """The stack's own names and, for a tenant, its cell's (shared, so not foreign)."""
+    own = set(spec.all_names.values())
+    if isinstance(spec, TenantSpec):
+        own.update(spec.cell_names.values())
+    return own
 
 
 # id(catalog) -> (catalog, every tenant's and cell's names); the catalog is kept so its id stays unique.
@@ -84,13 +68,15 @@ _NAME_INDEX: dict[int, tuple[Catalog, frozenset[str]]] = {}
 
 
 def _name_index(catalog: Catalog) -> frozenset[str]:
+    """Every owner's reserved names, indexed once per catalog (preview and fleets ask for every stack)."""
     cached = _NAME_INDEX.get(id(catalog))
     if cached is not None and cached[0] is catalog:
         return cached[1]
     org = catalog.settings.org
     found: set[str] = set()
     for tenant in catalog.tenants.values():
-        found.update(_tenant_names(catalog, tenant).values())
+        isolation = catalog.plans[tenant.plan].isolation
+        found.update(naming.tenant_names(tenant.cloud, org, tenant.id, isolation).values())
     for cell in catalog.cells.values():
         found.update(naming.names_for(cell.cloud, org, cell.id).values())
         found.discard(naming.tenant_prefix(cell.id))  # cells have no objects of their own prefix

@@ -33,12 +33,15 @@ from paybill_iac.model.catalog import (
     Tenant,
 )
 from paybill_iac.model.errors import SpecError
+from paybill_iac.model.limits import PlanLimits
+from paybill_iac.model.projects import CELL_PROJECT, NAMESPACE, TENANT_PROJECT
 from paybill_iac.model.sizing import DatabaseSize
 
-NAMESPACE = "paybill"
-TENANT_PROJECT = "paybill-tenant"
-CELL_PROJECT = "paybill-cell"
 DIGEST_KEY = f"{NAMESPACE}:digest"
+
+__all__ = ["CELL_PROJECT", "NAMESPACE", "TENANT_PROJECT", "CellSpec", "PlanLimits", "Placement", "StackSpec",
+           "TenantSpec", "cell_spec", "cell_stack_name", "cells_in_use", "config_digest", "stack_spec",
+           "tenant_spec"]
 
 StackState: TypeAlias = Literal["onboarding", "active", "suspended", "offboarding"]
 """The states in which a tenant has a stack (lifecycle.HAS_STACK)."""
@@ -65,27 +68,6 @@ class Placement:
     cloud: Cloud
     region: str
     account: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class PlanLimits:
-    """What the stack may provision: sizes are ceilings, backup retention a floor."""
-
-    db_vcpus: int
-    db_storage_gb: int
-    backup_retention_days: int
-    max_db_instances: int
-    """Dedicated database instances the isolation model allows (pooled 0, silo, bridge and cell 1)."""
-    regions: tuple[str, ...] | None = None
-    """The plan's allow-list of regions; None: any region of the plan's clouds."""
-
-    def as_config(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"db_vcpus": self.db_vcpus, "db_storage_gb": self.db_storage_gb,
-                                "backup_retention_days": self.backup_retention_days,
-                                "max_db_instances": self.max_db_instances}
-        if self.regions is not None:
-            data["regions"] = list(self.regions)
-        return data
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from paybill_iac.model import markers
+from paybill_iac.model.limits import PlanLimits
+from paybill_iac.model.projects import CELL_PROJECT, TENANT_PROJECT
 from paybill_policies.errors import ContextError
 
 __all__ = [
@@ -26,23 +28,8 @@ __all__ = [
     "context_from_config", "unknown_context",
 ]
 
-TENANT_PROJECT = "paybill-tenant"
-CELL_PROJECT = "paybill-cell"
 DEFAULT_MAX_RESOURCES = 80
 """Most cloud resources one stack may hold when an agent deploys it (policy config `maxResources`)."""
-
-
-@dataclass(frozen=True)
-class PlanLimits:
-    """What the stack may provision: sizes are ceilings, backup retention a floor."""
-
-    db_vcpus: int
-    db_storage_gb: int
-    backup_retention_days: int
-    max_db_instances: int
-    """Dedicated database instances the isolation model allows (pooled 0, silo/bridge/cell 1)."""
-    regions: tuple[str, ...] | None = None
-    """The plan's allow-list of regions; None: any region of the plan's clouds."""
 
 
 @dataclass(frozen=True)

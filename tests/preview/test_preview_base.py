@@ -76,7 +76,7 @@ def test_an_agent_change_needing_a_new_cell_fails(catalog_repo: Path) -> None:
 
 def test_a_plan_change_affects_its_tenants_even_without_resource_changes(catalog_repo: Path) -> None:
     plans = catalog_repo / "stacks" / "catalog" / "plans.yaml"
-    plans.write_text(plans.read_text().replace("seats: 250}", "seats: 300}"))  # growth: hooli, stark, wayne, wonka
+    plans.write_text(plans.read_text().replace("seats: 250", "seats: 300"))  # growth: hooli, stark, wayne, wonka
     report = base_preview(catalog_repo)
     assert {stack["tenant"] for stack in report["tenants"]} == {"hooli", "stark", "wayne", "wonka"}
     assert all(stack["change"] == "unchanged" and stack["reasons"] == ["plan 'growth' changed"]

@@ -112,13 +112,13 @@ def test_markdown_is_a_pull_request_comment(example_report: dict[str, Any]) -> N
 
 
 def test_sarif_is_2_1_0_with_rules_from_the_registry(example_report: dict[str, Any]) -> None:
-    from paybill_policies import engine
+    from paybill_policies import rules as registered_rules
 
     document = json.loads(render(example_report, "sarif"))
     assert document["version"] == "2.1.0" and document["$schema"].endswith("sarif-2.1.0.json")
     run = document["runs"][0]
     rules = {rule["id"]: rule for rule in run["tool"]["driver"]["rules"]}
-    assert set(rules) == {rule.id for rule in engine.rules()}
+    assert set(rules) == {rule.id for rule in registered_rules()}
     for rule in rules.values():
         assert rule["shortDescription"]["text"] and rule["help"]["text"]
         assert rule["defaultConfiguration"]["level"] in ("error", "warning")
