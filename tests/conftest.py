@@ -49,7 +49,7 @@ class StackKit:
         database = None if isolation == "pooled" else sizing.database_size(cloud, vcpus, storage_gb, 7)
         return TenantSpec(
             org=self.org, tenant=tenant, plan=plan, isolation=isolation, cloud=cloud,  # type: ignore[arg-type]
-            region=DEFAULT_REGION[cloud], state=state, seats=10,  # type: ignore[arg-type]
+            region=DEFAULT_REGION[cloud], state=state,  # type: ignore[arg-type]
             limits=PlanLimits(vcpus, storage_gb, 7, 0 if isolation == "pooled" else 1),
             # unshaped: the block tests compare with these
             names=naming.used_names(cloud, isolation, naming.names_for(cloud, self.org, tenant)),

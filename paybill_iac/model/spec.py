@@ -81,7 +81,6 @@ class TenantSpec:
     cloud: Cloud
     region: str
     state: StackState
-    seats: int
     limits: PlanLimits
     names: Mapping[str, str]
     """The physical names the stack program reads (naming.NAMES_USED[(cloud, isolation)])."""
@@ -132,7 +131,7 @@ class TenantSpec:
         values: dict[str, Any] = _provider_config(self.cloud, self.region, self.account)
         for key, value in (
             ("org", self.org), ("tenant", self.tenant), ("plan", self.plan), ("isolation", self.isolation),
-            ("cloud", self.cloud), ("region", self.region), ("state", self.state), ("seats", self.seats),
+            ("cloud", self.cloud), ("region", self.region), ("state", self.state),
             ("cell", self.cell), ("cellStack", self.cell_stack),
             ("database", self.database.as_config() if self.database else None),
             ("account", dict(self.account) or None), ("limits", self.limits.as_config()), ("names", dict(self.names)),
@@ -152,7 +151,7 @@ class TenantSpec:
         spec = cls(
             org=read.text("org"), tenant=read.text("tenant"), plan=read.text("plan"), isolation=isolation,
             cloud=cloud, region=read.text("region"), state=cast(StackState, read.choice("state", STACK_STATES)),
-            seats=read.integer("seats", minimum=1), limits=read.limits(),
+            limits=read.limits(),
             account=read.strings("account", optional=True),
             names=read.names(cloud, isolation),
             database=read.database(cloud, required=isolation in DEDICATED_DB_ISOLATIONS),
@@ -240,7 +239,7 @@ def tenant_spec(catalog: Catalog, tenant_id: str) -> TenantSpec | None:
     database = dedicated_database(plan, tenant) if isolation in DEDICATED_DB_ISOLATIONS else None
     return TenantSpec(
         org=org, tenant=tenant.id, plan=plan.id, isolation=isolation, cloud=tenant.cloud, region=tenant.region,
-        state=cast(StackState, tenant.state), seats=tenant.subscription.seats,
+        state=cast(StackState, tenant.state),
         limits=PlanLimits(
             db_vcpus=plan.limits.db_vcpus, db_storage_gb=plan.limits.db_storage_gb,
             backup_retention_days=plan.limits.backup_retention_days,
@@ -329,7 +328,7 @@ class _ConfigReader:
         if value is None:
             self.problems.append(f"config key '{full}' is missing (expected {expected})")
             return _MISSING
-        if isinstance(value, str) and expected.startswith(("a mapping", "a whole number", "a list")):
+        if isinstance(value, str) and expected.startswith(("a mapping", "a list")):
             try:
                 value = json.loads(value)
             except ValueError:
@@ -360,18 +359,6 @@ class _ConfigReader:
             self._wrong(key, expected, value)
             return choices[0]
         return str(value)
-
-    def integer(self, key: str, minimum: int) -> int:
-        expected = f"a whole number of at least {minimum}"
-        value = self._raw(key, expected)
-        if value is _MISSING:
-            return minimum
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            self._wrong(key, expected, value)
-            return minimum
-        return value
 
     def absent(self, key: str, why: str) -> str | None:
         """None, which is what the key must be (a value is a problem: `why` says why)."""

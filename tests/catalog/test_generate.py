@@ -66,9 +66,12 @@ def test_a_change_rewrites_only_what_it_touches(catalog_dir: Path, tmp_path: Pat
     out = tmp_path / "out"
     generate(load_catalog(catalog_dir), out)
     path = catalog_dir / "tenants" / "tyrell.yaml"
-    path.write_text(path.read_text().replace("seats: 900", "seats: 950"))
+    path.write_text(path.read_text().replace("state: active", "state: suspended"))
     result = generate(load_catalog(catalog_dir), out)
     assert result.written == [out / "tenant" / "Pulumi.tyrell.yaml"]
+    # Seats are the catalog's business (checked against the plan), not the stack program's: no rewrite.
+    path.write_text(path.read_text().replace("seats: 900", "seats: 950"))
+    assert generate(load_catalog(catalog_dir), out).written == []
 
 
 def test_orphans_are_reported_and_removed_only_when_asked(catalog_dir: Path, tmp_path: Path) -> None:

@@ -92,11 +92,13 @@ def _config(catalog: Any, tenant: str = "acme") -> dict[str, Any]:
 
 @pytest.mark.parametrize(("change", "expected"), [
     (lambda c: c.pop("paybill:names"), "config key 'paybill:names' is missing"),
-    (lambda c: c.pop("paybill:seats"), "config key 'paybill:seats' is missing (expected a whole number"),
+    (lambda c: c.pop("paybill:limits"), "config key 'paybill:limits' is missing (expected a mapping of db_vcpus"),
+    (lambda c: c.pop("paybill:state"), "config key 'paybill:state' is missing (expected one of onboarding"),
     (lambda c: c.update({"paybill:isolation": "silos"}),
      "config key 'paybill:isolation' must be one of pooled, bridge, silo, got \"silos\""),
-    (lambda c: c.update({"paybill:seats": "many"}), "config key 'paybill:seats' is not valid JSON"),
-    (lambda c: c.update({"paybill:seats": 0}), "config key 'paybill:seats' must be a whole number of at least 1"),
+    (lambda c: c.update({"paybill:limits": "{db_vcpus"}), "config key 'paybill:limits' is not valid JSON"),
+    (lambda c: c.update({"paybill:limits": dict(c["paybill:limits"], db_vcpus=True)}),
+     "config key 'paybill:limits' must be a mapping"),
     (lambda c: c.update({"paybill:names": {"database": "x"}}), "config key 'paybill:names' lacks"),
     (lambda c: c["paybill:names"].update({"bucket": "b"}), "has bucket, which a aws pooled stack does not use"),
     (lambda c: c.update({"paybill:database": {"instance_class": "db.t4g.micro"}}),
