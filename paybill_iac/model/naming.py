@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from types import MappingProxyType
+from typing import Any
 
 # Tenant and cell ids: ASCII lowercase letters and digits, single hyphens, a letter first.
 ID_MIN_LEN = 2
@@ -38,7 +39,7 @@ ORG_MAX_LEN = 6
 ORG_PATTERN = re.compile(r"[a-z][a-z0-9]*", re.ASCII)
 ORG_RULE_TEXT = f"{ORG_MIN_LEN}-{ORG_MAX_LEN} ASCII lowercase letters or digits, starting with a letter"
 
-HASH_LEN = 6
+HASH_LEN = 6  # at most 8: see _digest
 
 
 def id_problem(value: str) -> str | None:
@@ -82,11 +83,38 @@ class NameRule:
     no_double_sep: bool = True
     globally_unique: bool = False  # unique across the whole cloud, not just one account
     _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    _whole: re.Pattern[str] = field(init=False, repr=False, compare=False)  # prefix and charset
+    _patterns: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
+    _last_char: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    _doubled: str = field(init=False, repr=False, compare=False)  # the doubled separator refused ("": none)
+    _reserved: bool = field(init=False, repr=False, compare=False)  # any reserved prefix, suffix or word
 
     def __post_init__(self) -> None:
         body = f"[{self.first}]" + (f"[{self.allowed}]*[{self.last}]" if self.max_len > 1 else "")
         single = f"[{self.first}]" if self.first else ""
-        object.__setattr__(self, "_regex", re.compile(f"(?:{body}|{single})", re.ASCII))
+        core = f"(?:{body}|{single})"
+        object.__setattr__(self, "_regex", re.compile(core, re.ASCII))
+        object.__setattr__(self, "_whole", re.compile(re.escape(self.prefix) + core, re.ASCII))
+        object.__setattr__(self, "_patterns", tuple(re.compile(pattern) for pattern in self.forbidden_patterns))
+        object.__setattr__(self, "_doubled", self.sep * 2 if self.no_double_sep else "")
+        object.__setattr__(self, "_reserved", bool(self.forbidden_prefixes or self.forbidden_suffixes
+                                                   or self.forbidden_substrings))
+        object.__setattr__(self, "_last_char", re.compile(f"[{self.last}]"))
+
+    def passes(self, name: str) -> bool:
+        """`self.problem(name) is None`, without composing a reason: the hot path of naming. The same
+        checks as `problem`, in the same terms (reserved words on the lowercased name), cheaper."""
+        if not self.min_len <= len(name) <= self.max_len or self._whole.fullmatch(name) is None:
+            return False
+        if self._doubled and self._doubled in name[len(self.prefix) :]:
+            return False
+        if self._reserved:
+            lowered = name.lower()
+            if lowered.startswith(self.forbidden_prefixes) or lowered.endswith(self.forbidden_suffixes):
+                return False
+            if self.forbidden_substrings and any(bad in lowered for bad in self.forbidden_substrings):
+                return False
+        return not (self._patterns and any(pattern.search(name) for pattern in self._patterns))
 
     def problem(self, name: str) -> str | None:
         """Why `name` breaks this rule; None when it passes."""
@@ -199,7 +227,9 @@ RULES: dict[str, NameRule] = {
 
 def _digest(text: str, salt: int = 0) -> str:
     raw = hashlib.sha256(f"{text}#{salt}".encode()).digest()
-    return base64.b32encode(raw).decode().lower()[:HASH_LEN]  # letters and 2-7: valid everywhere
+    # Base32 turns each 5 bytes into 8 characters on their own: the first 8 characters of the whole
+    # digest's encoding are those of its first 5 bytes (HASH_LEN <= 8), at a quarter of the cost.
+    return base64.b32encode(raw[:5]).decode().lower()[:HASH_LEN]  # letters and 2-7: valid everywhere
 
 
 def physical_name(kind: str, org: str, owner: str, purpose: str) -> str:
@@ -207,7 +237,36 @@ def physical_name(kind: str, org: str, owner: str, purpose: str) -> str:
 
     `org`, `owner` and `purpose` must already be valid slugs (the catalog checks them).
     """
+    # The common case, 150,000 times for a catalog of 10,000 tenants: the plain join is short enough
+    # and passes the rule. `_derive` would return it unchanged; anything else goes through `_derive`.
+    rule, head, tail, swap, hyphens = _joiner(kind, org, purpose)
+    if swap is not None and (hyphens or "-" not in owner):
+        name = head + (owner.replace("-", swap) if swap else owner) + tail
+        if rule.passes(name):
+            return name
+    return _derive(rule, kind, org, owner, purpose)
+
+
+@cache
+def _joiner(kind: str, org: str, purpose: str) -> tuple[NameRule, str, str, str | None, bool]:
+    """(rule, head, tail, swap, hyphens): `_derive`'s plain join of any owner is head + owner + tail,
+    with the owner's hyphens replaced by `swap` when it is not "". It is lossy when swap is None (a
+    charset without separator, and a hyphen in org or purpose), or `hyphens` is False and the owner
+    has one."""
     rule = RULES[kind]
+    sep = rule.sep
+    if sep == "/":  # path-like names keep the id's own hyphens
+        return rule, f"{rule.prefix}{org}/", f"/{purpose}", "", True
+    if sep == "":
+        lossless = "-" not in org and "-" not in purpose
+        return rule, rule.prefix + org, purpose, "" if lossless else None, False
+    return (rule, rule.prefix + org.replace("-", sep) + sep, sep + purpose.replace("-", sep),
+            "" if sep == "-" else sep, True)
+
+
+def _derive(rule: NameRule, kind: str, org: str, owner: str, purpose: str) -> str:
+    """physical_name, the whole algorithm: the join, shortened with a hash when it is lossy or too
+    long, and the fallbacks for a name the rule refuses."""
     canonical = f"{kind}:{org}:{owner}:{purpose}"
     parts = [org, owner, purpose]
     # Owner ids carry hyphens; where the rule's separator differs, translate them losslessly when
@@ -220,7 +279,7 @@ def physical_name(kind: str, org: str, owner: str, purpose: str) -> str:
     if lossy or len(name) > rule.max_len:
         name = _shorten(rule, name, _digest(canonical))
     salt = 0
-    while rule.problem(name) is not None:
+    while not rule.passes(name):
         # A reserved word inside a valid id (e.g. "google"): fall back to the org and a hash, which
         # avoid every reserved word; the salt moves on in the vanishing case a hash hits one.
         salt += 1
@@ -228,7 +287,7 @@ def physical_name(kind: str, org: str, owner: str, purpose: str) -> str:
             raise AssertionError(f"cannot derive a valid {rule.title} name for {canonical}")
         digest = _digest(canonical, salt)
         name = _shorten(rule, rule.prefix + rule.sep.join([org, digest, purpose.replace("-", rule.sep)]), "")
-        if rule.problem(name) is not None:
+        if not rule.passes(name):
             name = _shorten(rule, rule.prefix + org + rule.sep + digest, "")
     return name
 
@@ -239,7 +298,7 @@ def _shorten(rule: NameRule, name: str, digest: str) -> str:
     room = rule.max_len - len(tail)
     head = name[:room]
     # Never leave a separator or a character the rule forbids at the end of the cut.
-    while head and (head[-1] in "-_/" or not re.fullmatch(f"[{rule.last}]", head[-1])):
+    while head and (head[-1] in "-_/" or not rule._last_char.fullmatch(head[-1])):
         head = head[:-1]
     return head + tail
 
@@ -348,12 +407,27 @@ def tenant_names(cloud: str, org: str, tenant_id: str, isolation: str) -> Mappin
 
 @cache
 def _names_for(cloud: str, org: str, owner: str, shape: str) -> Mapping[str, str]:
-    names = {
-        key: physical_name(kind, org, owner, f"{shape}-{purpose}" if shape else purpose)
-        for key, (kind, purpose) in NAME_SETS[cloud].items()
-    }
+    names = {}
+    for key, kind, purpose, (rule, head, tail, swap, hyphens) in _name_plan(cloud, org, shape):
+        # physical_name, inlined: a catalog of 10,000 tenants asks for 150,000 names
+        if swap is not None and (hyphens or "-" not in owner):
+            name = head + (owner.replace("-", swap) if swap else owner) + tail
+            if rule.passes(name):
+                names[key] = name
+                continue
+        names[key] = _derive(rule, kind, org, owner, purpose)
     names["prefix"] = tenant_prefix(owner)
     return MappingProxyType(names)
+
+
+@cache
+def _name_plan(cloud: str, org: str, shape: str) -> tuple[tuple[str, str, str, Any], ...]:
+    """(key, kind, purpose, _joiner(kind, org, purpose)) of each name an owner of `shape` has on `cloud`."""
+    plan = []
+    for key, (kind, purpose) in NAME_SETS[cloud].items():
+        purpose = f"{shape}-{purpose}" if shape else purpose
+        plan.append((key, kind, purpose, _joiner(kind, org, purpose)))
+    return tuple(plan)
 
 
 def name_kind(cloud: str, key: str) -> str:
