@@ -1,11 +1,12 @@
 """paybill_iac.automation: tenant and cell stacks driven from backend services and AI agents.
 
     Automation      the entry point for services and the CLI: an Operator plus the lifecycle workflows
-                    (onboard, change_plan, suspend, resume, offboard) and fleet operations
+                    (onboard, change_plan, suspend, resume, offboard, retention_end) and fleet operations
     Operator        every stack operation (preview/up/refresh/destroy, `run_step`) with leases, the
                     journal, agent gates, approvals and retries; review, approvals, the journal
     Settings        what an Operator is built from (catalog, actor, database, backend, runner...)
     StackRunner     what executes an operation (PulumiRunner: the Pulumi CLI via pulumi.automation)
+    DataPlane       what the workflows' data-plane steps call (DirectDataPlane: paybill_iac.dataplane)
     FleetRunner     what runs a fleet operation (LocalProcessFleetRunner: a process pool)
 
 Modules, each importing only those above it (no module imports this package's __init__):
@@ -18,24 +19,29 @@ Modules, each importing only those above it (no module imports this package's __
     gates           agent gates from paybill_iac.model.resource_facts
     store/          the database: db, leases, journal, approvals (and review flags), workflows (and
                     retained data), and the Store facade
+    dataplane       DataPlane, DirectDataPlane, a data-plane step through the lease and the journal
     settings        Settings
     policy          the per-run policy pack configs (from paybill_policies)
     execution       how an operation runs under the gates, approvals and retries
     operator        Operator, OperationResult, Review
     catalog_edit    tenant-file edits made by workflows
     workflows       the lifecycle workflows over an Operator
+    retention       retention end: the database an offboarding kept is dropped
     fleet           waves, FleetRunner, LocalProcessFleetRunner
     api             Automation
 
-Importing this package does not import pulumi; the Pulumi runner imports it when it runs.
+Importing this package does not import pulumi nor psycopg; the Pulumi runner and the data plane
+import them when they run.
 The README ("Automation") has a service example.
 """
 
 from __future__ import annotations
 
 from paybill_iac.automation.api import Automation
+from paybill_iac.automation.dataplane import DataPlane, DirectDataPlane
 from paybill_iac.automation.errors import (
     ApprovalNeeded,
+    DataPlaneFailed,
     NeedsReview,
     RetryableFailure,
     RunFailed,
@@ -61,7 +67,8 @@ from paybill_iac.automation.store import JournalEntry, Store
 from paybill_iac.automation.workflows import MoveContext, OffboardContext
 
 __all__ = [
-    "POLICY_PACKS", "AgentBudget", "ApprovalNeeded", "Automation", "ChangeSummary", "FleetPlan", "FleetReport",
+    "POLICY_PACKS", "AgentBudget", "ApprovalNeeded", "Automation", "ChangeSummary", "DataPlane", "DataPlaneFailed",
+    "DirectDataPlane", "FleetPlan", "FleetReport",
     "FleetRunner", "Invocation", "JournalEntry", "Layout", "LocalProcessFleetRunner", "MoveContext", "NeedsReview",
     "OffboardContext", "OperationResult", "Operator", "PulumiRunner", "RetryPolicy", "RetryableFailure", "Review",
     "RunFailed", "RunResult", "Settings", "StackLocked", "StackRef", "StackRunner", "Step", "Store", "TenantOutcome",

@@ -5,18 +5,23 @@ method is a workflow or the fleet run over this Operator.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import paybill_iac.automation.fleet as fleet
+import paybill_iac.automation.retention as retention
 import paybill_iac.automation.workflows as workflows
 from paybill_iac.automation.fleet import FleetReport
 from paybill_iac.automation.operator import OperationResult, Operator
 from paybill_iac.automation.workflows import MoveHook, SnapshotHook
 
+if TYPE_CHECKING:
+    from paybill_iac.dataplane import DumpHook
+
 
 class Automation(Operator):
     """Tenant and cell stacks, driven for backend services and agents: the Operator's stack operations,
-    review and approvals, plus `onboard`, `change_plan`, `suspend`, `resume`, `offboard` and `fleet`."""
+    review and approvals, plus `onboard`, `change_plan`, `suspend`, `resume`, `offboard`, `retention_end`
+    and `fleet`."""
 
     def onboard(self, tenant_id: str, *, approval: int | None = None) -> list[OperationResult]:
         return workflows.onboard(self, tenant_id, approval=approval)
@@ -32,9 +37,13 @@ class Automation(Operator):
     def resume(self, tenant_id: str, *, approval: int | None = None) -> list[OperationResult]:
         return workflows.set_state(self, tenant_id, "active", approval=approval)
 
-    def offboard(self, tenant_id: str, *, snapshot: SnapshotHook | None = None,
+    def offboard(self, tenant_id: str, *, snapshot: SnapshotHook | None = None, dump: DumpHook | None = None,
                  approval: int | None = None) -> list[OperationResult]:
-        return workflows.offboard(self, tenant_id, snapshot=snapshot, approval=approval)
+        return workflows.offboard(self, tenant_id, snapshot=snapshot, dump=dump, approval=approval)
+
+    def retention_end(self, tenant_id: str, *, approval: int | None = None) -> list[OperationResult]:
+        """Drop the database an offboarding kept, once its retention ended (an agent needs an approval)."""
+        return retention.retention_end(self, tenant_id, approval=approval)
 
     def fleet(self, operation: str = "up", **options: Any) -> FleetReport:
         """Run `operation` over many tenants in waves (see paybill_iac.automation.fleet.run_fleet)."""

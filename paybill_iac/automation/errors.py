@@ -5,6 +5,8 @@
     ├── GateRefused               (paybill_iac.errors) an agent's change was refused
     │   └── ApprovalNeeded        ... until a human approves request `approval_id` (its plan is saved)
     ├── NeedsReview               the stack is flagged for a human (a crashed operation, an expired lease)
+    ├── DataPlaneFailed           a data-plane step (db-apply, db-suspend...) failed; `cause` is the
+    │                             paybill_iac.dataplane error naming the tenant, cell and endpoint
     ├── RunFailed                 the runner failed for a reason a retry will not fix
     └── RetryableFailure          the runner failed for a reason worth retrying; `attempts` says how often
         ├── StackLocked           the backend reports a concurrent update (ConcurrentUpdateError)
@@ -22,11 +24,22 @@ from paybill_iac.errors import GateRefused, OperationError
 if TYPE_CHECKING:
     from paybill_iac.automation.invocation import StackRef
 
-__all__ = ["ApprovalNeeded", "NeedsReview", "RetryableFailure", "RunFailed", "StackLocked", "TransientFailure"]
+__all__ = ["ApprovalNeeded", "DataPlaneFailed", "NeedsReview", "RetryableFailure", "RunFailed", "StackLocked",
+           "TransientFailure"]
 
 
 class NeedsReview(OperationError):
     """The stack is flagged for human review (a crashed operation, an expired lease)."""
+
+
+class DataPlaneFailed(OperationError):
+    """A data-plane step failed. The step can be run again: every data-plane operation completes
+    whatever a failed run left. The exit code is the cause's (2 for bad input, else 1)."""
+
+    def __init__(self, message: str, cause: Exception):
+        super().__init__(message)
+        self.cause = cause
+        self.exit_code = int(getattr(cause, "exit_code", 1))
 
 
 class RunFailed(OperationError):
@@ -51,13 +64,16 @@ class TransientFailure(RetryableFailure):
 class ApprovalNeeded(GateRefused):
     """An agent's change needs a human approval; `approval_id` is the request holding the plan."""
 
-    def __init__(self, actor: str, operation: str, stack: StackRef, reasons: list[str], approval_id: int):
+    def __init__(self, actor: str, operation: str, stack: StackRef, reasons: list[str], approval_id: int,
+                 *, then: str | None = None):
+        """`then` is what the agent runs once approved (default: the stack command applying the saved plan)."""
         self.approval_id = approval_id
         self.reasons = reasons
         listed = "; ".join(reasons)
+        then = then or (f"`paybill-iac {operation} --{stack.kind} {stack.name} --approval {approval_id}` applies "
+                        "exactly that plan")
         super().__init__(
             f"{actor}'s {operation} of {stack.key} is refused: {listed}. It needs a human approval of request "
-            f"#{approval_id} (the reviewed plan is saved with it): a human runs `paybill-iac review --approve "
-            f"{approval_id}`, then `paybill-iac {operation} --{stack.kind} {stack.name} --approval {approval_id}` "
-            "applies exactly that plan"
+            f"#{approval_id} (what was reviewed is saved with it): a human runs `paybill-iac review --approve "
+            f"{approval_id}`, then {then}"
         )

@@ -23,6 +23,7 @@ Public API:
     preview / up / refresh / destroy(tenant=, cell=, [approval=])            one stack operation
     run_step(stack, operation, *, catalog, approval, excludes, details, gated, prepare)
                                              the one path every operation takes (workflows call it)
+    data_plane, run_data_step(stack, operation, target, call, ...)   a data-plane step (db-apply...)
     check_deployed_transition(tenant_id, state)   the catalog's state follows the state last deployed
     review(), approve(id), clear_review(stack), journal(...)                 what waits for a human
 """
@@ -39,6 +40,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Self
 
+import paybill_iac.automation.dataplane as dataplane
 from paybill_iac.automation.errors import ApprovalNeeded, NeedsReview, RetryableFailure
 from paybill_iac.automation.execution import Execution, Gate
 from paybill_iac.automation.gates import HUMAN, check_actor
@@ -70,6 +72,8 @@ class OperationResult:
     outputs: dict[str, Any] = field(default_factory=dict)
     attempts: int = 1
     approval: int | None = None
+    report: Any = None
+    """A data-plane step's DataPlaneReport (None for a stack operation)."""
 
     def describe(self) -> str:
         return f"{self.operation} {self.stack}: {self.summary.describe()}"
@@ -108,6 +112,7 @@ class Operator:
         self.layout = settings.layout()
         self.store = store or Store(settings.database_url, clock=clock)
         self.runner: StackRunner = settings.runner or _pulumi_runner()
+        self.data_plane: dataplane.DataPlane = settings.data_plane or dataplane.DirectDataPlane()
         self.clock = clock
         self.notify = notify or log.warning
         self._execution = Execution(self.runner, self.store.approvals, self.layout, actor=self.actor,
@@ -304,6 +309,15 @@ class Operator:
         finally:
             heartbeat.stop()
             self.store.leases.release(stack.key, owner)
+
+    def run_data_step(self, stack: StackRef, operation: str, target: dataplane.DataTarget, call: dataplane.DataCall,
+                      **options: Any) -> OperationResult:
+        """A data-plane operation (`call` on `target`) as the step `operation` (db-apply...) on `stack`, through the
+        crash scan, the lease and the journal; options: details, approval, reasons, then (see dataplane.py)."""
+        op_id, report = dataplane.run_data_step(self.store, stack, operation, target, call, actor=self.actor,
+                                                lease_ttl=self.settings.lease_ttl, recover=self._recover, **options)
+        return OperationResult(stack.key, operation, op_id, dataplane.data_summary(report), report=report,
+                               approval=options.get("approval") if options.get("reasons") else None)
 
     def _journal_refusal(self, op_id: str, owner: str, stack: StackRef, operation: str, result: str, error: str,
                          details: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from paybill_iac.automation.dataplane import DataPlane
 from paybill_iac.automation.gates import HUMAN, AgentBudget
 from paybill_iac.automation.invocation import Layout
 from paybill_iac.automation.retry import RetryPolicy
@@ -35,6 +36,9 @@ class Settings:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     runner: StackRunner | None = None
     """None: the Pulumi CLI through pulumi.automation."""
+    data_plane: DataPlane | None = None
+    """What the workflows' data-plane steps call. None: DirectDataPlane (paybill_iac.dataplane in this
+    process, the admin connection from PAYBILL_DB_*), which needs the cell's network."""
 
     def layout(self) -> Layout:
         catalog_dir = Path(self.catalog_dir)

@@ -1,31 +1,39 @@
-"""Lifecycle workflows: onboard, change plan, suspend, resume, offboard.
+"""Lifecycle workflows: onboard, change plan, suspend, resume, offboard (retention end: retention.py).
 
 Each workflow works out the catalog it leads to first (the tenant file with its new state or plan,
-validated with every catalog check, nothing written), deploys that catalog's stack config, and writes
-the tenant file only when the deployment succeeded. So a failed or refused workflow leaves the
-catalog as it was, and running it again carries on: steps already done (recorded in the database)
-are skipped.
+validated with every catalog check, nothing written), deploys that catalog's stack config, runs the
+data plane on the tenant's database (paybill_iac.dataplane, through `Operator.data_plane`), and
+writes the tenant file only when both succeeded. So a failed or refused workflow leaves the catalog
+as it was, and running it again carries on: steps already done (recorded in the database) are
+skipped, and data-plane steps complete whatever a failed run left. Data-plane steps are journaled
+like stack operations, as db-apply, db-suspend, db-resume, db-offboard (and db-drop).
 
     onboard      onboarding -> active: place, generate, bring up the cell if it is new, bring up
-                 the tenant, set active
+                 the tenant, db-apply (database, roles, grants, auth mapping, logins on), set active
     change plan  provision the new shape next to the old one (an update that touches no existing
-                 resource), run the service's data-move hook, cut over (its hook, then the tenant file
-                 names the new plan), retire the old shape (lift its protection, update)
-    suspend      active -> suspended (the identity is granted nothing; data stays)
-    resume       suspended -> active
+                 resource), db-apply on the new shape, run the service's data-move hook, cut over (its
+                 hook, then the tenant file names the new plan), db-offboard of the old shape's login
+                 (when the shape changed: its database is kept), retire the old shape (lift its
+                 protection, update)
+    suspend      active -> suspended: up (the identity is granted nothing; data stays), db-suspend
+                 (NOLOGIN, open sessions terminated)
+    resume       suspended -> active: up, db-resume (LOGIN)
     offboard     -> offboarding (data resources unprotected, kept in the cloud on delete, final
-                 snapshots), the service's snapshot hook, retention recorded, destroy the stack (what
-                 holds no data goes; data stays in the cloud until its retention ends, listed by
-                 `paybill-iac review` when it does), -> offboarded
+                 snapshots), db-offboard (NOLOGIN, sessions terminated, the final dump hook; the
+                 database is kept and its target recorded for retention end), the service's snapshot
+                 hook, retention recorded, destroy the stack (what holds no data goes; data stays in
+                 the cloud until its retention ends, listed by `paybill-iac review` when it does),
+                 -> offboarded
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from paybill_iac.automation.catalog_edit import commit, propose
+from paybill_iac.automation.dataplane import DataTarget, target_for, target_from_dict
 from paybill_iac.automation.invocation import StackRef
 from paybill_iac.automation.operator import OperationResult, Operator
 from paybill_iac.automation.runner import ChangeSummary
@@ -33,6 +41,9 @@ from paybill_iac.automation.specs import regenerate, stack_file
 from paybill_iac.errors import TransitionError, UsageError
 from paybill_iac.model.catalog import Catalog, Tenant
 from paybill_iac.model.lifecycle import check_transition
+
+if TYPE_CHECKING:
+    from paybill_iac.dataplane import DumpHook
 
 DAY = 86400.0
 
@@ -108,6 +119,18 @@ def _check_start(op: Operator, tenant: Tenant, new_state: str) -> None:
     check_transition(tenant.id, tenant.state, new_state)
 
 
+def _db(op: Operator, operation: str, target: DataTarget, details: dict[str, Any], *, active: bool = True,
+        dump: DumpHook | None = None) -> OperationResult:
+    """One data-plane step on the tenant's database (db-apply with logins on when `active`, db-suspend,
+    db-resume, db-offboard with the final `dump` hook), journaled on the tenant's stack."""
+    plane = op.data_plane
+    calls = {"db-apply": lambda: plane.apply(target, active=active), "db-suspend": lambda: plane.suspend(target),
+             "db-resume": lambda: plane.resume(target), "db-offboard": lambda: plane.offboard(target, dump=dump)}
+    extra = {"active": active} if operation == "db-apply" else {"dump": dump is not None} if dump else {}
+    return op.run_data_step(StackRef.tenant(target.tenant), operation, target, calls[operation],
+                            details={**details, **extra})
+
+
 def onboard(op: Operator, tenant_id: str, *, approval: int | None = None) -> list[OperationResult]:
     """Validate, place, generate, bring up the cell if new, bring up the tenant, set it active."""
     catalog = op.reload()
@@ -124,8 +147,10 @@ def onboard(op: Operator, tenant_id: str, *, approval: int | None = None) -> lis
     if cell_id and not cell_is_up(op, cell_id):
         results.append(op.run_step(StackRef.cell(cell_id), "up", catalog=target, approval=approvals.take(),
                                      details={"workflow": "onboard", "tenant": tenant_id}))
-    results.append(op.run_step(StackRef.tenant(tenant_id), "up", catalog=target, approval=approvals.take(),
-                                 details={"workflow": "onboard"}))
+    deployed = op.run_step(StackRef.tenant(tenant_id), "up", catalog=target, approval=approvals.take(),
+                           details={"workflow": "onboard"})
+    results.append(deployed)
+    results.append(_db(op, "db-apply", target_for(target, tenant_id, deployed.outputs), {"workflow": "onboard"}))
     _commit(op, tenant_id, {"state": "active"})
     return results
 
@@ -135,17 +160,26 @@ def set_state(op: Operator, tenant_id: str, new_state: str, *,
     """Suspend (new_state="suspended") or resume ("active") a tenant."""
     catalog = op.reload()
     tenant = _tenant(catalog, tenant_id)
-    if tenant.state == new_state and op.store.journal.last_state(tenant_id) == new_state:
+    verb = "suspend" if new_state == "suspended" else "resume"
+    if tenant.state == new_state and op.store.journal.last_state(tenant_id) == new_state \
+            and _database_in_state(op, tenant_id, new_state):
         return []
     if tenant.state != new_state:
         _check_start(op, tenant, new_state)
     target, _ = propose(op.settings.catalog_dir, tenant_id, {"state": new_state})
-    verb = "suspend" if new_state == "suspended" else "resume"
     result = op.run_step(StackRef.tenant(tenant_id), "up", catalog=target, approval=approval,
                            details={"workflow": verb})
+    database = _db(op, f"db-{verb}", target_for(target, tenant_id, result.outputs), {"workflow": verb})
     if tenant.state != new_state:
         _commit(op, tenant_id, {"state": new_state})
-    return [result]
+    return [result, database]
+
+
+def _database_in_state(op: Operator, tenant_id: str, state: str) -> bool:
+    """Whether the tenant's last data-plane step left its logins as `state` wants them."""
+    last = op.store.journal.last_success(StackRef.tenant(tenant_id).key, "db-apply", "db-suspend", "db-resume")
+    wanted = ("db-suspend",) if state == "suspended" else ("db-apply", "db-resume")
+    return last is not None and last.operation in wanted
 
 
 def _retention_days(catalog: Catalog, tenant: Tenant) -> int:
@@ -153,9 +187,10 @@ def _retention_days(catalog: Catalog, tenant: Tenant) -> int:
     return tenant.overrides.backup_retention_days or plan.limits.backup_retention_days
 
 
-def offboard(op: Operator, tenant_id: str, *, snapshot: SnapshotHook | None = None,
+def offboard(op: Operator, tenant_id: str, *, snapshot: SnapshotHook | None = None, dump: DumpHook | None = None,
              approval: int | None = None) -> list[OperationResult]:
-    """Final snapshot and retention first, then destroy what holds no data, then offboarded."""
+    """Logins revoked, final dump and snapshot, retention first, then destroy what holds no data, then
+    offboarded. `dump` is the data plane's final dump hook (e.g. paybill_iac.dataplane.pg_dump_hook)."""
     catalog = op.reload()
     tenant = _tenant(catalog, tenant_id)
     if tenant.state == "offboarded":
@@ -170,17 +205,25 @@ def offboard(op: Operator, tenant_id: str, *, snapshot: SnapshotHook | None = No
     stack = StackRef.tenant(tenant_id)
     results: list[OperationResult] = []
     steps = set(workflow.steps)
+    outputs: dict[str, Any] | None = None
     if "retain" not in steps:
         # Deploy the offboarding shape: data resources unprotected but kept in the cloud on delete.
         target = catalog if tenant.state == "offboarding" else propose(
             op.settings.catalog_dir, tenant_id, {"state": "offboarding"})[0]
-        results.append(op.run_step(stack, "up", catalog=target, approval=approvals.take(),
-                                     details={"workflow": "offboard", "step": "retain"}))
+        retained = op.run_step(stack, "up", catalog=target, approval=approvals.take(),
+                               details={"workflow": "offboard", "step": "retain"})
+        results.append(retained)
+        outputs = retained.outputs
         if tenant.state != "offboarding":
             _commit(op, tenant_id, {"state": "offboarding"})
         records.step_done(workflow.id, "retain")
     catalog = op.reload()
     tenant = catalog.tenants[tenant_id]
+    if "db-offboard" not in steps:
+        database = target_for(catalog, tenant_id, op.outputs(stack, catalog) if outputs is None else outputs)
+        results.append(_db(op, "db-offboard", database, {"workflow": "offboard", "step": "db-offboard"}, dump=dump))
+        # what retention end drops, once the tenant has left its cell and its stack is gone
+        records.step_done(workflow.id, "db-offboard", {"target": database.to_dict()})
     retain_until = op.clock() + _retention_days(catalog, tenant) * DAY
     if "snapshot" not in steps:
         if snapshot is not None:
@@ -261,14 +304,21 @@ def change_plan(op: Operator, tenant_id: str, plan: str, *,
                                          details=details))
         existing = op.resources(stack, catalog)
         old_outputs = op.outputs(stack, catalog)
+        # the old shape's login, offboarded after the cut-over (built now: refused before anything changes)
+        old_database = target_for(catalog, tenant_id, old_outputs).to_dict() if moves else None
         untouched = tuple(step.urn for step in existing if step.type != "pulumi:pulumi:Stack")
         provisioned = op.run_step(stack, "up", catalog=target, excludes=untouched, approval=approvals.take(),
                                     details={**details, "step": "provision"})
         results.append(provisioned)
         records.step_done(workflow.id, "provision", {
-            "old_outputs": old_outputs, "new_outputs": provisioned.outputs,
+            "old_outputs": old_outputs, "new_outputs": provisioned.outputs, "old_database": old_database,
             "old": [[step.urn, step.type, step.protect] for step in existing]})
     provision = records.step_detail(workflow.id, "provision") or {}
+    if "db-apply" not in steps:
+        new_database = target_for(target, tenant_id, provision.get("new_outputs") or {})
+        results.append(_db(op, "db-apply", new_database, {**details, "step": "db-apply"},
+                           active=tenant.state == "active"))
+        records.step_done(workflow.id, "db-apply")
     context = MoveContext(tenant_id, params["from"], plan, params["from_isolation"], params["to_isolation"],
                           provision.get("old_outputs") or {}, provision.get("new_outputs") or {}, workflow.id)
     if "data-move" not in steps:
@@ -280,6 +330,11 @@ def change_plan(op: Operator, tenant_id: str, plan: str, *,
             cut_over(context)
         _commit(op, tenant_id, {"plan": plan})
         records.step_done(workflow.id, "cut-over")
+    if "db-offboard-old" not in steps:
+        if provision.get("old_database"):
+            results.append(_db(op, "db-offboard", target_from_dict(provision["old_database"]),
+                               {**details, "step": "db-offboard-old"}))
+        records.step_done(workflow.id, "db-offboard-old")
     if "retire" not in steps:
         old_component = f"paybill:tenant:{params['from_isolation'].title()}"
         retiring = [urn for urn, _type, protect in provision.get("old", [])

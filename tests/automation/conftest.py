@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.automation import pgserver
-from tests.automation.doubles import FakeRunner
+from tests.automation.doubles import FakeRunner, RecordingDataPlane
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -83,14 +83,18 @@ class Env:
     sleeps: list[float] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     opened: list[Any] = field(default_factory=list)
+    data_plane: RecordingDataPlane = field(default_factory=RecordingDataPlane)
 
     @property
     def url(self) -> str:
         return f"sqlite:///{self.state / 'state.db'}"
 
     def make(self, actor: str = "human", runner: FakeRunner | None = None, **options: Any) -> Any:
+        """An Automation on the runner double and the data-plane double (`self.data_plane`, shared by
+        every Automation of the test unless `data_plane=` says otherwise)."""
         from paybill_iac.automation import Automation, RetryPolicy
 
+        options.setdefault("data_plane", self.data_plane)
         options.setdefault("retry", RetryPolicy(attempts=4, base=1.0, cap=8.0))
         options.setdefault("state_url", self.url)
         options.setdefault("lease_ttl", 30.0)

@@ -1,5 +1,6 @@
 """A stack-runner double: succeeds, conflicts on the lock, fails transiently or for good, or crashes
-(the process dies on the spot, as a killed deployment would). Picklable, so fleet workers get it."""
+(the process dies on the spot, as a killed deployment would). Picklable, so fleet workers get it.
+And a data-plane double that records what the workflows asked of each tenant's database."""
 
 from __future__ import annotations
 
@@ -14,8 +15,17 @@ from typing import Any
 from paybill_iac.automation.errors import RunFailed, StackLocked, TransientFailure
 from paybill_iac.automation.invocation import Invocation
 from paybill_iac.automation.runner import ChangeSummary, RunResult, Step
+from paybill_iac.dataplane import DataPlaneReport, DumpHook, SecretMissing, ServerUnreachable
+from paybill_iac.dataplane.targets import Target
 
 SAME = "same"
+OBJECT_ID = "6f1f7a4e-2b1c-4d3e-9f00-1234567890ab"
+"""The object id of every tenant identity the double reports (Azure tenants' data plane needs one)."""
+
+
+def tenant_outputs(tenant: str) -> dict[str, Any]:
+    """What a tenant stack exports that the data plane reads (the double's default for tenant stacks)."""
+    return {"identity": {"principal_id": OBJECT_ID, "identity_name": f"{tenant}-identity"}}
 
 
 @dataclass
@@ -73,10 +83,12 @@ step's type. `state[stack]`: resources in the stack's state."""
             Path(invocation.plan_file).parent.mkdir(parents=True, exist_ok=True)
             Path(invocation.plan_file).write_text(json.dumps({"stack": invocation.stack.key, "at": time.time()}))
         steps = self._steps(invocation)
-        return RunResult(ChangeSummary.from_steps(steps), dict(self.outputs_by_stack.get(invocation.stack.key, {})))
+        return RunResult(ChangeSummary.from_steps(steps), self.outputs(invocation))
 
     def outputs(self, invocation: Invocation) -> dict[str, Any]:
-        return dict(self.outputs_by_stack.get(invocation.stack.key, {}))
+        stack = invocation.stack
+        default = tenant_outputs(stack.name) if stack.kind == "tenant" else {}
+        return dict(self.outputs_by_stack.get(stack.key, default))
 
     def unprotect(self, invocation: Invocation, urns: list[str]) -> None:
         self.unprotected.append(list(urns))
@@ -101,3 +113,61 @@ def read_log(path: str | Path) -> list[dict[str, Any]]:
     if not file.exists():
         return []
     return [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
+
+
+ENDPOINT = "10.0.0.5:5432"
+
+
+@dataclass
+class RecordingDataPlane:
+    """Records every data-plane call as (operation, tenant, database) in `calls` (the targets in
+    `targets`, apply's `active` in `active`, offboard's dump hooks in `dumps`) and reports one step
+    changed. `script[operation or operation:tenant]`: actions consumed one per call ("unreachable",
+    "no-secret", "boom", else ok)."""
+
+    script: dict[str, list[str]] = field(default_factory=dict)
+    calls: list[tuple[str, str, str]] = field(default_factory=list)
+    targets: list[Target] = field(default_factory=list)
+    active: list[bool] = field(default_factory=list)
+    dumps: list[DumpHook | None] = field(default_factory=list)
+
+    def _run(self, operation: str, target: Target) -> DataPlaneReport:
+        db = target.database
+        action = "ok"
+        for key in (f"{operation}:{db.tenant}", operation):
+            if self.script.get(key):
+                action = self.script[key].pop(0)
+                break
+        if action == "unreachable":
+            raise ServerUnreachable("cannot open a session on database 'postgres' as 'admin': connection refused",
+                                    tenant=db.tenant, cell=db.cell, endpoint=ENDPOINT)
+        if action == "no-secret":
+            raise SecretMissing("cannot read the admin password (secret 'admin'): secret 'admin' is not set",
+                                tenant=db.tenant, cell=db.cell, endpoint=ENDPOINT)
+        if action == "boom":
+            raise RuntimeError("the double broke")
+        self.calls.append((operation, db.tenant, db.database))
+        self.targets.append(target)
+        return DataPlaneReport(operation=operation, tenant=db.tenant, cell=db.cell, endpoint=ENDPOINT,
+                               database=db.database, changed=(f"{operation}_step",), unchanged=("in_place_step",),
+                               statements=(f"-- {operation} {db.database}",), notes=("recorded by the double",))
+
+    def apply(self, target: Target, *, active: bool) -> DataPlaneReport:
+        self.active.append(active)
+        return self._run("apply", target)
+
+    def suspend(self, target: Target) -> DataPlaneReport:
+        return self._run("suspend", target)
+
+    def resume(self, target: Target) -> DataPlaneReport:
+        return self._run("resume", target)
+
+    def offboard(self, target: Target, *, dump: DumpHook | None = None) -> DataPlaneReport:
+        self.dumps.append(dump)
+        return self._run("offboard", target)
+
+    def drop(self, target: Target) -> DataPlaneReport:
+        return self._run("drop", target)
+
+    def operations(self, tenant: str) -> list[str]:
+        return [operation for operation, who, _ in self.calls if who == tenant]

@@ -12,7 +12,7 @@ import pytest
 
 from paybill_iac.cli import main
 from tests.automation.conftest import Env
-from tests.automation.doubles import FakeRunner
+from tests.automation.doubles import FakeRunner, RecordingDataPlane
 
 Run = Callable[..., tuple[int, str, str]]
 
@@ -21,6 +21,8 @@ Run = Callable[..., tuple[int, str, str]]
 def run(env: Env, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Run:
     runner = FakeRunner(changes={"paybill-tenant/acme": [("delete", "aws:rds/instance:Instance", "acme-db", True)]})
     monkeypatch.setattr("paybill_iac.automation.operator._pulumi_runner", lambda: runner)
+    data_plane = RecordingDataPlane()
+    monkeypatch.setattr("paybill_iac.automation.dataplane.DirectDataPlane", lambda: data_plane)
     monkeypatch.delenv("PAYBILL_STATE_URL", raising=False)
 
     def invoke(*args: str) -> tuple[int, str, str]:
@@ -34,6 +36,7 @@ def run(env: Env, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.Monkey
         return code, out, err
 
     invoke.runner = runner  # type: ignore[attr-defined]
+    invoke.data_plane = data_plane  # type: ignore[attr-defined]
     return invoke
 
 

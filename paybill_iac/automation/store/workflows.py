@@ -60,6 +60,16 @@ class WorkflowRecords:
             ).mappings().first()
         return self.get(row["id"]) if row else None
 
+    def latest(self, kind: str, tenant: str, status: str | None = None) -> Workflow | None:
+        """The newest `kind` workflow of `tenant` (with `status` when given: running or completed), if any."""
+        query = select(workflows_table.c.id).where(and_(workflows_table.c.kind == kind,
+                                                        workflows_table.c.tenant == tenant))
+        if status is not None:
+            query = query.where(workflows_table.c.status == status)
+        with self.db.transaction() as conn:
+            row = conn.execute(query.order_by(workflows_table.c.started_at.desc()).limit(1)).first()
+        return self.get(row[0]) if row else None
+
     def start(self, kind: str, tenant: str, params: dict[str, Any], actor: str) -> Workflow:
         workflow_id = uuid.uuid4().hex
         with self.db.transaction() as conn:

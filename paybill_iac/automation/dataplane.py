@@ -1,0 +1,250 @@
+"""The data plane as the automation layer drives it: the `DataPlane` the workflows call, its real
+implementation, and how one data-plane operation runs as a journaled step.
+
+    DataPlane          apply / suspend / resume / offboard / drop on a tenant's database (a Target of
+                       paybill_iac.dataplane.targets); returns the data plane's DataPlaneReport
+    DirectDataPlane    runs paybill_iac.dataplane in this process, the admin connection from the
+                       environment (PAYBILL_DB_*, see paybill_iac.dataplane.targets). The process
+                       must reach the server: cell servers have private endpoints, so it runs inside
+                       the cell's network (the `db` commands as a container job), or a service plugs
+                       in a DataPlane of its own that launches that job and waits for it
+    run_data_step      what `Operator.run_data_step` does: like a stack operation, a data-plane step
+                       goes through the crash scan, the stack's lease and the journal (start, then an
+                       end with the report: steps changed and in place, redacted statements, notes),
+                       and an agent's step that needs a human waits for an approval
+
+Journal operation names: db-apply, db-suspend, db-resume, db-offboard, db-drop. A failed step raises
+DataPlaneFailed and is journaled as failed; nothing after it runs, and running the workflow again
+carries on (every data-plane operation completes what a failed run left). psycopg and
+paybill_iac.dataplane are imported only when a step runs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
+
+from paybill_iac.automation.errors import ApprovalNeeded, DataPlaneFailed, NeedsReview
+from paybill_iac.automation.gates import is_agent
+from paybill_iac.automation.invocation import StackRef
+from paybill_iac.automation.runner import ChangeSummary
+from paybill_iac.automation.store import Heartbeat, Store, new_owner
+from paybill_iac.errors import GateRefused, LeaseHeld, PaybillError, UsageError
+from paybill_iac.model.catalog import Catalog
+
+if TYPE_CHECKING:
+    from paybill_iac.dataplane import AdminConnection, DataPlaneReport, DumpHook, SecretStore
+    from paybill_iac.dataplane.targets import Target
+
+__all__ = ["DB_OPERATIONS", "DataCall", "DataPlane", "DataTarget", "DirectDataPlane", "run_data_step", "target_for",
+           "target_from_dict"]
+
+DB_OPERATIONS = ("db-apply", "db-suspend", "db-resume", "db-offboard", "db-drop")
+INSTALL_HINT = "the data plane needs psycopg: pip install 'paybill-iac[postgres]'"
+
+DataTarget: TypeAlias = "Target"
+"""paybill_iac.dataplane.targets.Target (named here so importing this module never imports psycopg)."""
+DataCall: TypeAlias = "Callable[[], DataPlaneReport]"
+"""One data-plane operation, ready to run."""
+
+
+@runtime_checkable
+class DataPlane(Protocol):
+    """What the workflows do to a tenant's database. Implementations must be picklable."""
+
+    def apply(self, target: Target, *, active: bool) -> DataPlaneReport:
+        """Database, roles, grants and auth mapping as the target says; logins enabled when `active`."""
+        ...
+
+    def suspend(self, target: Target) -> DataPlaneReport:
+        """NOLOGIN and the tenant's open sessions terminated."""
+        ...
+
+    def resume(self, target: Target) -> DataPlaneReport:
+        """LOGIN again."""
+        ...
+
+    def offboard(self, target: Target, *, dump: DumpHook | None = None) -> DataPlaneReport:
+        """NOLOGIN, sessions terminated, the final dump when `dump` is given; the database is kept."""
+        ...
+
+    def drop(self, target: Target) -> DataPlaneReport:
+        """Retention end: the database and the tenant's roles dropped (irreversible)."""
+        ...
+
+
+def _dataplane() -> Any:
+    try:
+        import paybill_iac.dataplane as dataplane
+    except ImportError as error:
+        raise UsageError(f"{INSTALL_HINT} ({error})") from None
+    return dataplane
+
+
+def target_for(catalog: Catalog, tenant_id: str, outputs: Mapping[str, Any] | None = None) -> Target:
+    """The tenant's database target (paybill_iac.dataplane.targets.target_for, imported on use)."""
+    _dataplane()
+    from paybill_iac.dataplane.targets import target_for as build
+
+    return build(catalog, tenant_id, outputs)
+
+
+def target_from_dict(data: Mapping[str, Any]) -> Target:
+    """A target a workflow recorded (Target.to_dict)."""
+    _dataplane()
+    from paybill_iac.dataplane.targets import Target
+
+    return Target.from_dict(data)
+
+
+class DirectDataPlane:
+    """paybill_iac.dataplane, run here. The admin connection of each target's server comes from the
+    given values, else the environment (PAYBILL_DB_ADMIN_URL[__CELL_<ID>|__TENANT_<ID>], ...)."""
+
+    def __init__(self, *, url: str | None = None, secret: str | None = None, secret_field: str | None = None,
+                 store: str | None = None, environ: Mapping[str, str] | None = None):
+        self.url, self.secret, self.secret_field, self.store = url, secret, secret_field, store
+        self.environ = dict(environ) if environ is not None else None
+
+    def admin(self, target: Target) -> tuple[AdminConnection, SecretStore | None]:
+        _dataplane()
+        from paybill_iac.dataplane.targets import AdminSettings
+
+        settings = AdminSettings.from_env(target, self.environ, url=self.url, secret=self.secret,
+                                          secret_field=self.secret_field, store=self.store)
+        return settings.connection(target), settings.secret_store(target)
+
+    def apply(self, target: Target, *, active: bool) -> DataPlaneReport:
+        admin, store = self.admin(target)
+        return _dataplane().apply(target.database, admin, store, active=active)  # type: ignore[no-any-return]
+
+    def suspend(self, target: Target) -> DataPlaneReport:
+        admin, store = self.admin(target)
+        return _dataplane().suspend(target.database, admin, store)  # type: ignore[no-any-return]
+
+    def resume(self, target: Target) -> DataPlaneReport:
+        admin, store = self.admin(target)
+        return _dataplane().resume(target.database, admin, store)  # type: ignore[no-any-return]
+
+    def offboard(self, target: Target, *, dump: DumpHook | None = None) -> DataPlaneReport:
+        admin, store = self.admin(target)
+        return _dataplane().offboard(target.database, admin, store, dump=dump)  # type: ignore[no-any-return]
+
+    def drop(self, target: Target) -> DataPlaneReport:
+        admin, store = self.admin(target)
+        return _dataplane().drop(target.database, admin, store)  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        return f"DirectDataPlane(url={'given' if self.url else 'from the environment'})"
+
+
+# --- one data-plane operation as a journaled step ----------------------------------------------------------
+
+
+def report_summary(report: DataPlaneReport) -> dict[str, Any]:
+    """The journal's record of a report (counts first, as the journal table shows them)."""
+    counts = {"changed": len(report.changed), "in place": len(report.unchanged)}
+    return {"counts": {key: value for key, value in counts.items() if value}, "changed": list(report.changed),
+            "unchanged": list(report.unchanged), "statements": list(report.statements), "notes": list(report.notes),
+            "database": report.database, "endpoint": report.endpoint}
+
+
+def _use_approval(store: Store, approval_id: int, stack: StackRef, operation: str,
+                    reviewed: dict[str, Any]) -> None:
+    approval = store.approvals.get(approval_id)
+    if approval is None:
+        raise UsageError(f"no approval request #{approval_id}")
+    if approval.stack != stack.key or approval.operation != operation:
+        raise UsageError(f"approval request #{approval_id} is for {approval.operation} of {approval.stack}, "
+                         f"not {operation} of {stack.key}")
+    if approval.status != "approved":
+        raise GateRefused(f"approval request #{approval_id} is {approval.status}, not approved: a human runs "
+                          f"`paybill-iac review --approve {approval_id}` first" if approval.status == "pending"
+                          else f"approval request #{approval_id} was already used; an approval applies once")
+    if approval.change_summary != reviewed:
+        raise GateRefused(f"{operation} of {stack.key} no longer matches approval request #{approval_id} (the "
+                          "database or its roles changed since the review); nothing was run")
+    if not store.approvals.use(approval_id):
+        raise GateRefused(f"approval request #{approval_id} was used by another operation")
+
+
+def run_data_step(store: Store, stack: StackRef, operation: str, target: Target,
+                  call: Callable[[], DataPlaneReport], *, actor: str, lease_ttl: float,
+                  recover: Callable[[], object], details: dict[str, Any] | None = None,
+                  approval: int | None = None, reasons: list[str] | None = None,
+                  then: str | None = None) -> tuple[str, DataPlaneReport]:
+    """Run `call` (a data-plane operation on `target`) as `operation` on `stack`; returns its journal id
+    and report. `reasons`: why an agent's step needs a human (it is refused, with an approval request,
+    unless `approval` is one a human gave for exactly this target); `then` says how to carry on once
+    approved (`{approval}` in it is the request's id)."""
+    details = {**(details or {}), "database": target.database.database, "server": target.server,
+               **({"cell": target.cell} if target.cell else {})}
+    op_id, owner = uuid.uuid4().hex, new_owner()
+    journal = store.journal
+    recover()
+    flags = store.flags.find(stack=stack.key)
+    if flags:
+        error = NeedsReview(f"stack {stack.key} needs review before any operation: {flags[0].reason}. A human "
+                            f"checks it, then clears it with `paybill-iac review --clear {stack.key}`")
+        journal.refusal(op_id=op_id, actor=actor, stack=stack.key, tenant=stack.tenant_id, operation=operation,
+                        owner=owner, result="needs-review", error=str(error), details=details)
+        raise error
+    why = list(reasons or [])
+    gated = bool(why) and is_agent(actor)
+    reviewed = {"target": target.to_dict(), "reasons": why}
+    if gated and approval is None:
+        request = store.approvals.request(
+            stack=stack.key, tenant=stack.tenant_id, operation=operation, requested_by=actor, reasons=why,
+            change_summary=reviewed, plan_path="", plan_sha256="")
+        refusal = ApprovalNeeded(actor, operation, stack, why, request,
+                                 then=then.format(approval=request) if then else None)
+        journal.refusal(op_id=op_id, actor=actor, stack=stack.key, tenant=stack.tenant_id, operation=operation,
+                        owner=owner, result="refused", error=str(refusal),
+                        details={**details, "approval_requested": request})
+        raise refusal
+    if gated:
+        details["approval"] = approval
+    try:
+        store.leases.acquire(stack.key, owner, operation, actor, lease_ttl)
+    except (LeaseHeld, NeedsReview) as busy:
+        journal.refusal(op_id=op_id, actor=actor, stack=stack.key, tenant=stack.tenant_id, operation=operation,
+                        owner=owner, result="busy" if isinstance(busy, LeaseHeld) else "needs-review",
+                        error=str(busy), details=details)
+        raise
+    heartbeat = Heartbeat(store.leases, stack.key, owner, lease_ttl)
+    try:
+        journal.start(op_id=op_id, actor=actor, stack=stack.key, tenant=stack.tenant_id, operation=operation,
+                      owner=owner, details=details)
+        heartbeat.start()
+        if gated and approval is not None:
+            try:
+                _use_approval(store, approval, stack, operation, reviewed)
+            except PaybillError as refusal:
+                journal.end(op_id=op_id, result="refused", error=str(refusal))
+                raise
+        try:
+            report = call()
+        except PaybillError as failure:
+            wrapped = DataPlaneFailed(f"{operation} of {stack.key} failed: {failure}. Nothing after this step ran; "
+                                      "run it again to carry on (it completes whatever this run left)", failure)
+            journal.end(op_id=op_id, result="failed", error=str(failure))
+            raise wrapped from failure
+        except Exception as failure:
+            journal.end(op_id=op_id, result="failed", error=f"{type(failure).__name__}: {failure}")
+            raise
+        except BaseException as interrupted:  # the job was stopped half-way: a human looks first
+            journal.end(op_id=op_id, result="interrupted", error=type(interrupted).__name__)
+            store.flags.add(stack.key, f"{operation} by {actor} was interrupted ({type(interrupted).__name__}): "
+                                       "the tenant's database may be half-way; run the step again", op_id)
+            raise
+        journal.end(op_id=op_id, result="succeeded", change_summary=report_summary(report))
+        return op_id, report
+    finally:
+        heartbeat.stop()
+        store.leases.release(stack.key, owner)
+
+
+def data_summary(report: DataPlaneReport) -> ChangeSummary:
+    """A ChangeSummary for a data-plane step's OperationResult ("3 changed" or "no changes")."""
+    return ChangeSummary({"changed": len(report.changed)} if report.changed else {})
