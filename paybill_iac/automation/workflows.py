@@ -115,7 +115,10 @@ def cell_is_up(op: Operator, cell_id: str) -> bool:
 
 
 def _check_start(op: Operator, tenant: Tenant, new_state: str) -> None:
-    op.check_deployed_transition(tenant.id, tenant.state)
+    # Deployed already in the new state: a run of this workflow that failed after its up (a data-plane
+    # step) and is carried on now.
+    if op.store.journal.last_state(tenant.id) != new_state:
+        op.check_deployed_transition(tenant.id, tenant.state)
     check_transition(tenant.id, tenant.state, new_state)
 
 
