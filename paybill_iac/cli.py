@@ -102,6 +102,7 @@ def schema(kind: str | None) -> None:
 cli.add_command(__import__("paybill_iac.cli_preview", fromlist=["preview"]).preview)
 cli.add_command(__import__("paybill_iac.cli_policy", fromlist=["policy"]).policy)
 __import__("paybill_iac.cli_ops", fromlist=["register"]).register(cli)
+cli.add_command(__import__("paybill_iac.cli_db", fromlist=["db"]).db)
 # end of registered commands
 
 
