@@ -73,6 +73,9 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+_GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+
 class Accounts(_Model):
     """Account-level settings per cloud that stacks need (none of them secret)."""
 
@@ -84,8 +87,24 @@ class Accounts(_Model):
     """OCID of the compartment (or tenancy) under which tenant and cell compartments are created."""
     oci_tenancy_id: Annotated[str, Field(strict=True, pattern=r"^ocid1\.tenancy\.")] | None = None
     """OCID of the tenancy: OCI keeps dynamic groups there (defaults to the parent when it is the tenancy)."""
+    aws_account_ids: list[Annotated[str, Field(strict=True, pattern=r"^[0-9]{12}$")]] | None = None
+    """The organisation's AWS accounts: the only accounts a grant, a trust policy or a provider may name
+    (the policies refuse any other; without this list they refuse every account principal)."""
+    azure_tenant_id: Annotated[str, Field(strict=True, pattern=_GUID)] | None = None
+    """The organisation's Microsoft Entra tenant: the only tenant an administrator or access policy may
+    come from."""
+    azure_subscription_ids: list[Annotated[str, Field(strict=True, pattern=_GUID)]] | None = None
+    """The organisation's Azure subscriptions: the only ones a provider or role scope may name."""
 
     def for_cloud(self, cloud: str) -> dict[str, str]:
+        """The account settings a stack of `cloud` carries in its spec (lists as comma-separated text)."""
+        if cloud == "aws" and self.aws_account_ids:
+            return {"account_ids": ",".join(self.aws_account_ids)}
+        if cloud == "azure" and (self.azure_tenant_id or self.azure_subscription_ids):
+            found = {"tenant_id": self.azure_tenant_id} if self.azure_tenant_id else {}
+            if self.azure_subscription_ids:
+                found["subscription_ids"] = ",".join(self.azure_subscription_ids)
+            return found
         if cloud == "gcp" and self.gcp_project:
             return {"project": self.gcp_project}
         if cloud == "oci" and self.oci_parent_compartment_id:
