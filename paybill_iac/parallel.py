@@ -1,15 +1,21 @@
 """Split large, independent work (parsing 10,000 tenant files, rendering 10,000 stack files) over the
 machine's cores with forked worker processes; small inputs stay in this process, where a fork would
-cost more than it saves."""
+cost more than it saves.
+
+A worker is a plain `os.fork()` that sends its results back through a pipe, pickled: no process pool,
+no queue threads, nothing imported beyond `os` and `pickle`. Catalog commands are short-lived, and
+for them a pool's start-up (tens of milliseconds) would be a sizeable share of the run.
+"""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
+import pickle
+import signal
+import sys
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -24,24 +30,97 @@ def workers() -> int:
         return os.cpu_count() or 1
 
 
-def map_chunks(func: Callable[[Sequence[Item]], list[Result]], items: Sequence[Item]) -> list[Result]:
+def map_chunks(
+    func: Callable[[Sequence[Item]], list[Result]], items: Sequence[Item], *, here: bool = False,
+    share: float | None = None, meanwhile: Callable[[], object] | None = None,
+) -> list[Result]:
     """`func` over contiguous chunks of `items`, results concatenated in order.
 
     `func` must be a module-level function; workers are forked, so they see this process's state as
-    it was at the call (e.g. a loaded catalog) without pickling it. Serial in a process that runs
-    other threads.
+    it was at the call (e.g. a loaded catalog) without pickling it, and only their results are
+    pickled. With `here`, this process works the last chunk itself while the workers run the
+    others: one fork fewer, and its results are not pickled. `share` (with `here`) is the fraction of
+    the items this process keeps, when it has more to do afterwards than the workers (default: an
+    equal part). `meanwhile` is other work of this process, done while the workers run (after its
+    own chunk); it is called in every case, after `func` when nothing is forked. Serial in a process
+    that runs other threads.
     """
     count = workers()
     # Forking a process that runs other threads (a service's connection pools, gRPC) can deadlock the
     # child on a lock one of them held: such callers get the serial path.
     single_threaded = threading.active_count() == 1
-    if (len(items) < PARALLEL_THRESHOLD or count < 2 or not single_threaded
-            or "fork" not in multiprocessing.get_all_start_methods()):
-        return func(items)
-    size = -(-len(items) // count)
-    chunks = [items[start : start + size] for start in range(0, len(items), size)]
-    with ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("fork")) as pool:
+    if len(items) < PARALLEL_THRESHOLD or count < 2 or not single_threaded or not hasattr(os, "fork"):
+        serial = func(items)
+        if meanwhile is not None:
+            meanwhile()
+        return serial
+    kept = 0
+    if here:
+        kept = round(len(items) * min(max(share, 0.0), 1.0)) if share is not None else len(items) // count
+    forked_items = len(items) - kept
+    size = max(1, -(-forked_items // (count - 1 if here else count)))
+    chunks = [items[start : min(start + size, forked_items)] for start in range(0, forked_items, size)]
+    for stream in (sys.stdout, sys.stderr):  # or a worker could write what is buffered a second time
+        if stream is not None:
+            stream.flush()
+    children: list[tuple[int, int]] = []
+    try:
+        for chunk in chunks:
+            children.append(_fork(func, chunk))
+        own = func(items[forked_items:]) if here else []
+        if meanwhile is not None:
+            meanwhile()
         results: list[Result] = []
-        for part in pool.map(func, chunks):
-            results.extend(part)
-    return results
+        while children:
+            results.extend(_collect(*children.pop(0)))
+        return results + own
+    finally:
+        for pid, read in children:  # only after a failure: stop and reap the workers left
+            os.close(read)
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+
+
+def _fork(func: Callable[[Sequence[Any]], list[Any]], chunk: Sequence[Any]) -> tuple[int, int]:
+    """Start a worker running `func(chunk)`; (its pid, the pipe its pickled results come through)."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(write)
+        return pid, read
+    # The worker: it must never return into the caller's code (it would run the rest of the command
+    # twice), whatever happens: os._exit in every case.
+    status = 1
+    try:
+        os.close(read)
+        try:
+            payload = pickle.dumps((True, func(chunk)), protocol=pickle.HIGHEST_PROTOCOL)
+        except BaseException as error:  # noqa: BLE001 - re-raised in the parent
+            payload = _pickled_error(error)
+        with os.fdopen(write, "wb") as stream:
+            stream.write(payload)
+        status = 0
+    finally:
+        os._exit(status)
+
+
+def _pickled_error(error: BaseException) -> bytes:
+    try:
+        return pickle.dumps((False, error), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # noqa: BLE001 - an exception that does not pickle is sent as its text
+        return pickle.dumps((False, RuntimeError(f"{type(error).__name__}: {error}")))
+
+
+def _collect(pid: int, read: int) -> list[Any]:
+    """A worker's results (read before waiting: a full pipe would block it), or its exception."""
+    try:
+        with os.fdopen(read, "rb") as stream:
+            data = stream.read()
+    finally:
+        _, status = os.waitpid(pid, 0)
+    if not data:
+        raise RuntimeError(f"a worker process (pid {pid}) ended without results (wait status {status})")
+    ok, value = pickle.loads(data)
+    if not ok:
+        raise value
+    return value  # type: ignore[no-any-return]
