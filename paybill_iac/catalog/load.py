@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from pydantic import ValidationError
 from paybill_iac.catalog import place as placement
 from paybill_iac.catalog import validate as validation
 from paybill_iac.catalog.yamlio import YamlProblem, load_file
+from paybill_iac.model import naming
 from paybill_iac.model.catalog import Catalog, Cell, Plan, Settings, Tenant, _describe
 from paybill_iac.model.errors import CatalogError, CatalogIssue
 from paybill_iac.parallel import map_chunks
@@ -158,17 +160,6 @@ def _duplicates(items: Iterable[Any], file_of: Any, kind: str) -> tuple[dict[str
     return {item.id: item for item in seen.values()}, issues
 
 
-def _parse_files(paths: Sequence[Path]) -> list[tuple[Path, Any, list[CatalogIssue]]]:
-    """Parse files to plain data (in worker processes for large catalogs: plain data pickles cheaply,
-    models do not)."""
-    results = []
-    for path in paths:
-        reader = _Reader(path.parent.parent)
-        data = reader.read(path, "tenant")
-        results.append((path, data, reader.issues))
-    return results
-
-
 def _read_tenant(reader: _Reader, path: Path, data: Any) -> Tenant | None:
     rel = reader.rel(path)
     if data is None:
@@ -185,8 +176,78 @@ def _read_tenant(reader: _Reader, path: Path, data: Any) -> Tenant | None:
     return tenant
 
 
+def _tenant_file_names(folder: Path) -> list[str]:
+    """The names of the tenant files in `folder`: `*.yaml` sorted, then `*.yml` sorted (what
+    sorted(folder.glob(...)) gives, without making and sorting 10,000 Path objects)."""
+    try:
+        with os.scandir(folder) as entries:
+            names = [entry.name for entry in entries]
+    except PermissionError:  # as glob: an unreadable folder has no files
+        return []
+    return sorted(name for name in names if name.endswith(".yaml")) + sorted(
+        name for name in names if name.endswith(".yml"))
+
+
+@dataclass(frozen=True)
+class _TenantJob:
+    """What the tenant readers share; forked workers inherit it (nothing of it is pickled)."""
+
+    folder: Path  # <catalog>/tenants
+    catalog: Catalog  # settings, plans and cells, without tenants: for the checks of one tenant
+    org: str | None  # the org prefix; None when catalog.yaml is invalid (no names are derived then)
+    parent: int  # the loading process
+
+
+# Set by load_catalog for the duration of one call.
+_JOB: _TenantJob | None = None
+
+# One tenant file, read: (the file (its Path in the loading process; its name from a worker: a Path
+# pickles slowly), the tenant or None when it is invalid, the issues of the file alone, the issues
+# against plans and cells, the values of its naming.tenant_names). A worker sends the tenant's model:
+# it unpickles faster than the parent could validate the tenant's data again.
+_Read = tuple[Path | str, Any, list[CatalogIssue], list[CatalogIssue], tuple[str, ...] | None]
+
+
+def _read_tenants(names: Sequence[str]) -> list[_Read]:
+    """Read, validate and check tenant files, and derive their names: everything about a tenant that
+    needs no other tenant, done where the file was parsed (in forked workers for large catalogs)."""
+    job = _JOB
+    assert job is not None
+    reader = _Reader(job.catalog.root)
+    ship = os.getpid() != job.parent
+    results: list[_Read] = []
+    for name in names:
+        path = job.folder / name
+        data = reader.read(path, "tenant")
+        tenant = None if reader.issues else _read_tenant(reader, path, data)
+        if tenant is None:
+            results.append((name, None, reader.issues, [], None))
+            reader.issues = []
+            continue
+        checks = validation.check_tenant(job.catalog, tenant, reader.rel(path))
+        results.append((name if ship else path, tenant, [], checks, _names(job, tenant)))
+    return results
+
+
+def _names(job: _TenantJob, tenant: Tenant) -> tuple[str, ...] | None:
+    """The tenant's names for the collision check (None when it will not run, or derives them again)."""
+    plan = job.catalog.plans.get(tenant.plan)
+    if job.org is None or plan is None:
+        return None
+    try:
+        return tuple(naming.tenant_names(tenant.cloud, job.org, tenant.id, plan.isolation).values())
+    except Exception:  # noqa: BLE001 - the collision check derives them again and fails as it would
+        return None
+
+
+# The share of the tenant files the loading process reads itself, beside its one worker on two cores:
+# less than half, because it then merges what the worker sent (validating its plain data again).
+OWN_SHARE = 0.45
+
+
 def load_catalog(path: str | os.PathLike[str], *, check_placements: bool = True) -> Catalog:
     """Load, validate and place the catalog at `path`; raise CatalogError with every problem found."""
+    global _JOB
     root = Path(path)
     if not root.is_dir():
         raise CatalogError([CatalogIssue(str(root), "catalog", "", "", "is not a directory")])
@@ -207,40 +268,52 @@ def load_catalog(path: str | os.PathLike[str], *, check_placements: bool = True)
     cells, issues = _duplicates(reader.listing(cells_path, "cells", "cell", Cell),
                                 lambda _: reader.rel(cells_path), "cell")
     reader.issues += issues
+    catalog = Catalog(root, settings or Settings(org="xx"), plans, cells, {})
 
     tenants_dir = root / "tenants"
-    paths = sorted(tenants_dir.glob("*.yaml")) + sorted(tenants_dir.glob("*.yml")) if tenants_dir.is_dir() else []
+    names = _tenant_file_names(tenants_dir) if tenants_dir.is_dir() else []
     if not tenants_dir.is_dir():
         reader.issues.append(CatalogIssue(reader.rel(tenants_dir), "catalog", "", "", "folder is missing"))
+    ledger: dict[str, str] = {}
+
+    def read_ledger() -> None:  # while the workers read tenant files
+        if check_placements:
+            ledger.update(placement.read_ledger(root, reader))
+
+    _JOB = _TenantJob(tenants_dir, catalog, settings.org if settings else None, os.getpid())
+    try:
+        read = map_chunks(_read_tenants, names, here=True, share=OWN_SHARE, meanwhile=read_ledger)
+    finally:
+        _JOB = None
     tenant_files: dict[str, str] = {}
-    tenant_list = []
-    for tenant_path, data, issues in map_chunks(_parse_files, paths):
-        if issues:
-            reader.issues += issues
-            continue
-        tenant = _read_tenant(reader, tenant_path, data)
+    known_names: dict[str, tuple[str, ...]] = {}
+    for file, tenant, issues, checks, tenant_names in read:
         if tenant is None:
+            if issues:
+                reader.issues += issues
             continue
-        rel = reader.rel(tenant_path)
+        path = tenants_dir / file if isinstance(file, str) else file
+        rel = reader.rel(path)
         first = tenant_files.get(tenant.id)
         if first is not None:
             reader.issues.append(
                 CatalogIssue(rel, "tenant", tenant.id, "id", f"is already used by the tenant in {first}"))
             continue
         tenant_files[tenant.id] = rel
-        tenant_list.append(tenant)
-    tenants = {tenant.id: tenant for tenant in tenant_list}
+        catalog.tenants[tenant.id] = tenant
+        catalog.files[f"tenant:{tenant.id}"] = path
+        if checks:
+            reader.issues += checks
+        if tenant_names is not None:
+            known_names[tenant.id] = tenant_names
 
-    catalog = Catalog(root, settings or Settings(org="xx"), plans, cells, tenants)
-    catalog.files = {f"tenant:{key}": Path(value) for key, value in tenant_files.items()}
-    reader.issues += validation.cross_check(catalog, reader.rel, settings is not None)
-    ledger = placement.read_ledger(root, reader) if check_placements else {}
+    reader.issues += validation.cross_check(catalog, reader.rel, settings is not None, tenants_checked=True)
     if not reader.issues:
         placed, issues = placement.place(catalog, ledger, reader.rel)
         catalog.placements = placed
         reader.issues += issues
     if not reader.issues and settings is not None:
-        reader.issues += validation.name_collisions(catalog, reader.rel)
+        reader.issues += validation.name_collisions(catalog, reader.rel, known_names)
     if reader.issues:
         raise CatalogError(reader.issues)
     return catalog

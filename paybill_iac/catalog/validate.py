@@ -5,7 +5,8 @@ Each function returns CatalogIssues; none raises for a catalog problem, so one r
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from functools import cache
 from pathlib import Path
 
 from paybill_iac.errors import CatalogIssue
@@ -23,7 +24,9 @@ def _listing(names: list[str]) -> str:
     return shown + (", ..." if len(names) > 12 else "")
 
 
-def cross_check(catalog: Catalog, rel: Rel, settings_ok: bool) -> list[CatalogIssue]:
+def cross_check(catalog: Catalog, rel: Rel, settings_ok: bool, *, tenants_checked: bool = False) -> list[CatalogIssue]:
+    """Plans, cells and accounts against each other and the tenants; and each tenant against its plan
+    and cell (`check_tenant`), unless the caller did that already (`tenants_checked`)."""
     issues: list[CatalogIssue] = []
     plans_file, cells_file = rel(catalog.root / "plans.yaml"), rel(catalog.root / "cells.yaml")
     for plan in catalog.plans.values():
@@ -42,8 +45,8 @@ def cross_check(catalog: Catalog, rel: Rel, settings_ok: bool) -> list[CatalogIs
             issues.append(CatalogIssue(cells_file, "cell", cell.id, error.field, str(error)))
     clouds_in_use: dict[str, str] = {}
     for tenant in catalog.tenants.values():
-        file = str(catalog.files[f"tenant:{tenant.id}"])
-        issues += _check_tenant(catalog, tenant, file)
+        if not tenants_checked:
+            issues += check_tenant(catalog, tenant, str(catalog.files[f"tenant:{tenant.id}"]))
         clouds_in_use.setdefault(tenant.cloud, f"tenant '{tenant.id}'")
     for cell in catalog.cells.values():
         clouds_in_use.setdefault(cell.cloud, f"cell '{cell.id}'")
@@ -61,7 +64,8 @@ def cross_check(catalog: Catalog, rel: Rel, settings_ok: bool) -> list[CatalogIs
     return issues
 
 
-def _check_tenant(catalog: Catalog, tenant: Tenant, file: str) -> list[CatalogIssue]:
+def check_tenant(catalog: Catalog, tenant: Tenant, file: str) -> list[CatalogIssue]:
+    """One tenant against its plan and cell: needs the catalog's plans and cells, no other tenant."""
     def issue(field: str, message: str) -> CatalogIssue:
         return CatalogIssue(file, "tenant", tenant.id, field, message)
 
@@ -122,20 +126,45 @@ def _check_pin(
     return []
 
 
-def name_collisions(catalog: Catalog, rel: Rel) -> list[CatalogIssue]:
-    """Two owners (tenants or cells) whose derived physical names meet."""
+def name_collisions(
+    catalog: Catalog, rel: Rel, known: Mapping[str, Sequence[str]] | None = None
+) -> list[CatalogIssue]:
+    """Two owners (tenants or cells) whose derived physical names meet.
+
+    `known`: the values of naming.tenant_names of some tenants, derived already (by the workers that
+    read them).
+    """
     org = catalog.settings.org
-    owners: dict[tuple[str, str], tuple[str, str]] = {}
-    issues = []
+    known = known or {}
     cells_file = rel(catalog.root / "cells.yaml")
     entries = [("cell", cell.id, cell.cloud, cells_file, "") for cell in catalog.cells.values()]
     entries += [("tenant", tenant.id, tenant.cloud, str(catalog.files[f"tenant:{tenant.id}"]),
                  naming.SHAPE_TAGS[catalog.plans[tenant.plan].isolation]) for tenant in catalog.tenants.values()]
+
+    def names_of(kind: str, ident: str, cloud: str, shape: str) -> Sequence[str]:
+        """The values of naming.names_for(cloud, org, ident, shape), in its order."""
+        found = known.get(ident) if kind == "tenant" else None
+        return found if found is not None else tuple(naming.names_for(cloud, org, ident, shape).values())
+
+    # Nearly always every name is distinct, which a set per name kind shows in a fraction of the time
+    # the walk below takes; only then is the walk skipped, as it would report nothing.
+    by_kind: dict[str, list[str]] = {}
+    slots = {(cloud, role): [(by_kind.setdefault(kind, []), index) for kind, index in _slots(cloud, role)]
+             for cloud in naming.NAME_SETS for role in ("cell", "tenant")}
+    for kind, ident, cloud, _, shape in entries:
+        values = names_of(kind, ident, cloud, shape)
+        for names, index in slots[(cloud, kind)]:
+            names.append(values[index])
+    if all(len(set(names)) == len(names) for names in by_kind.values()):
+        return []
+
+    owners: dict[tuple[str, str], tuple[str, str]] = {}
+    issues = []
     kinds = {cloud: {key: naming.name_kind(cloud, key) for key in (*naming.NAME_SETS[cloud], "prefix")}
              for cloud in naming.NAME_SETS}
     for kind, ident, cloud, file, shape in entries:
         cloud_kinds = kinds[cloud]
-        for key, name in naming.names_for(cloud, org, ident, shape).items():
+        for key, name in zip(cloud_kinds, names_of(kind, ident, cloud, shape), strict=True):
             if kind == "cell" and key == "prefix":  # a cell holds tenants' prefixes, none of its own
                 continue
             slot = (cloud_kinds[key], name)
@@ -147,3 +176,19 @@ def name_collisions(catalog: Catalog, rel: Rel) -> list[CatalogIssue]:
                                            f"{other[0]} '{other[1]}': choose another id"))
                 break
     return issues
+
+
+@cache
+def _slots(cloud: str, role: str) -> tuple[tuple[str, int], ...]:
+    """(name kind, position in the values of naming.names_for) of each name an owner in `role` ("cell"
+    or "tenant") holds on `cloud`, once per (kind, purpose): those give the same name to any owner."""
+    keys = (*naming.NAME_SETS[cloud], "prefix")
+    seen: set[tuple[str, str]] = set()
+    found = []
+    for index, key in enumerate(keys):
+        kind, purpose = naming.NAME_SETS[cloud].get(key, (naming.name_kind(cloud, key), ""))
+        if (role == "cell" and key == "prefix") or (kind, purpose) in seen:
+            continue
+        seen.add((kind, purpose))
+        found.append((kind, index))
+    return tuple(found)
