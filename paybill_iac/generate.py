@@ -10,6 +10,9 @@ files with no tenant or cell behind them are reported and removed only when aske
 
 from __future__ import annotations
 
+import fnmatch
+import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +35,11 @@ def _tenant_file(catalog: Catalog, out: Path, tenant_id: str) -> tuple[Path, str
     spec = tenant_spec(catalog, tenant_id)
     if spec is None:
         return None
-    return out / "tenant" / f"Pulumi.{tenant_id}.yaml", render(
-        spec.to_config(), f"tenants/{tenant_id}.yaml and plan '{spec.plan}'")
+    return _tenant_path(out, tenant_id), render(spec.to_config(), f"tenants/{tenant_id}.yaml and plan '{spec.plan}'")
+
+
+def _tenant_path(out: Path, tenant_id: str) -> Path:
+    return out / "tenant" / f"Pulumi.{tenant_id}.yaml"
 
 
 def desired_files(catalog: Catalog, out: Path) -> dict[Path, str]:
@@ -69,17 +75,28 @@ class GenerateResult:
         return sorted(self.written + self.orphaned)
 
 
-def _existing_stack_files(out: Path) -> list[Path]:
-    found: list[Path] = []
+# What `_existing_stack_files` lists: what Path.glob("Pulumi.*.yaml") matches in a folder.
+_STACK_FILE = re.compile(fnmatch.translate("Pulumi.*.yaml")).fullmatch
+
+
+def _existing_stack_files(out: Path) -> dict[str, list[str]]:
+    """The names of the stack files in out/tenant and out/cell, by folder ("tenant", "cell").
+
+    Names, not Path objects: a catalog of 10,000 tenants has 10,000 of them, nearly all expected.
+    """
+    found: dict[str, list[str]] = {}
     for project in ("tenant", "cell"):
-        folder = out / project
-        if folder.is_dir():
-            found += folder.glob("Pulumi.*.yaml")
-    return sorted(found)
+        try:
+            with os.scandir(out / project) as entries:
+                found[project] = [entry.name for entry in entries if _STACK_FILE(entry.name)]
+        except (FileNotFoundError, NotADirectoryError, PermissionError):  # as glob: nothing there
+            found[project] = []
+    return found
 
 
-# What forked workers render: (catalog, out), set by generate() for the duration of one call.
-_JOB: tuple[Catalog, Path] | None = None
+# What forked workers render: (catalog, out, the process that called generate), set by generate() for
+# the duration of one call.
+_JOB: tuple[Catalog, Path, int] | None = None
 
 
 def _compare(path: Path, content: str) -> tuple[Path, bytes | None, bool]:
@@ -92,15 +109,24 @@ def _compare(path: Path, content: str) -> tuple[Path, bytes | None, bool]:
     return path, (None if current == data else data), current is not None
 
 
-def _compare_tenants(tenant_ids: Sequence[str]) -> list[tuple[Path, bytes | None, bool]]:
+def _compare_tenants(tenant_ids: Sequence[str]) -> list[tuple[str, Path | None, bytes | None, bool]]:
+    """(tenant id, path, what to write, whether a file exists) of each tenant with a stack file. From a
+    worker, the path is None: a Path pickles slowly, and the caller makes it again faster."""
     assert _JOB is not None
-    catalog, out = _JOB
-    compared = []
+    catalog, out, parent = _JOB
+    ship = os.getpid() != parent
+    compared: list[tuple[str, Path | None, bytes | None, bool]] = []
     for tenant_id in tenant_ids:
         entry = _tenant_file(catalog, out, tenant_id)
         if entry is not None:
-            compared.append(_compare(*entry))
+            path, data, exists = _compare(*entry)
+            compared.append((tenant_id, None if ship else path, data, exists))
     return compared
+
+
+# The share of the tenants this process renders itself, beside its one worker on two cores: less than
+# half, as it then makes the Path of every file the worker compared.
+OWN_SHARE = 0.45
 
 
 def generate(catalog: Catalog, out: Path, *, check: bool = False, prune: bool = False) -> GenerateResult:
@@ -116,11 +142,12 @@ def generate(catalog: Catalog, out: Path, *, check: bool = False, prune: bool = 
             folder.mkdir(parents=True, exist_ok=True)
     # Rendering and comparing 10,000 files is CPU work, spread over forked workers; the few writes
     # stay here, where they do not contend for the file system's journal.
-    _JOB = (catalog, out)
+    _JOB = (catalog, out, os.getpid())
     try:
-        compared = map_chunks(_compare_tenants, sorted(catalog.tenants))
+        tenants = map_chunks(_compare_tenants, sorted(catalog.tenants), here=True, share=OWN_SHARE)
     finally:
         _JOB = None
+    compared = [(path or _tenant_path(out, tenant_id), data, exists) for tenant_id, path, data, exists in tenants]
     compared += [_compare(path, content) for path, content in shared.items()]
     for path, data, exists in compared:
         if data is None:
@@ -129,8 +156,12 @@ def generate(catalog: Catalog, out: Path, *, check: bool = False, prune: bool = 
         result.written.append(path)
         if not check:
             _write(path, data, replace=exists)
-    desired = {path for path, _, _ in compared}
-    result.orphaned = [path for path in _existing_stack_files(out) if path not in desired]
+    # The stack files without a tenant or cell: by name, folder by folder (tenant files are in tenant/,
+    # cell files in cell/, the ledger is not a stack file).
+    desired = {"tenant": {f"Pulumi.{tenant_id}.yaml" for tenant_id, _, _, _ in tenants},
+               "cell": {f"Pulumi.{cell_id}.yaml" for cell_id in cells_in_use(catalog)}}
+    result.orphaned = sorted(out / project / name for project, names in _existing_stack_files(out).items()
+                             for name in names if name not in desired[project])
     if prune and not check:
         for path in result.orphaned:
             path.unlink()
