@@ -26,7 +26,10 @@ from paybill_iac.errors import UsageError
 from paybill_iac.model.resource_facts import facts_for, is_data_type
 
 HUMAN = "human"
+"""A person with no name: the Python API's default. The CLI journals `human:<OS user>`, the service
+`human:<principal>` or `agent:<principal>` (paybill_iac.service): identities, never a typed name."""
 _AGENT = re.compile(r"^agent:[a-z0-9][a-z0-9._-]{0,62}$")
+_NAMED_HUMAN = re.compile(r"^human:[a-z0-9][a-z0-9._-]{0,62}$")
 _REMOVING = ("delete", "discard", "delete-replaced")
 
 
@@ -39,14 +42,20 @@ class AgentBudget:
 
 
 def check_actor(actor: str) -> str:
-    """`human` or `agent:<name>`; anything else is a usage error."""
-    if actor == HUMAN or _AGENT.fullmatch(actor):
+    """`human`, `human:<name>` or `agent:<name>`; anything else is a usage error."""
+    if actor == HUMAN or _AGENT.fullmatch(actor) or _NAMED_HUMAN.fullmatch(actor):
         return actor
-    raise UsageError(f"actor '{actor}' is not 'human' or 'agent:<name>' (lowercase letters, digits, . _ -)")
+    raise UsageError(f"actor '{actor}' is not 'human' or 'agent:<name>' (nor 'human:<name>'; a name has "
+                     "lowercase letters, digits, . _ -)")
 
 
 def is_agent(actor: str) -> bool:
     return actor.startswith("agent:")
+
+
+def is_human(actor: str) -> bool:
+    """`human` or `human:<name>` (a person: may approve changes and clear reviews)."""
+    return actor == HUMAN or actor.startswith("human:")
 
 
 def data_at_risk(step: Step) -> str | None:
