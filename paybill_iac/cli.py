@@ -2,7 +2,9 @@
 
 Exit codes: 0 success, 1 the catalog (or a policy, or an operation) said no, 2 usage error.
 Every failure is printed as a sentence on stderr; no traceback reaches a user. Commands import what
-they need when they run, so `validate`, `generate` and `schema` never load pulumi or a cloud SDK.
+they need when they run, so `validate`, `generate` and `schema` never load pulumi or a cloud SDK, and
+the commands of other modules are imported only when one of them may be wanted (`paybill-iac
+validate --help` starts in about the time Python and click take).
 """
 
 from __future__ import annotations
@@ -13,8 +15,6 @@ from typing import Any
 
 import click
 
-from paybill_iac.errors import PaybillError
-
 DEFAULT_CATALOG = "stacks/catalog"
 DEFAULT_OUT = "stacks"
 
@@ -22,7 +22,28 @@ catalog_argument = click.argument("catalog", default=DEFAULT_CATALOG, required=F
                                   type=click.Path(file_okay=False, path_type=Path))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Commands(click.Group):
+    """The commands defined here, and those other modules register (`_register_others`), which are
+    imported the first time a command not defined here is looked up, or all of them are listed."""
+
+    _others_registered = False
+
+    def _register_others(self) -> None:
+        if not self._others_registered:
+            self._others_registered = True
+            _register_others(self)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            self._register_others()
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._register_others()
+        return super().list_commands(ctx)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="paybill-iac")
 def cli() -> None:
     """Multi-tenant SaaS infrastructure from a catalog of plans and tenants, on Pulumi."""
@@ -98,12 +119,14 @@ def schema(kind: str | None) -> None:
     click.echo(json.dumps(documents[kind] if kind else documents, indent=2, sort_keys=True))
 
 
-# commands registered by other modules (each imports only click at module level)
-cli.add_command(__import__("paybill_iac.cli_preview", fromlist=["preview"]).preview)
-cli.add_command(__import__("paybill_iac.cli_policy", fromlist=["policy"]).policy)
-__import__("paybill_iac.cli_ops", fromlist=["register"]).register(cli)
-cli.add_command(__import__("paybill_iac.cli_db", fromlist=["db"]).db)
-# end of registered commands
+def _register_others(cli: click.Group) -> None:
+    """Called by `cli` when it needs them (see _Commands)."""
+    # commands registered by other modules (each imports only click at module level)
+    cli.add_command(__import__("paybill_iac.cli_preview", fromlist=["preview"]).preview)
+    cli.add_command(__import__("paybill_iac.cli_policy", fromlist=["policy"]).policy)
+    __import__("paybill_iac.cli_ops", fromlist=["register"]).register(cli)
+    cli.add_command(__import__("paybill_iac.cli_db", fromlist=["db"]).db)
+    # end of registered commands
 
 
 def main(argv: list[str] | None = None) -> Any:
@@ -118,13 +141,15 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(error.exit_code)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
-    except PaybillError as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(error.exit_code)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
     except Exception as error:  # noqa: BLE001 - the last line of defence against tracebacks
+        from paybill_iac.errors import PaybillError  # here: `--help` and a command that succeeds never need it
+
+        if isinstance(error, PaybillError):
+            click.echo(f"error: {error}", err=True)
+            sys.exit(error.exit_code)
         click.echo(f"internal error: {type(error).__name__}: {error}. Please report it with the command you ran; "
                    "set PAYBILL_DEBUG=1 to see the traceback.", err=True)
         import os
