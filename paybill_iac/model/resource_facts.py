@@ -228,3 +228,102 @@ def is_data_type(type_token: str) -> bool:
     if facts is None:
         return type_token.split(":", 1)[0] not in ("pulumi", "paybill")
     return facts.protected or facts.retained_on_offboarding
+
+
+# --- for the policies: equivalent types, the agent allow-list beyond the table, identities ---------
+
+EQUIVALENT_TYPES: Mapping[str, str] = MappingProxyType({
+    # A database instance by another name: the plan's limits and the database settings hold for it.
+    "aws:rds/cluster:Cluster": "aws:rds/instance:Instance",
+    "aws:rds/clusterInstance:ClusterInstance": "aws:rds/instance:Instance",
+    "aws-native:rds:DbInstance": "aws:rds/instance:Instance",
+    "aws-native:rds:DbCluster": "aws:rds/instance:Instance",
+    "azure:postgresql/flexibleServer:FlexibleServer": "azure-native:dbforpostgresql:Server",
+    # Object storage through another package.
+    "aws-native:s3:Bucket": "aws:s3/bucket:Bucket",
+    "azure:storage/account:Account": "azure-native:storage:StorageAccount",
+    # IAM permissions attached another way: to a user or group, or exclusively.
+    "aws:iam/userPolicy:UserPolicy": "aws:iam/rolePolicy:RolePolicy",
+    "aws:iam/groupPolicy:GroupPolicy": "aws:iam/rolePolicy:RolePolicy",
+    "aws-native:iam:RolePolicy": "aws:iam/rolePolicy:RolePolicy",
+    "aws:iam/policyAttachment:PolicyAttachment": "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment": "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment": "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive":
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:iam/userPolicyAttachmentsExclusive:UserPolicyAttachmentsExclusive":
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:iam/groupPolicyAttachmentsExclusive:GroupPolicyAttachmentsExclusive":
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    # Azure role grants through Privileged Identity Management, or the classic provider.
+    "azure-native:authorization:RoleAssignmentScheduleRequest": "azure-native:authorization:RoleAssignment",
+    "azure-native:authorization:RoleEligibilityScheduleRequest": "azure-native:authorization:RoleAssignment",
+    "azure:authorization/assignment:Assignment": "azure-native:authorization:RoleAssignment",
+    # Google Cloud IAM: bindings and authoritative policies grant what members grant; organisation,
+    # folder and service-account grants are project grants (at least) by another name.
+    "gcp:projects/iAMBinding:IAMBinding": "gcp:projects/iAMMember:IAMMember",
+    "gcp:projects/iAMPolicy:IAMPolicy": "gcp:projects/iAMMember:IAMMember",
+    "gcp:organizations/iAMMember:IAMMember": "gcp:projects/iAMMember:IAMMember",
+    "gcp:organizations/iAMBinding:IAMBinding": "gcp:projects/iAMMember:IAMMember",
+    "gcp:organizations/iAMPolicy:IAMPolicy": "gcp:projects/iAMMember:IAMMember",
+    "gcp:folder/iAMMember:IAMMember": "gcp:projects/iAMMember:IAMMember",
+    "gcp:folder/iAMBinding:IAMBinding": "gcp:projects/iAMMember:IAMMember",
+    "gcp:folder/iAMPolicy:IAMPolicy": "gcp:projects/iAMMember:IAMMember",
+    "gcp:serviceaccount/iAMMember:IAMMember": "gcp:projects/iAMMember:IAMMember",
+    "gcp:serviceaccount/iAMBinding:IAMBinding": "gcp:projects/iAMMember:IAMMember",
+    "gcp:serviceaccount/iAMPolicy:IAMPolicy": "gcp:projects/iAMMember:IAMMember",
+    "gcp:storage/bucketIAMBinding:BucketIAMBinding": "gcp:storage/bucketIAMMember:BucketIAMMember",
+    "gcp:storage/bucketIAMPolicy:BucketIAMPolicy": "gcp:storage/bucketIAMMember:BucketIAMMember",
+    "gcp:storage/managedFolderIamBinding:ManagedFolderIamBinding":
+        "gcp:storage/managedFolderIamMember:ManagedFolderIamMember",
+    "gcp:storage/managedFolderIamPolicy:ManagedFolderIamPolicy":
+        "gcp:storage/managedFolderIamMember:ManagedFolderIamMember",
+    "gcp:kms/cryptoKeyIAMBinding:CryptoKeyIAMBinding": "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember",
+    "gcp:kms/cryptoKeyIAMPolicy:CryptoKeyIAMPolicy": "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember",
+    "gcp:kms/keyRingIAMMember:KeyRingIAMMember": "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember",
+    "gcp:kms/keyRingIAMBinding:KeyRingIAMBinding": "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember",
+    "gcp:kms/keyRingIAMPolicy:KeyRingIAMPolicy": "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember",
+})
+"""Types that do what a canonical type of FACTS does, another way: the canonical type's rules read them
+too (an Aurora cluster meets the plan's database limits, a user policy the IAM rules, an authoritative
+IAM policy the member rules). Being equivalent puts nothing on the agent allow-list."""
+
+ENGINE_TYPES: frozenset[str] = frozenset({
+    "pulumi:pulumi:Stack", "pulumi:pulumi:StackReference", "paybill:tenant:Silo", "paybill:tenant:Bridge",
+    "paybill:tenant:Pooled", "paybill:cell:Cell",
+})
+"""The engine's and paybill's own types a stack program registers besides cloud resources (an agent may
+create them: the stack, its components and the reference to its cell)."""
+
+PRINCIPAL_OUTPUT: Mapping[str, str] = MappingProxyType({
+    "aws:iam/role:Role": "arn",
+    "azure-native:managedidentity:UserAssignedIdentity": "principalId",
+    "gcp:serviceaccount/account:Account": "email",
+    "oci:Identity/dynamicGroup:DynamicGroup": "id",
+})
+"""Identity types a stack creates, and the output naming the principal a grant gives access to: a grant
+may name the stack's own identities (by this output) besides the cloud's service principals."""
+
+
+def rule_type(type_token: str) -> str:
+    """The canonical token whose rules read `type_token`: normal_type, then EQUIVALENT_TYPES."""
+    token = normal_type(type_token)
+    return EQUIVALENT_TYPES.get(token, token)
+
+
+def provider_type(cloud: str) -> str:
+    """The provider resource type of `cloud`'s package."""
+    return f"pulumi:providers:{CLOUD_PACKAGE[cloud]}"
+
+
+def agent_may_create(type_token: str, cloud: str) -> bool:
+    """Whether an AI agent may create `type_token` in a stack of `cloud`: a component-built type of that
+    cloud (FACTS, agent_may_create), that cloud's provider, or one of ENGINE_TYPES. Deny by default:
+    every other type, of any package, is refused. The project's own components (package `paybill`) register
+    nothing in a cloud themselves: their children are judged one by one."""
+    if type_token in ENGINE_TYPES or type_token.split(":", 1)[0] == "paybill":
+        return True
+    if cloud in CLOUD_PACKAGE and type_token == provider_type(cloud):
+        return True
+    facts = facts_for(type_token)
+    return facts is not None and facts.agent_may_create and facts.cloud == cloud
