@@ -10,6 +10,7 @@ same fact everywhere.
 from __future__ import annotations
 
 from paybill_policies import ContextError, PolicyContext
+from paybill_policies.context import context_from_spec as _library_context_from_spec
 
 from paybill_iac.model import naming
 from paybill_iac.model.catalog import Catalog
@@ -40,19 +41,9 @@ def context_from_catalog(catalog: Catalog, project: str, stack: str, actor: str 
 
 def context_from_spec(spec: TenantSpec | CellSpec, actor: str = "human",
                       foreign_names: frozenset[str] = frozenset()) -> PolicyContext:
-    """The context of one stack from its spec; `foreign_names` are every other owner's names."""
-    if isinstance(spec, CellSpec):
-        return PolicyContext(
-            project=spec.project, stack=spec.stack, actor=actor, kind="cell", cell=spec.cell, isolation="pooled",
-            cloud=spec.cloud, region=spec.region, state="active", org=spec.org, limits=spec.limits,
-            names=dict(spec.all_names), foreign_names=foreign_names,
-        )
-    return PolicyContext(
-        project=spec.project, stack=spec.stack, actor=actor, kind="tenant", tenant=spec.tenant, cell=spec.cell or "",
-        plan=spec.plan, isolation=spec.isolation, cloud=spec.cloud, region=spec.region, state=spec.state,
-        org=spec.org, limits=spec.limits, names=dict(spec.all_names), cell_names=dict(spec.cell_names),
-        foreign_names=foreign_names,
-    )
+    """The context of one stack from its spec (paybill_policies.context_from_spec); `foreign_names` are
+    every other owner's names."""
+    return _library_context_from_spec(spec, actor, foreign_names)
 
 
 def _own_names(spec: TenantSpec | CellSpec) -> set[str]:

@@ -2,8 +2,10 @@
 `paybill-iac preview` file, with each stack's context from the catalog.
 
 The tenant (or cell) is the stack name in the resources' URNs; its plan comes from the catalog. Exit
-codes: 0 no mandatory violation, 1 at least one, 2 bad input (an unreadable or unknown file, a stack the
-catalog does not know, a bad actor or config). A team can so audit existing stacks without the engine.
+codes: 0 nothing blocks, 1 something does (a mandatory violation; for an agent also an undecided
+mandatory rule, such as a grant whose value is an encrypted secret), 2 bad input (an unreadable or
+unknown file, a stack the catalog does not know, a bad actor or config). A person sees every undecided
+rule listed; nothing is dropped. A team can so audit existing stacks without the engine.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ class StackResult:
     resources: int
     violations: list[dict[str, str]] = field(default_factory=list)
     undecided: list[dict[str, str]] = field(default_factory=list)
+    blocking: int = 0
+    """Mandatory violations and, for an agent, undecided mandatory rules."""
 
 
 @dataclass
@@ -50,15 +54,19 @@ class CheckResult:
         return sum(1 for stack in self.stacks for item in stack.violations if item["level"] == "advisory")
 
     @property
+    def blocking(self) -> int:
+        return sum(stack.blocking for stack in self.stacks)
+
+    @property
     def exit_code(self) -> int:
-        return 1 if self.mandatory else 0
+        return 1 if self.blocking else 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "file": self.file, "format": self.format, "actor": self.actor, "packs": self.packs,
             "stacks": [asdict(stack) for stack in self.stacks],
             "summary": {"stacks": len(self.stacks), "mandatory": self.mandatory, "advisory": self.advisory,
-                        "undecided": sum(len(stack.undecided) for stack in self.stacks)},
+                        "undecided": sum(len(stack.undecided) for stack in self.stacks), "blocking": self.blocking},
         }
 
 
@@ -127,6 +135,7 @@ def check(
             violations=[asdict(violation) for violation in sorted(
                 report.violations, key=lambda v: (v.level != "mandatory", v.pack, v.policy, v.urn))],
             undecided=[asdict(undecided) for undecided in report.undecided],
+            blocking=len(report.blocking(actor)),
         ))
     return CheckResult(str(file), fmt, actor, chosen, results)
 
@@ -151,9 +160,12 @@ def table(result: CheckResult) -> str:
         for item in stack.violations:
             lines.append(f"  {item['level']:<9}  {item['policy']:<{width}}  {_short(item['urn'])}")
             lines.append(f"  {'':<9}  {'':<{width}}  {item['message']}")
+        agent = result.actor.startswith("agent")
         for item in stack.undecided:
-            lines.append(f"  undecided  {item['policy']}  {_short(item['urn'])}: {item['message']}")
-    verdict = "FAIL" if result.mandatory else "PASS"
+            blocks = " (blocks an agent)" if agent and item.get("level") == "mandatory" else ""
+            lines.append(f"  undecided  {item['policy']}  {_short(item['urn'])}: {item['message']}{blocks}")
+    verdict = "FAIL" if result.blocking else "PASS"
+    undecided = sum(len(stack.undecided) for stack in result.stacks)
     lines.append(f"\n{verdict}: {len(result.stacks)} stack(s), {result.mandatory} mandatory and "
-                 f"{result.advisory} advisory violation(s)")
+                 f"{result.advisory} advisory violation(s), {undecided} undecided rule(s)")
     return "\n".join(lines)

@@ -3,7 +3,10 @@
     PolicyContext          the stack's tenant or cell, plan, limits, isolation, cloud, region, state,
                            physical names, other owners' names, and who deploys
     PlanLimits             what the plan lets the stack provision
-    unknown_context()      a stack the catalog does not know: only context-free rules run
+    unknown_context()      a stack the catalog does not know: only context-free rules run (and the
+                           catalog-entry rules of every pack refuse it)
+    context_from_spec()    the context of a stack from its spec (the control plane adds the other
+                           owners' names; the in-program enforcement has the spec alone)
     context_from_config()  the context one policy call uses, from the policy config
 
 The control plane builds a context from the catalog (`paybill_iac.policy_context.context_from_catalog`)
@@ -21,12 +24,16 @@ from typing import Any
 from paybill_iac.model import markers
 from paybill_iac.model.limits import PlanLimits
 from paybill_iac.model.projects import CELL_PROJECT, TENANT_PROJECT
+from paybill_iac.model.spec import CellSpec, TenantSpec
 from paybill_policies.errors import ContextError
 
 __all__ = [
-    "CELL_PROJECT", "DEFAULT_MAX_RESOURCES", "TENANT_PROJECT", "ContextError", "PlanLimits", "PolicyContext",
-    "context_from_config", "unknown_context",
+    "ACCOUNT_KINDS", "CELL_PROJECT", "DEFAULT_MAX_RESOURCES", "TENANT_PROJECT", "ContextError", "PlanLimits",
+    "PolicyContext", "accounts_of", "context_from_config", "context_from_spec", "unknown_context",
 ]
+
+ACCOUNT_KINDS = ("aws", "azure_tenant", "azure_subscription", "gcp_project", "oci_tenancy")
+"""The kinds of the organisation's accounts a context lists (PolicyContext.accounts)."""
 
 DEFAULT_MAX_RESOURCES = 80
 """Most cloud resources one stack may hold when an agent deploys it (policy config `maxResources`)."""
@@ -65,6 +72,15 @@ class PolicyContext:
     max_resources: int = DEFAULT_MAX_RESOURCES
     known: bool = True
     """False when the catalog has no entry for the stack (then only context-free rules run)."""
+    accounts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """The organisation's own accounts by kind (ACCOUNT_KINDS: AWS account ids, the Entra tenant, Azure
+    subscriptions, the GCP project, the OCI tenancy): the only ones a grant or provider may name."""
+    cell_stack: str = ""
+    """The fully qualified stack name of the tenant's cell: the only stack it may reference."""
+
+    def org_accounts(self, kind: str) -> tuple[str, ...]:
+        """The organisation's accounts of `kind` (lowercase, as compared)."""
+        return tuple(item.lower() for item in self.accounts.get(kind, ()))
 
     @property
     def is_agent(self) -> bool:
@@ -81,7 +97,8 @@ class PolicyContext:
 
     def as_dict(self, *, foreign: bool = True) -> dict[str, Any]:
         """JSON-ready, for policy config (`foreign=False` leaves the other owners' names out)."""
-        data = asdict(replace(self, names=dict(self.names), cell_names=dict(self.cell_names)))
+        data = asdict(replace(self, names=dict(self.names), cell_names=dict(self.cell_names), accounts={}))
+        data["accounts"] = {kind: list(values) for kind, values in self.accounts.items()}
         data["foreign_names"] = sorted(self.foreign_names) if foreign else []
         if self.limits is not None:
             data["limits"]["regions"] = list(self.limits.regions) if self.limits.regions is not None else None
@@ -109,6 +126,9 @@ class PolicyContext:
             foreign_names=frozenset(str(name) for name in data.get("foreign_names") or ()),
             max_resources=int(data.get("max_resources") or DEFAULT_MAX_RESOURCES),
             known=bool(data.get("known", True)),
+            accounts={str(kind): tuple(str(item) for item in values or ())
+                      for kind, values in (data.get("accounts") or {}).items() if isinstance(values, (list, tuple))},
+            cell_stack=str(data.get("cell_stack") or ""),
         )
 
 
@@ -116,6 +136,38 @@ def unknown_context(project: str, stack: str, actor: str = "human") -> PolicyCon
     """The context of a stack the catalog does not know: only context-free rules can run."""
     return PolicyContext(project=project, stack=stack, actor=actor, known=False,
                          kind="cell" if project == CELL_PROJECT else "tenant")
+
+
+def accounts_of(spec: TenantSpec | CellSpec) -> dict[str, tuple[str, ...]]:
+    """The organisation's accounts a stack's spec carries (catalog `accounts`, per its cloud)."""
+    account = spec.account
+
+    def listed(key: str) -> tuple[str, ...]:
+        return tuple(item.strip() for item in str(account.get(key) or "").split(",") if item.strip())
+
+    found = {"aws": listed("account_ids"), "azure_tenant": listed("tenant_id"),
+             "azure_subscription": listed("subscription_ids"), "gcp_project": listed("project"),
+             "oci_tenancy": listed("tenancy_id") or tuple(
+                 item for item in listed("parent_compartment_id") if item.startswith("ocid1.tenancy."))}
+    return {kind: values for kind, values in found.items() if values}
+
+
+def context_from_spec(spec: TenantSpec | CellSpec, actor: str = "human",
+                      foreign_names: frozenset[str] = frozenset()) -> PolicyContext:
+    """The context of one stack from its spec; `foreign_names` are every other owner's names (the control
+    plane knows them from the catalog; a stack program does not, so in-program they are empty)."""
+    if isinstance(spec, CellSpec):
+        return PolicyContext(
+            project=spec.project, stack=spec.stack, actor=actor, kind="cell", cell=spec.cell, isolation="pooled",
+            cloud=spec.cloud, region=spec.region, state="active", org=spec.org, limits=spec.limits,
+            names=dict(spec.all_names), foreign_names=foreign_names, accounts=accounts_of(spec),
+        )
+    return PolicyContext(
+        project=spec.project, stack=spec.stack, actor=actor, kind="tenant", tenant=spec.tenant, cell=spec.cell or "",
+        plan=spec.plan, isolation=spec.isolation, cloud=spec.cloud, region=spec.region, state=spec.state,
+        org=spec.org, limits=spec.limits, names=dict(spec.all_names), cell_names=dict(spec.cell_names),
+        foreign_names=foreign_names, accounts=accounts_of(spec), cell_stack=spec.cell_stack or "",
+    )
 
 
 def context_from_config(config: Mapping[str, Any] | None, project: str, stack: str) -> PolicyContext:
@@ -128,12 +180,18 @@ def context_from_config(config: Mapping[str, Any] | None, project: str, stack: s
     data = config.get("context")
     context = unknown_context(project, stack, actor)
     if isinstance(data, Mapping) and data.get("stack"):
-        given = PolicyContext.from_dict(data)
+        try:
+            given = PolicyContext.from_dict(data)
+        except (TypeError, ValueError, KeyError, AttributeError):  # a config this library cannot read: unknown
+            given = unknown_context(project, "", actor)
         # A config written for another stack must not lend it its plan.
         same = given.stack == stack and given.project == project
         context = given if same else unknown_context(project, stack, given.actor)
     if config.get("actor"):
         context = replace(context, actor=actor)
     if config.get("maxResources") is not None:
-        context = replace(context, max_resources=int(float(config["maxResources"])))
+        try:
+            context = replace(context, max_resources=int(float(config["maxResources"])))
+        except (TypeError, ValueError):
+            context = replace(context, max_resources=0)  # unreadable: no resource for an agent (fail closed)
     return context

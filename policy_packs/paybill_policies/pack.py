@@ -12,7 +12,11 @@ What each policy does on a call:
   catalog); without it the stack is unknown, so only the rules that need no context run and the
   `<cloud>-stack-known-to-catalog` rule reports the stack;
 - a value the engine does not know yet (preview) makes the policy raise the SDK's UnknownValueError,
-  which CrossGuard reports as an advisory "can't run policy during preview" diagnostic.
+  which CrossGuard reports as an advisory "can't run policy during preview" diagnostic (during `pulumi up`
+  every input is known, and the rule decides);
+- no input crashes a policy: a shape a rule does not read is reported as a violation of that rule;
+- stack policies see what the engine sends them: every resource's outputs (which lack input-only
+  properties), its dependencies and property dependencies.
 """
 
 from __future__ import annotations
@@ -23,17 +27,19 @@ from typing import Any
 from paybill_policies.config import CONFIG_SCHEMA
 from paybill_policies.context import PolicyContext, context_from_config
 from paybill_policies.errors import Unknown
-from paybill_policies.evaluate import ResourceView, parse_urn, plain
+from paybill_policies.evaluate import ResourceView, judge, judge_stack, parse_urn, plain
 from paybill_policies.registry import Rule, rules
 
 PACK_DESCRIPTIONS = {
     "plan-limits": "The tenant's plan (from the catalog) bounds what its stack provisions: database vCPUs, "
                    "storage, backups, isolation model, regions and dedicated instances.",
-    "tenant-isolation": "No public endpoints, customer-managed encryption, TLS 1.2+, least-privilege identities "
-                        "scoped to one tenant, no reference to another tenant, markers, deletion protection.",
-    "agent-guardrails": "When an AI agent deploys: an allow-list of resource types, IAM within the role "
-                        "templates, protected data, a resource cap and no cell stacks; violations name the "
-                        "human approval needed.",
+    "tenant-isolation": "No public endpoints or network paths, customer-managed encryption, TLS 1.2+, least-privilege "
+                        "grants to the stack's own identities scoped to one tenant, providers within the "
+                        "organisation, no reference to another tenant, no change to the cell, markers, deletion "
+                        "protection.",
+    "agent-guardrails": "When an AI agent deploys: an allow-list of resource types (deny by default, whatever the "
+                        "package), IAM within the role templates, protected data, a resource cap and no cell "
+                        "stacks; violations name the human approval needed.",
 }
 
 
@@ -43,13 +49,30 @@ def _unknown(error: Unknown) -> Exception:
     return UnknownValueError(UNKNOWN_STRING_VALUE, error.path.split("."))
 
 
-def _view(
-    resource: Any, props: Any, opts: Any, provider: Any, dependencies: tuple[str, ...] = ()
-) -> ResourceView:
+def _view(resource: Any, props: Any, opts: Any, provider: Any) -> ResourceView:
+    """A resource policy's resource: its inputs."""
     return ResourceView(
         urn=resource.urn, type=resource.resource_type, name=resource.name, inputs=plain(props),
         parent=(opts.parent or "") if opts is not None else "", protect=bool(opts.protect) if opts else False,
-        provider=getattr(provider, "urn", "") or "", dependencies=dependencies,
+        provider=getattr(provider, "urn", "") or "",
+    )
+
+
+def stack_view(item: Any) -> ResourceView:
+    """A stack policy's resource: its outputs (read as inputs too, where the names agree), dependencies and
+    property dependencies."""
+    outputs = plain(item.props)
+    opts = getattr(item, "opts", None)
+    provider = getattr(item, "provider", None)
+    properties = getattr(item, "property_dependencies", None) or {}
+    return ResourceView(
+        urn=item.urn, type=item.resource_type, name=item.name, inputs=dict(outputs), outputs=dict(outputs),
+        parent=(getattr(opts, "parent", None) or "") if opts is not None else "",
+        protect=bool(getattr(opts, "protect", False)) if opts is not None else False,
+        provider=getattr(provider, "urn", "") or "",
+        dependencies=tuple(dependency.urn for dependency in getattr(item, "dependencies", None) or ()),
+        property_dependencies={str(key): tuple(dependency.urn for dependency in value or ())
+                               for key, value in properties.items()},
     )
 
 
@@ -78,13 +101,12 @@ def policy_for(rule: Rule) -> Any:
         def validate_stack(args: Any, report: Any) -> None:
             if not args.resources:
                 return
-            views = [_view(item, item.props, item.opts, item.provider,
-                           tuple(dependency.urn for dependency in item.dependencies)) for item in args.resources]
+            views = [stack_view(item) for item in args.resources]
             context = _context(args.get_config(), views[0].urn)
             if not rule.applies(context):
                 return
             try:
-                for urn, message in rule.validator(views, context):
+                for urn, message in judge_stack(rule, views, context):
                     report(rule.reported(message), urn or None)
             except Unknown as error:
                 raise _unknown(error) from None
@@ -99,7 +121,7 @@ def policy_for(rule: Rule) -> Any:
             return
         view = _view(args, args.props, args.opts, args.provider)
         try:
-            for message in rule.validator(view, context):
+            for message in judge(rule, view, context):
                 report(rule.reported(message))
         except Unknown as error:
             raise _unknown(error) from None
@@ -116,7 +138,7 @@ def policy_for(rule: Rule) -> Any:
                 return None
             try:
                 return remediator(_view(args, args.props, args.opts, args.provider), context)
-            except Unknown:
+            except Exception:  # noqa: BLE001 - unknown, or a shape it does not read: nothing safe to fix
                 return None
 
     return ResourceValidationPolicy(validate=validate, remediate=remediate, **common)

@@ -17,17 +17,21 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from paybill_iac.model.resource_facts import CLOUD_PACKAGE, normal_type
+from paybill_iac.model.resource_facts import CLOUD_PACKAGE, rule_type
 from paybill_policies.context import PolicyContext
 from paybill_policies.errors import ConfigError, RuleError
 
 __all__ = [
-    "ALL_PACKS", "CLOUDS", "CLOUD_PACKAGE", "LEVELS", "PACKS", "REGISTRY", "SEVERITIES", "Rule", "register", "rules",
+    "ALL_PACKS", "ANY_CLOUD", "CLOUDS", "CLOUD_PACKAGE", "LEVELS", "PACKS", "REGISTRY", "SEVERITIES", "Rule",
+    "register", "rules",
 ]
 
 PACKS: tuple[str, ...] = ("plan-limits", "tenant-isolation", "agent-guardrails")
 ALL_PACKS = PACKS
-CLOUDS: tuple[str, ...] = tuple(CLOUD_PACKAGE)
+ANY_CLOUD = "any"
+"""The `cloud` of a rule that holds whatever the package (`any-...` ids): the agent allow-list, the catalog
+entry, stack references, the resource cap."""
+CLOUDS: tuple[str, ...] = (ANY_CLOUD, *CLOUD_PACKAGE)
 LEVELS: tuple[str, ...] = ("mandatory", "advisory", "disabled")
 SEVERITIES: tuple[str, ...] = ("low", "medium", "high", "critical")
 KINDS: tuple[str, ...] = ("resource", "stack")
@@ -64,24 +68,28 @@ class Rule:
     approval: str = ""
     """Who must approve a change this rule refuses (agent guardrails)."""
     uses_foreign_names: bool = False
+    incremental: bool = False
+    """A stack rule that judges each resource with only the resources it depends on (a grant and the
+    identity it names): the in-program enforcement runs it at each registration, not only at the end."""
 
     def matches(self, type_token: str) -> bool:
-        """Whether the rule reads resources of `type_token` (deprecated and azure-native API-versioned
-        tokens read as their current resource)."""
-        token = normal_type(type_token)
-        return any(token == candidate or (candidate.endswith(":*") and token.startswith(candidate[:-1]))
-                   for candidate in self.types)
+        """Whether the rule reads resources of `type_token`: deprecated and azure-native API-versioned
+        tokens read as their current resource, and equivalent types as the type they stand in for
+        (resource_facts.rule_type); `*` matches every type, `<package>:*` every type of a package."""
+        token = rule_type(type_token)
+        return any(token == candidate or candidate == "*" or (candidate.endswith(":*") and token.startswith(
+            candidate[:-1])) for candidate in self.types)
 
     def reported(self, message: str) -> str:
         """`message` as a violation reports it: an agent guardrail names the approval it needs."""
         return f"{message} Approval needed: {self.approval}." if self.approval else message
 
     def applies(self, context: PolicyContext) -> bool:
+        """Whether the rule runs for this stack and actor. A cloud's rules run on every stack (they match
+        only that cloud's types): another cloud's resource in a stack meets its own cloud's rules."""
         if self.agent_only and not context.is_agent:
             return False
-        if self.needs_context and not context.known:
-            return False
-        return not (context.cloud and context.cloud != self.cloud)
+        return not (self.needs_context and not context.known)
 
 
 REGISTRY: dict[str, Rule] = {}
@@ -96,6 +104,8 @@ def register(rule: Rule) -> Rule:
                                  ("kind", rule.kind, KINDS)):
         if value not in allowed:
             raise RuleError(f"rule '{rule.id}': {name} '{value}' is not one of {', '.join(allowed)}")
+    if rule.kind == "resource" and not rule.types:
+        raise RuleError(f"rule '{rule.id}': a resource rule names the types it reads")
     if not rule.id.startswith(f"{rule.cloud}-"):
         raise RuleError(f"rule '{rule.id}': the id must start with its cloud '{rule.cloud}-'")
     REGISTRY[rule.id] = rule

@@ -42,6 +42,7 @@ def rule(
     agent_only: bool = False,
     approval: str = "",
     uses_foreign_names: bool = False,
+    incremental: bool = False,
 ) -> Callable[[Callable[..., Iterable[Any]]], Callable[..., Iterable[Any]]]:
     """Register the decorated function as the validator of rule `id` (a family's validator is
     registered once per row: `rule(...)(validator)`)."""
@@ -52,7 +53,7 @@ def rule(
             remediation=remediation, validator=validator, kind=kind, enforcement=enforcement,
             reads={token: tuple(paths) for token, paths in (reads or {}).items()}, remediate=remediate,
             needs_context=needs_context, agent_only=agent_only, approval=approval,
-            uses_foreign_names=uses_foreign_names,
+            uses_foreign_names=uses_foreign_names, incremental=incremental,
         ))
         return validator
 
@@ -106,9 +107,10 @@ def fact_tokens(cloud: str, fact: str) -> tuple[str, ...]:
 
 
 def in_stack(resources: Sequence[ResourceView], types: Sequence[str]) -> list[ResourceView]:
-    """The resources of any of `types` (compared as canonical tokens)."""
-    wanted = {resource_facts.normal_type(token) for token in types}
-    return [resource for resource in resources if resource.canonical_type in wanted]
+    """The resources of any of `types` (compared as canonical tokens; equivalent types count as the type
+    they stand in for)."""
+    wanted = {resource_facts.rule_type(token) for token in types}
+    return [resource for resource in resources if resource.rule_type in wanted]
 
 
 # --- readers -----------------------------------------------------------------------------------

@@ -14,6 +14,14 @@ from typing import Any
 
 from paybill_policies.context import PolicyContext
 from paybill_policies.evaluate import ResourceView, get, json_document
+from paybill_policies.rules._access import (
+    account_of,
+    aws_principals,
+    condition_accounts,
+    public_message,
+    public_sources,
+    targets_cell,
+)
 from paybill_policies.rules._kit import (
     AGENT_GUARDRAILS,
     TENANT_ISOLATION,
@@ -38,7 +46,8 @@ PARAMETER_GROUP = "aws:rds/parameterGroup:ParameterGroup"
 IAM_POLICY = "aws:iam/policy:Policy"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 ROLE = "aws:iam/role:Role"
-ATTACHMENTS = ("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "aws:iam/policyAttachment:PolicyAttachment")
+ATTACHMENTS = ("aws:iam/rolePolicyAttachment:RolePolicyAttachment",)
+"""Managed policy attachments (user, group, exclusive and PolicyAttachment read as this: resource_facts)."""
 PUBLIC_ACLS = ("public-read", "public-read-write", "authenticated-read")
 PAB_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
@@ -60,10 +69,11 @@ def _listed(value: Any) -> list[Any]:
 
 
 def _documents(resource: ResourceView) -> list[tuple[str, Any]]:
-    """(where, parsed document) of every IAM permissions document the resource carries."""
-    if resource.canonical_type in (IAM_POLICY, ROLE_POLICY):
+    """(where, parsed document) of every IAM permissions document the resource carries (a role, user or
+    group policy, a managed policy, a role's inline policies)."""
+    if resource.rule_type in (IAM_POLICY, ROLE_POLICY):
         return [("policy", json_document(resource.inputs.get("policy"), "policy"))]
-    if resource.canonical_type == ROLE:
+    if resource.rule_type == ROLE:
         found = []
         for index, inline in enumerate(listing(get(resource.inputs, "inlinePolicies"), "inlinePolicies")):
             if isinstance(inline, dict):
@@ -99,22 +109,29 @@ def _block_public(resource: ResourceView, context: PolicyContext) -> dict[str, A
 )
 def s3_no_public_access(resource: ResourceView, context: PolicyContext) -> list[str]:
     found = []
-    if resource.canonical_type == PUBLIC_ACCESS_BLOCK:
+    if resource.rule_type == PUBLIC_ACCESS_BLOCK:
         off = [flag for flag in PAB_FLAGS if get(resource.inputs, flag) is not True]
         if off:
             found.append(f"public access block leaves {', '.join(off)} off.")
         return found
-    if resource.canonical_type in (BUCKET, BUCKET_ACL):
+    if resource.rule_type in (BUCKET, BUCKET_ACL):
         acl = get(resource.inputs, "acl")
         if acl in PUBLIC_ACLS:
             found.append(f"acl '{acl}' makes the bucket public.")
-    if resource.canonical_type in (BUCKET, BUCKET_POLICY):
+    if resource.rule_type in (BUCKET, BUCKET_POLICY):
         document = json_document(resource.inputs.get("policy"), "policy")
         for statement in _allows(document):
-            principal = statement.get("Principal")
-            everyone = principal == "*" or (isinstance(principal, dict) and "*" in _listed(principal.get("AWS")))
-            if everyone and not statement.get("Condition"):
-                found.append(f"bucket policy statement '{statement.get('Sid', '')}' allows everyone.")
+            sid = statement.get("Sid", "")
+            if "NotPrincipal" in statement:
+                found.append(f"bucket policy statement '{sid}' allows everyone but NotPrincipal.")
+                continue
+            if not any(kind == "*" for kind, _ in aws_principals(statement)):
+                continue
+            accounts, narrowed = condition_accounts(statement)
+            organisation = set(context.org_accounts("aws"))
+            if not (narrowed and accounts and accounts <= organisation):
+                found.append(f"bucket policy statement '{sid}' allows everyone: its conditions do not limit the "
+                             "principal to the organisation's accounts.")
     return found
 
 
@@ -274,26 +291,37 @@ def rds_tls(resources: Sequence[ResourceView], context: PolicyContext) -> list[t
     "aws-ec2-security-group-no-public-ingress", TENANT_ISOLATION, "aws",
     ("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "aws:ec2/securityGroup:SecurityGroup",
      "aws:ec2/securityGroupRule:SecurityGroupRule"),
-    description="No security group admits traffic from the internet (0.0.0.0/0 or ::/0): databases stay "
-                "private.",
+    description="No security group admits traffic from outside private address space, however written: any CIDR "
+                "not inside 10/8, 172.16/12, 192.168/16, 100.64/10 or fc00::/7 is the internet (0.0.0.0/1 and "
+                "128.0.0.0/1 each are), and so is a managed prefix list; inline rules and separate rule resources "
+                "alike. Databases stay private.",
     severity="critical",
     remediation="Allow only the VPC's own CIDR (or security groups) to reach the database port.",
-    reads={"aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": ("cidrIpv4", "cidrIpv6"),
+    reads={"aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": ("cidrIpv4", "cidrIpv6", "prefixListId"),
            "aws:ec2/securityGroup:SecurityGroup": ("ingress",),
-           "aws:ec2/securityGroupRule:SecurityGroupRule": ("type", "cidrBlocks", "ipv6CidrBlocks")},
+           "aws:ec2/securityGroupRule:SecurityGroupRule": ("type", "cidrBlocks", "ipv6CidrBlocks", "prefixListIds")},
     needs_context=False,
 )
 def sg_no_public_ingress(resource: ResourceView, context: PolicyContext) -> list[str]:
-    cidrs: list[Any] = []
-    if resource.type.startswith("aws:vpc/"):
-        cidrs = [get(resource.inputs, "cidrIpv4"), get(resource.inputs, "cidrIpv6")]
-    elif resource.canonical_type == "aws:ec2/securityGroup:SecurityGroup":
+    sources: list[Any] = []
+    prefix_lists: list[Any] = []
+    if resource.rule_type == "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule":
+        sources = [get(resource.inputs, "cidrIpv4"), get(resource.inputs, "cidrIpv6")]
+        prefix_lists = _listed(get(resource.inputs, "prefixListId"))
+    elif resource.rule_type == "aws:ec2/securityGroup:SecurityGroup":
         for item in listing(get(resource.inputs, "ingress"), "ingress"):
-            if isinstance(item, dict):
-                cidrs += _listed(item.get("cidrBlocks")) + _listed(item.get("ipv6CidrBlocks"))
-    elif get(resource.inputs, "type") == "ingress":
-        cidrs = _listed(get(resource.inputs, "cidrBlocks")) + _listed(get(resource.inputs, "ipv6CidrBlocks"))
-    return [f"ingress from {cidr} (the internet)." for cidr in cidrs if cidr in PUBLIC_CIDRS]
+            if not isinstance(item, dict):
+                return ["an ingress rule is not an object (unexpected shape)."]
+            sources += _listed(item.get("cidrBlocks")) + _listed(item.get("ipv6CidrBlocks"))
+            prefix_lists += _listed(item.get("prefixListIds"))
+    elif str(get(resource.inputs, "type") or "").lower() != "egress":
+        sources = _listed(get(resource.inputs, "cidrBlocks")) + _listed(get(resource.inputs, "ipv6CidrBlocks"))
+        prefix_lists = _listed(get(resource.inputs, "prefixListIds"))
+    found = public_message(public_sources(sources))
+    if prefix_lists:
+        found.append(f"ingress from managed prefix list(s) {', '.join(map(str, prefix_lists))}, which may hold any "
+                     "public range.")
+    return found
 
 
 # --- tenant-isolation: IAM -------------------------------------------------------------------
@@ -338,12 +366,14 @@ def iam_no_wildcards(resource: ResourceView, context: PolicyContext) -> list[str
                 "PowerUserAccess, IAMFullAccess, *FullAccess).",
     severity="critical",
     remediation="Grant the tenant role only its own inline policy from the role templates.",
-    reads={ATTACHMENTS[0]: ("policyArn",), ATTACHMENTS[1]: ("policyArn",), ROLE: ("managedPolicyArns",)},
+    reads={ATTACHMENTS[0]: ("policyArn",), ROLE: ("managedPolicyArns",)},
     needs_context=False,
 )
 def iam_no_admin(resource: ResourceView, context: PolicyContext) -> list[str]:
-    arns = _listed(get(resource.inputs, "managedPolicyArns")) if resource.canonical_type == ROLE else [
-        get(resource.inputs, "policyArn")]
+    if resource.rule_type == ROLE:
+        arns = _listed(get(resource.inputs, "managedPolicyArns"))
+    else:  # an attachment, one ARN or (exclusive attachments) a list
+        arns = _listed(get(resource.inputs, "policyArn")) + _listed(get(resource.inputs, "policyArns"))
     return [f"attaches the admin policy '{arn}'." for arn in arns
             if isinstance(arn, str) and ADMIN_POLICIES.search(arn)]
 
@@ -407,7 +437,7 @@ def iam_templates(resource: ResourceView, context: PolicyContext) -> list[str]:
             extra = [str(action) for action in _listed(statement.get("Action")) if action not in TEMPLATE_ACTIONS]
             if extra:
                 found.append(f"{where} allows {', '.join(extra)}, beyond the role templates.")
-    if resource.canonical_type == ROLE:
+    if resource.rule_type == ROLE:
         if _listed(get(resource.inputs, "managedPolicyArns")):
             found.append("attaches managed policies, beyond the role templates.")
         trust = json_document(resource.inputs.get("assumeRolePolicy"), "assumeRolePolicy")
@@ -419,3 +449,172 @@ def iam_templates(resource: ResourceView, context: PolicyContext) -> list[str]:
             if extra:
                 found.append(f"the trust policy allows {', '.join(extra)}.")
     return found
+
+
+# --- tenant-isolation: principals -----------------------------------------------------------------
+
+_DOCUMENT_INPUTS = ("policy", "assumeRolePolicy", "keyPolicy", "resourcePolicy", "accessPolicy")
+"""Inputs holding a resource or trust policy (any type): their Allow statements name principals."""
+_GRANT_PRINCIPALS = {"aws:kms/grant:Grant": ("granteePrincipal", "retiringPrincipal"),
+                     "aws:lambda/permission:Permission": ("principal",)}
+_ATTACHED_TO = {"aws:iam/rolePolicy:RolePolicy": ("role",), "aws:iam/userPolicy:UserPolicy": ("user",),
+                "aws:iam/groupPolicy:GroupPolicy": ("group",),
+                "aws:iam/rolePolicyAttachment:RolePolicyAttachment": ("role",),
+                "aws:iam/userPolicyAttachment:UserPolicyAttachment": ("user",),
+                "aws:iam/groupPolicyAttachment:GroupPolicyAttachment": ("group",),
+                "aws:iam/policyAttachment:PolicyAttachment": ("roles", "users", "groups"),
+                "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive": ("roleName",),
+                "aws:iam/userPolicyAttachmentsExclusive:UserPolicyAttachmentsExclusive": ("userName",),
+                "aws:iam/groupPolicyAttachmentsExclusive:GroupPolicyAttachmentsExclusive": ("groupName",)}
+"""Where a permissions resource names the identity it gives the permissions to."""
+
+
+def _own_role(context: PolicyContext) -> str:
+    return str(context.names.get("role", "")) if context.kind == "tenant" else ""
+
+
+def _principal_problem(kind: str, value: str, statement: dict[str, Any], context: PolicyContext) -> str | None:
+    organisation = set(context.org_accounts("aws"))
+    if kind == "*":
+        return None  # everyone: the public-access rules judge it with its conditions
+    if kind == "Service":
+        if not value.endswith((".amazonaws.com", ".amazonaws.com.cn")):
+            return f"'{value}' is not an AWS service principal"
+        accounts, _ = condition_accounts(statement)
+        outside = sorted(accounts - organisation)
+        if outside:
+            return (f"the service '{value}' may act on behalf of account(s) {', '.join(outside)}, outside the "
+                    "organisation")
+        return None
+    if kind != "AWS":
+        return f"{kind} principal '{value}' is no identity of the organisation"
+    account = account_of(value)
+    if account is None or account not in organisation:
+        known = ", ".join(sorted(organisation)) or "none: set accounts.aws_account_ids in catalog.yaml"
+        return f"'{value}' is outside the organisation's AWS accounts ({known})"
+    resource = ACCOUNT_ARN_RESOURCE.match(value)
+    if resource is None or resource.group(1) == "root":
+        return None  # the organisation's account itself
+    own = _own_role(context)
+    if own and resource.group(1) == f"role/{own}":
+        return None
+    return f"'{value}' is not the tenant's own role ('{own or 'none'}')"
+
+
+ACCOUNT_ARN_RESOURCE = re.compile(r"^arn:aws[a-z-]*:(?:iam|sts)::\d{12}:(.+)$")
+
+
+@rule(
+    "aws-iam-principal-within-organisation", TENANT_ISOLATION, "aws", ("aws:*",),
+    description="Every grant names only the tenant's own role, AWS service principals (acting for the "
+                "organisation's accounts only) and the organisation's accounts (catalog `accounts.aws_account_ids`): "
+                "resource and trust policies, KMS grants and permissions, and the identity a policy is attached to.",
+    severity="critical",
+    remediation="Grant to the tenant's role or a service principal with an aws:SourceAccount condition on the "
+                "organisation's account; another account, a user or a group needs a security review.",
+)
+def principal_within_organisation(resource: ResourceView, context: PolicyContext) -> list[str]:
+    found = []
+    for key in _DOCUMENT_INPUTS:
+        document = json_document(resource.inputs.get(key), key)
+        for statement in _allows(document):
+            if "NotPrincipal" in statement:
+                found.append(f"{key} statement '{statement.get('Sid', '')}' uses NotPrincipal: it names everyone else.")
+            for kind, value in aws_principals(statement):
+                problem = _principal_problem(kind, value, statement, context)
+                if problem:
+                    found.append(f"{key} statement '{statement.get('Sid', '')}': {problem}.")
+    for key in _GRANT_PRINCIPALS.get(resource.canonical_type, ()):
+        value = get(resource.inputs, key)
+        if value is None:
+            continue
+        kind = "Service" if str(value).endswith(".amazonaws.com") else "AWS"
+        problem = _principal_problem(kind, str(value), {}, context)
+        if problem:
+            found.append(f"{key}: {problem}.")
+    own = _own_role(context)
+    for key in _ATTACHED_TO.get(resource.canonical_type, ()):
+        for target in _listed(get(resource.inputs, key)):
+            if key in ("role", "roles", "roleName") and own and str(target) in (own, f"arn:aws:iam::{own}"):
+                continue
+            if key in ("role", "roles", "roleName") and own and str(target).endswith(f":role/{own}"):
+                continue
+            found.append(f"{key} '{target}' is not the tenant's own role ('{own or 'none'}'): the permissions go to "
+                         "another identity.")
+    return found
+
+
+# --- tenant-isolation: providers ------------------------------------------------------------------
+
+_CREDENTIALS = ("accessKey", "secretKey", "token", "profile", "sharedCredentialsFiles", "sharedConfigFiles",
+                "endpoints", "customCaBundle", "stsRegion")
+
+
+@rule(
+    "aws-provider-settings-within-organisation", TENANT_ISOLATION, "aws", ("pulumi:providers:aws",),
+    description="Every AWS provider names its region explicitly, assumes roles only in the organisation's accounts, "
+                "allows only those accounts, and carries no credentials, profile or endpoint of its own (they could "
+                "reach any account).",
+    severity="critical",
+    remediation="Build providers with the components (`AwsBlocks.provider`): the stack's region, the deploying "
+                "identity, no assumeRole outside the organisation.",
+    reads={"pulumi:providers:aws": ("region", "assumeRoles", "allowedAccountIds")},
+)
+def provider_settings(resource: ResourceView, context: PolicyContext) -> list[str]:
+    found = []
+    organisation = set(context.org_accounts("aws"))
+    if not resource.prop("region"):
+        found.append("no explicit region: the provider would deploy wherever its environment points.")
+    roles = []
+    for key in ("assumeRoles", "assumeRole", "assumeRoleWithWebIdentity"):
+        for item in _listed(resource.prop(key)):
+            if isinstance(item, str):  # provider inputs arrive as JSON text
+                item = json_document(item, key)
+            for entry in _listed(item):
+                if isinstance(entry, dict):
+                    roles.append(str(entry.get("roleArn") or ""))
+                else:
+                    found.append(f"{key} has an unexpected shape.")
+    for arn in roles:
+        account = account_of(arn) if arn else None
+        if account is None or account not in organisation:
+            found.append(f"assumes role '{arn}', outside the organisation's AWS accounts.")
+    allowed = resource.prop("allowedAccountIds")
+    if isinstance(allowed, str):
+        allowed = json_document(allowed, "allowedAccountIds")
+    outside = sorted(str(item) for item in _listed(allowed) if str(item) not in organisation)
+    if outside:
+        found.append(f"allowedAccountIds names {', '.join(outside)}, outside the organisation.")
+    set_keys = [key for key in _CREDENTIALS if resource.prop(key) not in (None, "", [], {})]
+    if set_keys:
+        found.append(f"sets {', '.join(set_keys)}: credentials or endpoints of its own, of no known account.")
+    return found
+
+
+# --- tenant-isolation: the cell is the cell stack's -----------------------------------------------
+
+AWS_TARGETS = ("bucket", "keyId", "targetKeyId", "role", "securityGroupId", "secretId", "dbInstanceIdentifier",
+               "vpcId", "user", "group")
+"""Inputs that name the resource another resource acts on (configures, attaches to, grants on)."""
+
+
+def _aws_slice(resource: ResourceView, context: PolicyContext) -> bool:
+    """The tenant's own slice of the cell: an object under its prefix of the cell's bucket."""
+    if resource.canonical_type not in ("aws:s3/bucketObjectv2:BucketObjectv2", "aws:s3/bucketObject:BucketObject"):
+        return False
+    key = str(get(resource.inputs, "key") or "")
+    prefix = str(context.names.get("prefix", ""))
+    return bool(prefix) and key.startswith(prefix) and ".." not in key
+
+
+@rule(
+    "aws-resource-not-targeting-cell", TENANT_ISOLATION, "aws", (), kind="stack",
+    description="A tenant stack never acts on its cell's resources (a policy, lifecycle rule or ACL on the cell's "
+                "bucket, a grant or alias on its key, a rule in its security group, a policy on its role): it only "
+                "references them in its own scoped grants and adds its own objects under its prefix.",
+    severity="critical",
+    remediation="Change the cell in the cell stack (a cell operator); grant the tenant through its own role policy.",
+    incremental=True,
+)
+def aws_not_targeting_cell(resources: Sequence[ResourceView], context: PolicyContext) -> list[tuple[str, str]]:
+    return targets_cell("aws", AWS_TARGETS, _aws_slice, resources, context)

@@ -12,7 +12,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from paybill_policies.context import PolicyContext
+from paybill_policies.errors import Unknown
 from paybill_policies.evaluate import ResourceView, as_bool, get
+from paybill_policies.rules._access import (
+    own_principals,
+    public_message,
+    public_sources,
+    targets_cell,
+)
 from paybill_policies.rules._kit import (
     AGENT_GUARDRAILS,
     TENANT_ISOLATION,
@@ -30,6 +37,10 @@ DEFINITION = "azure-native:authorization:RoleDefinition"
 LOCKS = ("azure-native:authorization:ManagementLockByScope", "azure-native:authorization:ManagementLockAtResourceLevel",
          "azure-native:authorization:ManagementLockAtResourceGroupLevel")
 NSG = "azure-native:network:NetworkSecurityGroup"
+VAULT = "azure-native:keyvault:Vault"
+IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
+ENTRA_ADMIN = "azure-native:dbforpostgresql:AdministratorsMicrosoftEntra"
+ACCESS_POLICY = "azure-native:keyvault:AccessPolicy"
 SECURITY_RULE = "azure-native:network:SecurityRule"
 
 # Built-in roles that control resources or access: never granted (Owner, Contributor, User Access
@@ -67,7 +78,7 @@ def _role_guid(role_definition_id: Any) -> str:
     reads={STORAGE: ("allowBlobPublicAccess",), CONTAINER: ("publicAccess",)}, needs_context=False,
 )
 def storage_not_public(resource: ResourceView, context: PolicyContext) -> list[str]:
-    if resource.canonical_type == CONTAINER:
+    if resource.rule_type == CONTAINER:
         access = get(resource.inputs, "publicAccess")
         return [f"publicAccess is '{access}'."] if access not in (None, "None") else []
     if get(resource.inputs, "allowBlobPublicAccess") is not False:
@@ -110,17 +121,45 @@ def server_tls(resource: ResourceView, context: PolicyContext) -> list[str]:
     return []
 
 
+def _server_identity(server: ResourceView) -> tuple[str, str]:
+    """(server name, resource group) of a server in either shape: inputs carry serverName and
+    resourceGroupName; outputs carry `name` and an ARM `id` holding both. Unknown when neither says."""
+    name = str(server.prop("serverName", "name") or "").lower()
+    group = str(server.prop("resourceGroupName") or "").lower()
+    arm_id = str(server.prop("id") or "").lower()
+    match = re.search(r"/resourcegroups/([^/]+)/providers/microsoft\.dbforpostgresql/flexibleservers/([^/]+)", arm_id)
+    if match:
+        group, name = group or match.group(1), name or match.group(2)
+    if not name:
+        raise Unknown(f"{server.name}.serverName")
+    return name, group
+
+
+def _lock_scope(lock: ResourceView) -> str:
+    """The scope of a lock in either shape: the input `scope`, or the lock's ARM id before
+    `/providers/Microsoft.Authorization/locks/`."""
+    scope = str(lock.prop("scope") or "")
+    if not scope:
+        arm_id = str(lock.prop("id") or "")
+        scope = arm_id.split("/providers/Microsoft.Authorization/locks/")[0] if "/locks/" in arm_id else ""
+    return scope.lower().rstrip("/")
+
+
 def _lock_covers(lock: ResourceView, server: ResourceView) -> bool:
-    if server.urn in lock.dependencies:
+    """Whether `lock` covers `server`: it depends on it, or its scope (or resource group) names it.
+    Never vacuous: with neither a dependency nor a scope, the lock covers nothing."""
+    if server.urn in lock.dependencies or any(server.urn in urns for urns in lock.property_dependencies.values()):
         return True
-    scope = str(get(lock.inputs, "scope") or "").lower()
-    name = str(get(server.inputs, "serverName") or "").lower()
-    group = str(get(server.inputs, "resourceGroupName") or "").lower()
+    name, group = _server_identity(server)
     if lock.canonical_type != LOCKS[0]:
-        return str(get(lock.inputs, "resourceGroupName") or "").lower() == group
-    if name and scope.endswith(f"/flexibleservers/{name}"):
-        return True
-    return bool(group) and bool(_RESOURCE_GROUP.match(scope)) and scope.rstrip("/").endswith(f"/{group}")
+        lock_group = str(lock.prop("resourceGroupName") or "").lower()
+        return bool(group) and lock_group == group
+    scope = _lock_scope(lock)
+    if not scope:
+        return False
+    if scope.endswith(f"/flexibleservers/{name}"):
+        return not group or f"/resourcegroups/{group}/" in scope
+    return bool(group) and bool(_RESOURCE_GROUP.match(scope)) and scope.endswith(f"/{group}")
 
 
 @rule(
@@ -134,31 +173,81 @@ def _lock_covers(lock: ResourceView, server: ResourceView) -> bool:
 )
 def server_locked(resources: Sequence[ResourceView], context: PolicyContext) -> list[tuple[str, str]]:
     locks = [resource for resource in resources if resource.canonical_type in LOCKS
-             and get(resource.inputs, "level") in ("CanNotDelete", "ReadOnly")]
-    return [(server.urn, f"server '{get(server.inputs, 'serverName') or server.name}' has no CanNotDelete lock.")
+             and resource.prop("level") in ("CanNotDelete", "ReadOnly")]
+    return [(server.urn, f"server '{server.prop('serverName', 'name') or server.name}' has no CanNotDelete lock.")
             for server in resources
-            if server.canonical_type == SERVER and not any(_lock_covers(lock, server) for lock in locks)]
+            if server.rule_type == SERVER and not any(_lock_covers(lock, server) for lock in locks)]
 
 
 @rule(
     "azure-network-nsg-no-public-ingress", TENANT_ISOLATION, "azure", (NSG, SECURITY_RULE),
-    description="No network security group allows inbound traffic from the internet.",
+    description="No network security group rule (inline or a separate SecurityRule) allows inbound traffic from "
+                "outside private address space: `*`, Internet, any service tag but VirtualNetwork and "
+                "AzureLoadBalancer, and any CIDR not inside 10/8, 172.16/12, 192.168/16 or 100.64/10 (0.0.0.0/1 "
+                "and 128.0.0.0/1 are the internet).",
     severity="critical",
     remediation="Allow inbound only from VirtualNetwork (or the subnet's range); deny Internet.",
-    reads={NSG: ("securityRules",), SECURITY_RULE: ("access", "direction", "sourceAddressPrefix")},
+    reads={NSG: ("securityRules",), SECURITY_RULE: ("access", "direction", "sourceAddressPrefix",
+                                                    "sourceAddressPrefixes")},
     needs_context=False,
 )
 def nsg_no_public(resource: ResourceView, context: PolicyContext) -> list[str]:
-    rules = listing(get(resource.inputs, "securityRules"), "securityRules") if resource.canonical_type == NSG else [
+    rules = listing(get(resource.inputs, "securityRules"), "securityRules") if resource.rule_type == NSG else [
         resource.inputs]
     found = []
     for item in rules:
-        if not isinstance(item, dict) or item.get("access") != "Allow" or item.get("direction") != "Inbound":
+        if not isinstance(item, dict):
+            found.append("a security rule is not an object (unexpected shape).")
+            continue
+        if str(item.get("access", "")).lower() != "allow" or str(item.get("direction", "")).lower() != "inbound":
             continue
         sources = [item.get("sourceAddressPrefix"), *(item.get("sourceAddressPrefixes") or [])]
-        if any(source in ("*", "Internet", "0.0.0.0/0", "::/0") for source in sources):
-            found.append(f"rule '{item.get('name', '')}' allows inbound traffic from the internet.")
+        if all(source in (None, "") for source in sources) and not item.get("sourceApplicationSecurityGroups"):
+            sources = ["*"]  # no source at all: any
+        found += [f"rule '{item.get('name', '')}': {message}" for message in public_message(public_sources(sources))]
     return found
+
+
+@rule(
+    "azure-storage-account-no-public-network-access", TENANT_ISOLATION, "azure", (STORAGE,),
+    description="A storage account is not reachable from public networks: publicNetworkAccess Disabled, or a "
+                "network rule set denying by default with no IP rule (absent, the account is public).",
+    severity="critical",
+    remediation="Set publicNetworkAccess to Disabled (and networkRuleSet.defaultAction to Deny); reach it through "
+                "trusted services or private endpoints.",
+    reads={STORAGE: ("publicNetworkAccess", "networkRuleSet.defaultAction", "networkRuleSet.ipRules")},
+    needs_context=False,
+)
+def storage_network_private(resource: ResourceView, context: PolicyContext) -> list[str]:
+    return _network_private(get(resource.inputs, "publicNetworkAccess"), get(resource.inputs, "networkRuleSet"),
+                            "networkRuleSet")
+
+
+@rule(
+    "azure-keyvault-vault-no-public-network-access", TENANT_ISOLATION, "azure", (VAULT,),
+    description="A key vault is not reachable from public networks: properties.publicNetworkAccess Disabled, or "
+                "network ACLs denying by default with no IP rule.",
+    severity="critical",
+    remediation="Set properties.publicNetworkAccess to Disabled and properties.networkAcls.defaultAction to Deny.",
+    reads={VAULT: ("properties.publicNetworkAccess", "properties.networkAcls.defaultAction",
+                   "properties.networkAcls.ipRules")},
+    needs_context=False,
+)
+def vault_network_private(resource: ResourceView, context: PolicyContext) -> list[str]:
+    return _network_private(get(resource.inputs, "properties.publicNetworkAccess"),
+                            get(resource.inputs, "properties.networkAcls"), "properties.networkAcls")
+
+
+def _network_private(access: Any, acls: Any, where: str) -> list[str]:
+    if str(access or "").lower() == "disabled":
+        return []
+    acls = acls if isinstance(acls, dict) else {}
+    if str(acls.get("defaultAction") or "").lower() == "deny" and not acls.get("ipRules"):
+        return []
+    shown = access if access is not None else "not set (Enabled)"
+    rules = f" and {where} allows {acls.get('ipRules')}" if acls.get("ipRules") else (
+        f" and {where}.defaultAction is {acls.get('defaultAction') or 'not set (Allow)'}")
+    return [f"public network access is {shown}{rules}: reachable from the internet."]
 
 
 @rule(
@@ -208,6 +297,11 @@ def assignment_scoped(resource: ResourceView, context: PolicyContext) -> list[st
     broad = _SUBSCRIPTION.match(scope) or _RESOURCE_GROUP.match(scope) or "/providers/" not in lowered
     if not scope or "*" in scope or broad:
         return [f"scope '{scope}' is broader than one resource."]
+    subscription = re.match(r"^/subscriptions/([^/]+)/", lowered)
+    organisation = context.org_accounts("azure_subscription")
+    if subscription is None or subscription.group(1) not in organisation:
+        return [f"scope '{scope}' is outside the organisation's subscriptions "
+                f"({', '.join(organisation) or 'none: set accounts.azure_subscription_ids'})."]
     if context.kind != "tenant":
         return []
     shared_account = str(context.cell_names.get("storage_account", "")).lower()
@@ -229,6 +323,8 @@ def assignment_scoped(resource: ResourceView, context: PolicyContext) -> list[st
     agent_only=True, approval="the security team (IAM beyond the role templates)",
 )
 def assignment_templates(resource: ResourceView, context: PolicyContext) -> list[str]:
+    if resource.canonical_type != ASSIGNMENT and resource.rule_type == ASSIGNMENT:
+        return [f"'{resource.type}' grants a role another way than the role templates' RoleAssignment."]
     if resource.canonical_type == DEFINITION:
         return ["defines a custom role, beyond the role templates."]
     guid = _role_guid(get(resource.inputs, "roleDefinitionId"))
@@ -236,3 +332,123 @@ def assignment_templates(resource: ResourceView, context: PolicyContext) -> list
         return [f"grants role '{guid}', which is not one of the role templates "
                 f"({', '.join(sorted(TEMPLATE_ROLES.values()))})."]
     return []
+
+
+# --- tenant-isolation: principals -----------------------------------------------------------------
+
+
+def _principal_problem(principal: Any, own: set[str], where: str) -> str | None:
+    if principal is None:
+        return None
+    value = str(principal).lower()
+    if value in own:
+        return None
+    if not own:
+        raise Unknown(f"{where} (the principal ids of the stack's identities are outputs this shape lacks)")
+    return f"{where} '{principal}' is none of the stack's own identities"
+
+
+@rule(
+    "azure-authorization-principal-within-organisation", TENANT_ISOLATION, "azure", (), kind="stack",
+    description="Every grant names only the stack's own managed identities (by their principal ids) as service "
+                "principals of the organisation's Entra tenant: role assignments and their PIM forms, the "
+                "database's Entra administrator, key vault access policies. A user, a group or an outside tenant "
+                "is refused.",
+    severity="critical",
+    remediation="Grant to the identity the components create; other principals need a security review.",
+    incremental=True,
+)
+def azure_principals(resources: Sequence[ResourceView], context: PolicyContext) -> list[tuple[str, str]]:
+    own = own_principals(resources)
+    tenants = context.org_accounts("azure_tenant")
+    found = []
+    for resource in resources:
+        problems: list[str | None] = []
+        if resource.rule_type == ASSIGNMENT:
+            kind = str(resource.prop("principalType") or "")
+            if kind.lower() != "serviceprincipal":
+                problems.append(f"principalType is '{kind or 'not set'}', not ServicePrincipal (a managed identity)")
+            problems.append(_principal_problem(resource.prop("principalId"), own, "principalId"))
+        elif resource.canonical_type == ENTRA_ADMIN:
+            problems.append(_principal_problem(resource.prop("objectId"), own, "objectId"))
+            problems.append(_tenant_problem(resource.prop("tenantId"), tenants))
+        elif resource.canonical_type in (VAULT, ACCESS_POLICY):
+            properties = resource.prop("properties") if resource.canonical_type == VAULT else resource.prop("policy")
+            policies = (properties or {}).get("accessPolicies") if resource.canonical_type == VAULT else [properties]
+            problems.append(_tenant_problem((properties or {}).get("tenantId"), tenants)
+                            if resource.canonical_type == VAULT and properties else None)
+            for policy in policies or []:
+                if isinstance(policy, dict):
+                    problems.append(_principal_problem(policy.get("objectId"), own, "access policy objectId"))
+                    problems.append(_tenant_problem(policy.get("tenantId"), tenants))
+        found += [(resource.urn, f"{problem}.") for problem in problems if problem]
+    return found
+
+
+def _tenant_problem(tenant: Any, tenants: tuple[str, ...]) -> str | None:
+    if tenant is None or str(tenant).lower() in tenants:
+        return None
+    return (f"tenantId '{tenant}' is outside the organisation's Entra tenant "
+            f"({', '.join(tenants) or 'none: set accounts.azure_tenant_id'})")
+
+
+# --- tenant-isolation: providers ------------------------------------------------------------------
+
+_AZURE_CREDENTIALS = ("clientSecret", "clientCertificatePassword", "clientCertificatePath", "clientCertificate",
+                      "oidcToken", "oidcRequestToken", "auxiliaryTenantIds", "metadataHost")
+
+
+@rule(
+    "azure-provider-settings-within-organisation", TENANT_ISOLATION, "azure", ("pulumi:providers:azure-native",),
+    description="Every azure-native provider names its location explicitly and, when it names a subscription or "
+                "tenant, only the organisation's; it carries no credentials or auxiliary tenants of its own.",
+    severity="critical",
+    remediation="Build providers with the components (`AzureBlocks.provider`).",
+    reads={"pulumi:providers:azure-native": ("location", "subscriptionId", "tenantId", "auxiliaryTenantIds")},
+)
+def azure_provider_settings(resource: ResourceView, context: PolicyContext) -> list[str]:
+    found = []
+    if not resource.prop("location"):
+        found.append("no explicit location: the provider would deploy wherever its environment points.")
+    subscription = resource.prop("subscriptionId")
+    if subscription and str(subscription).lower() not in context.org_accounts("azure_subscription"):
+        found.append(f"subscriptionId '{subscription}' is outside the organisation's subscriptions.")
+    problem = _tenant_problem(resource.prop("tenantId"), context.org_accounts("azure_tenant"))
+    if problem:
+        found.append(f"{problem}.")
+    set_keys = [key for key in _AZURE_CREDENTIALS if resource.prop(key) not in (None, "", [], {}, "[]")]
+    if set_keys:
+        found.append(f"sets {', '.join(set_keys)}: credentials or tenants of its own.")
+    return found
+
+
+# --- tenant-isolation: the cell is the cell stack's -----------------------------------------------
+
+AZURE_TARGETS = ("resourceGroupName", "accountName", "vaultName", "serverName", "virtualNetworkName",
+                 "networkSecurityGroupName", "privateZoneName", "scope", "resourceName")
+
+
+def _azure_slice(resource: ResourceView, context: PolicyContext) -> bool:
+    """The tenant's slice of the cell: its container in the cell's account, its database in the cell's
+    server, a role assignment on exactly its container."""
+    if resource.canonical_type == CONTAINER:
+        return resource.prop("containerName") == context.names.get("container")
+    if resource.canonical_type == "azure-native:dbforpostgresql:Database":
+        return resource.prop("databaseName") == context.names.get("database")
+    if resource.rule_type == ASSIGNMENT:
+        scope = str(resource.prop("scope") or "").lower().rstrip("/")
+        return scope.endswith(f"/containers/{str(context.names.get('container', '')).lower()}")
+    return False
+
+
+@rule(
+    "azure-resource-not-targeting-cell", TENANT_ISOLATION, "azure", (), kind="stack",
+    description="A tenant stack never acts on its cell's resources (anything in the cell's resource group but its "
+                "own container and database, the cell's storage account, vault, server, network or DNS zone, a "
+                "role or lock scoped to them): it only references them in its own scoped grants.",
+    severity="critical",
+    remediation="Change the cell in the cell stack (a cell operator); grant the tenant on its own container.",
+    incremental=True,
+)
+def azure_not_targeting_cell(resources: Sequence[ResourceView], context: PolicyContext) -> list[tuple[str, str]]:
+    return targets_cell("azure", AZURE_TARGETS, _azure_slice, resources, context)

@@ -5,9 +5,12 @@ protection are rows of `database` and `settings`."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Any
 
 from paybill_policies.context import PolicyContext
-from paybill_policies.evaluate import ResourceView, get
+from paybill_policies.evaluate import ResourceView, get, json_document
+from paybill_policies.rules._access import cel_pins, public_message, public_sources, targets_cell
 from paybill_policies.rules._kit import AGENT_GUARDRAILS, TENANT_ISOLATION, listing, rule
 
 SQL = "gcp:sql/databaseInstance:DatabaseInstance"
@@ -26,11 +29,28 @@ TEMPLATE_ROLES = frozenset({"roles/storage.objectUser", "roles/cloudsql.instance
                             "roles/cloudkms.cryptoKeyEncrypterDecrypter"})
 
 
+def grants(resource: ResourceView) -> list[tuple[str, list[str], Any]]:
+    """(role, members, condition) of every grant an IAM resource makes, whatever its shape: a member
+    (member), a binding (members) or an authoritative policy (policyData: JSON with bindings)."""
+    data = get(resource.inputs, "policyData")
+    if data is not None or resource.canonical_type.endswith(("IAMPolicy", "IamPolicy")):
+        document = json_document(data, "policyData")
+        bindings = document.get("bindings") if isinstance(document, dict) else None
+        if not isinstance(bindings, list):
+            raise ValueError(f"policyData holds no bindings list: {str(data)[:80]!r}")
+        return [(str(binding.get("role") or ""), [str(member) for member in binding.get("members") or []],
+                 binding.get("condition")) for binding in bindings if isinstance(binding, dict)]
+    members = get(resource.inputs, "members")
+    if members is not None or resource.canonical_type.endswith(("IAMBinding", "IamBinding")):
+        found = [str(member) for member in listing(members, "members")]
+    else:
+        member = get(resource.inputs, "member")
+        found = [str(member)] if member is not None else []
+    return [(str(get(resource.inputs, "role") or ""), found, get(resource.inputs, "condition"))]
+
+
 def _members(resource: ResourceView) -> list[str]:
-    if resource.canonical_type.endswith("Binding"):
-        return [str(member) for member in listing(get(resource.inputs, "members"), "members")]
-    member = get(resource.inputs, "member")
-    return [str(member)] if member is not None else []
+    return [member for _, members, _ in grants(resource) for member in members]
 
 
 # --- tenant-isolation ------------------------------------------------------------------------
@@ -48,7 +68,7 @@ def _members(resource: ResourceView) -> list[str]:
     needs_context=False,
 )
 def bucket_not_public(resource: ResourceView, context: PolicyContext) -> list[str]:
-    if resource.canonical_type != BUCKET:
+    if resource.rule_type != BUCKET:
         return [f"grants {member} access." for member in _members(resource) if member in PUBLIC_MEMBERS]
     found = []
     if get(resource.inputs, "publicAccessPrevention") != "enforced":
@@ -87,8 +107,7 @@ def iam_no_admin(resource: ResourceView, context: PolicyContext) -> list[str]:
     if resource.canonical_type == CUSTOM_ROLE:
         return [f"custom role permission '{permission}' is a wildcard."
                 for permission in listing(get(resource.inputs, "permissions"), "permissions") if "*" in str(permission)]
-    role = str(get(resource.inputs, "role") or "")
-    return [f"grants the admin role '{role}'."] if _ADMIN_ROLE.search(role) else []
+    return [f"grants the admin role '{role}'." for role, _, _ in grants(resource) if _ADMIN_ROLE.search(role)]
 
 
 @rule(
@@ -106,26 +125,33 @@ def iam_no_admin(resource: ResourceView, context: PolicyContext) -> list[str]:
 def iam_scoped(resource: ResourceView, context: PolicyContext) -> list[str]:
     if context.kind != "tenant":
         return []
-    if resource.canonical_type in PROJECT_MEMBERS:
-        expression = str(get(resource.inputs, "condition.expression") or "")
-        if "resource.name" not in expression:
-            return [f"grants '{get(resource.inputs, 'role')}' on the whole project without a condition naming "
-                    "one instance."]
-        return []
+    if resource.rule_type in PROJECT_MEMBERS:
+        instances = {name for name in (context.names.get("db_instance"), context.cell_names.get("db_instance")) if name}
+        found = []
+        for role, _, condition in grants(resource):
+            expression = str((condition or {}).get("expression") or "") if isinstance(condition, dict) else ""
+            pins = cel_pins(expression) or {}
+            instance = pins.get("resource.name", "").rsplit("/instances/", 1)
+            if len(instance) != 2 or instance[1] not in instances:
+                found.append(f"grants '{role}' beyond one Cloud SQL instance of the tenant: the condition "
+                             f"{expression or '(none)'!r} does not pin resource.name to its instance "
+                             f"({', '.join(sorted(instances)) or 'none'}) with nothing but `&&`-joined equalities.")
+        return found
     shared_bucket = context.cell_names.get("bucket")
-    if resource.canonical_type in BUCKET_MEMBERS and shared_bucket and get(resource.inputs, "bucket") == shared_bucket:
+    if resource.rule_type in BUCKET_MEMBERS and shared_bucket and get(resource.inputs, "bucket") == shared_bucket:
         return [f"grants on the cell's whole bucket '{shared_bucket}' instead of the tenant's managed folder."]
-    if resource.canonical_type in FOLDER_MEMBERS:
+    if resource.rule_type in FOLDER_MEMBERS:
         folder = str(get(resource.inputs, "managedFolder") or "")
         prefix = context.names.get("prefix", "")
         if prefix and not folder.rstrip("/").endswith(prefix.rstrip("/")):
             return [f"grants on managed folder '{folder}', not the tenant's '{prefix}'."]
     shared_key = context.cell_names.get("key")
-    if resource.canonical_type in KEY_MEMBERS and shared_key:
-        key_id = str(get(resource.inputs, "cryptoKeyId") or "")
+    if resource.rule_type in KEY_MEMBERS and shared_key:
+        key_id = str(get(resource.inputs, "cryptoKeyId") or get(resource.inputs, "keyRingId") or "")
         member = " ".join(_members(resource))
         tenant_identity = "gserviceaccount.com" in member and "service-" not in member  # not a service agent
-        if key_id.endswith(f"/cryptoKeys/{shared_key}") and tenant_identity:
+        if (key_id.endswith(f"/cryptoKeys/{shared_key}") or key_id.endswith(
+                f"/keyRings/{context.cell_names.get('key_ring', '')}")) and tenant_identity:
             return [f"grants the cell's key '{shared_key}' to the tenant's identity."]
     return []
 
@@ -142,7 +168,144 @@ def iam_scoped(resource: ResourceView, context: PolicyContext) -> list[str]:
 def iam_templates(resource: ResourceView, context: PolicyContext) -> list[str]:
     if resource.canonical_type == CUSTOM_ROLE:
         return ["defines a custom role, beyond the role templates."]
-    role = str(get(resource.inputs, "role") or "")
-    if role not in TEMPLATE_ROLES:
-        return [f"grants '{role}', which is not one of the role templates ({', '.join(sorted(TEMPLATE_ROLES))})."]
-    return []
+    if resource.canonical_type != resource.rule_type:
+        return [f"'{resource.type}' grants another way than the role templates' IAM members."]
+    found = []
+    for role, _, _ in grants(resource):
+        if role not in TEMPLATE_ROLES:
+            found.append(f"grants '{role}', which is not one of the role templates "
+                         f"({', '.join(sorted(TEMPLATE_ROLES))}).")
+    return found
+
+
+# --- tenant-isolation: principals -----------------------------------------------------------------
+
+SERVICE_AGENT = re.compile(r"^serviceAccount:(service-\d+@(gcp-sa-[a-z0-9-]+|gs-project-accounts|compute-system|"
+                           r"container-engine-robot|cloud-filer|dataflow-service-producer-prod)\.iam\.gserviceaccount\.com"
+                           r"|\d+@cloudservices\.gserviceaccount\.com)$")
+"""Google-managed service agents: the cloud's own service principals."""
+SQL_USER = "gcp:sql/user:User"
+
+
+def _own_service_account(context: PolicyContext) -> str:
+    account = context.names.get("service_account") if context.kind == "tenant" else None
+    projects = context.org_accounts("gcp_project")
+    return f"{account}@{projects[0]}.iam.gserviceaccount.com" if account and projects else ""
+
+
+@rule(
+    "gcp-iam-member-within-organisation", TENANT_ISOLATION, "gcp", (*MEMBERS, SQL_USER),
+    description="Every grant (member, binding or authoritative policy, on a project, folder, organisation, bucket, "
+                "folder, key or service account) names only the tenant's own service account in the organisation's "
+                "project, or a Google-managed service agent; a database login is the tenant's own service account. "
+                "Users, groups, domains, other projects' accounts and allUsers are refused.",
+    severity="critical",
+    remediation="Grant to the service account the components create (`serviceAccount:<names.service_account>@"
+                "<accounts.gcp_project>.iam.gserviceaccount.com`).",
+    reads={SQL_USER: ("type", "name")},
+)
+def gcp_principals(resource: ResourceView, context: PolicyContext) -> list[str]:
+    own = _own_service_account(context)
+    if resource.canonical_type == SQL_USER:
+        kind, name = str(get(resource.inputs, "type") or "BUILT_IN"), str(get(resource.inputs, "name") or "")
+        if kind == "CLOUD_IAM_SERVICE_ACCOUNT" and own and name == own.removesuffix(".gserviceaccount.com"):
+            return []
+        return [f"database login '{name}' ({kind}) is not the tenant's own service account ('{own or 'none'}')."]
+    found = []
+    for role, members, _ in grants(resource):
+        for member in members:
+            if member.lower() == f"serviceaccount:{own}".lower() and own:
+                continue
+            if SERVICE_AGENT.match(member):
+                continue
+            found.append(f"grants '{role}' to '{member}', neither the tenant's own service account "
+                         f"('{own or 'none'}') nor a Google service agent.")
+    return found
+
+
+# --- tenant-isolation: network --------------------------------------------------------------------
+
+FIREWALL = "gcp:compute/firewall:Firewall"
+
+
+@rule(
+    "gcp-compute-firewall-no-public-ingress", TENANT_ISOLATION, "gcp", (FIREWALL,),
+    description="No firewall rule allows ingress from outside private address space (any CIDR not inside 10/8, "
+                "172.16/12, 192.168/16 or 100.64/10; 0.0.0.0/1 and 128.0.0.0/1 are the internet).",
+    severity="critical",
+    remediation="Allow ingress only from the VPC's ranges or service accounts.",
+    reads={FIREWALL: ("direction", "sourceRanges", "allows")}, needs_context=False,
+)
+def firewall_no_public(resource: ResourceView, context: PolicyContext) -> list[str]:
+    if str(get(resource.inputs, "direction") or "INGRESS").upper() != "INGRESS" or not get(resource.inputs, "allows"):
+        return []
+    ranges = listing(get(resource.inputs, "sourceRanges"), "sourceRanges")
+    if not ranges and not get(resource.inputs, "sourceTags") and not get(resource.inputs, "sourceServiceAccounts"):
+        ranges = ["0.0.0.0/0"]  # no source given: the provider defaults to everywhere
+    return public_message(public_sources(ranges))
+
+
+# --- tenant-isolation: providers ------------------------------------------------------------------
+
+_GCP_CREDENTIALS = ("credentials", "accessToken", "impersonateServiceAccountDelegates", "universeDomain")
+
+
+@rule(
+    "gcp-provider-settings-within-organisation", TENANT_ISOLATION, "gcp", ("pulumi:providers:gcp",),
+    description="Every gcp provider names its region and the organisation's project explicitly, impersonates only "
+                "a service account of that project, and carries no credentials or token of its own.",
+    severity="critical",
+    remediation="Build providers with the components (`GcpBlocks.provider`).",
+    reads={"pulumi:providers:gcp": ("region", "project", "impersonateServiceAccount")},
+)
+def gcp_provider_settings(resource: ResourceView, context: PolicyContext) -> list[str]:
+    found = []
+    projects = context.org_accounts("gcp_project")
+    if not resource.prop("region"):
+        found.append("no explicit region: the provider would deploy wherever its environment points.")
+    project = resource.prop("project")
+    if not project or str(project).lower() not in projects:
+        found.append(f"project '{project or 'not set'}' is not the organisation's ({', '.join(projects) or 'none'}).")
+    impersonated = resource.prop("impersonateServiceAccount")
+    if impersonated and not any(str(impersonated).lower().endswith(f"@{item}.iam.gserviceaccount.com")
+                                for item in projects):
+        found.append(f"impersonates '{impersonated}', outside the organisation's project.")
+    set_keys = [key for key in _GCP_CREDENTIALS if resource.prop(key) not in (None, "", [], {}, "[]")]
+    if set_keys:
+        found.append(f"sets {', '.join(set_keys)}: credentials of its own.")
+    return found
+
+
+# --- tenant-isolation: the cell is the cell stack's -----------------------------------------------
+
+GCP_TARGETS = ("bucket", "cryptoKeyId", "keyRingId", "keyRing", "instance", "network", "serviceAccountId",
+               "managedFolder")
+
+
+def _gcp_slice(resource: ResourceView, context: PolicyContext) -> bool:
+    """The tenant's slice of the cell: its managed folder (and grants on exactly it), its database and its
+    own login in the cell's instance."""
+    prefix = str(context.names.get("prefix", ""))
+    if resource.canonical_type == "gcp:storage/managedFolder:ManagedFolder":
+        return bool(prefix) and str(get(resource.inputs, "name") or "") == prefix
+    if resource.rule_type in FOLDER_MEMBERS:
+        return bool(prefix) and str(get(resource.inputs, "managedFolder") or "").rstrip("/") == prefix.rstrip("/")
+    if resource.canonical_type == "gcp:sql/database:Database":
+        return get(resource.inputs, "name") == context.names.get("database")
+    if resource.canonical_type == SQL_USER:
+        own = _own_service_account(context).removesuffix(".gserviceaccount.com")
+        return bool(own) and get(resource.inputs, "name") == own
+    return False
+
+
+@rule(
+    "gcp-resource-not-targeting-cell", TENANT_ISOLATION, "gcp", (), kind="stack",
+    description="A tenant stack never acts on its cell's resources (grants, objects or ACLs on the cell's bucket, "
+                "grants on its key or key ring, users or databases in its instance but the tenant's own, rules in "
+                "its network): only its own managed folder, database and login.",
+    severity="critical",
+    remediation="Change the cell in the cell stack (a cell operator); grant the tenant on its own managed folder.",
+    incremental=True,
+)
+def gcp_not_targeting_cell(resources: Sequence[ResourceView], context: PolicyContext) -> list[tuple[str, str]]:
+    return targets_cell("gcp", GCP_TARGETS, _gcp_slice, resources, context)

@@ -9,9 +9,18 @@ OCPUs and backups; it has no deletion-protection flag, so the DB system must be 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from paybill_policies.context import PolicyContext
+from paybill_policies.errors import Unknown
 from paybill_policies.evaluate import ResourceView, as_bool, get
+from paybill_policies.rules._access import (
+    oci_where_pins,
+    own_principals,
+    public_message,
+    public_sources,
+    targets_cell,
+)
 from paybill_policies.rules._kit import AGENT_GUARDRAILS, TENANT_ISOLATION, below_tls_1_2, listing, rule
 
 DB_SYSTEM = "oci:Psql/dbSystem:DbSystem"
@@ -116,10 +125,19 @@ def policy_scoped(resource: ResourceView, context: PolicyContext) -> list[str]:
     prefix = context.names.get("prefix", "")
     found = []
     for statement in _statements(resource):
-        if " where " not in statement:
-            found.append(f"statement has no where-condition naming one resource: '{statement}'.")
-        elif shared and f"target.bucket.name = '{shared}'" in statement and f"/{prefix}*/" not in statement:
-            found.append(f"statement reaches the cell's bucket '{shared}' beyond the prefix '{prefix}'.")
+        if re.match(r"^\s*(define|admit|endorse)\b", statement, re.IGNORECASE):
+            continue  # cross-tenancy statements: the principal rule refuses them
+        alternatives = oci_where_pins(statement)
+        if alternatives is None:
+            found.append(f"statement's where-condition does not pin one resource (none, or an alternative pins "
+                         f"nothing): '{statement}'.")
+            continue
+        for pins in alternatives:
+            if shared and pins.get("target.bucket.name") == f"'{shared}'" and pins.get(
+                    "target.object.name") != f"/{prefix}*/":
+                found.append(f"statement reaches the cell's bucket '{shared}' beyond the prefix '{prefix}': "
+                             f"'{statement}'.")
+                break
     return found
 
 
@@ -139,3 +157,160 @@ def identity_templates(resource: ResourceView, context: PolicyContext) -> list[s
             f"matching rule '{rule_text}' is not the template (one compartment)."]
     return [f"statement '{statement}' is not one of the role templates."
             for statement in _statements(resource) if not any(template.fullmatch(statement) for template in TEMPLATES)]
+
+
+# --- tenant-isolation: principals -----------------------------------------------------------------
+
+_SUBJECT = re.compile(r"^\s*allow\s+(.+?)\s+to\s", re.IGNORECASE)
+
+
+def _subject_problem(subject: str, own_name: str, own_ids: set[str]) -> str | None:
+    words = subject.split()
+    kind = words[0].lower() if words else ""
+    if kind == "service" and len(words) >= 2:
+        return None
+    if kind == "dynamic-group" and len(words) >= 2:
+        if words[1].lower() == "id" and len(words) == 3:
+            if words[2].lower() in own_ids:
+                return None
+            if not own_ids:
+                raise Unknown("statements (the ids of the stack's dynamic groups are outputs this shape lacks)")
+            return f"dynamic group '{words[2]}' is not the stack's own"
+        name = words[1].split("/")[-1].strip("'")
+        if len(words) == 2 and own_name and name == own_name:
+            return None
+        return f"dynamic group '{' '.join(words[1:])}' is not the tenant's own ('{own_name or 'none'}')"
+    return f"'{subject}' is neither the tenant's own dynamic group nor a service"
+
+
+@rule(
+    "oci-identity-policy-principal-within-organisation", TENANT_ISOLATION, "oci", (), kind="stack",
+    description="Every policy statement allows only the tenant's own dynamic group (by name, or by the id of the "
+                "stack's dynamic group) or an OCI service; no group, user or any-user, and no statement reaching "
+                "across tenancies (define, admit, endorse).",
+    severity="critical",
+    remediation="Write statements for the dynamic group the components create (paybill_components.oci.iam).",
+    incremental=True,
+)
+def oci_principals(resources: Sequence[ResourceView], context: PolicyContext) -> list[tuple[str, str]]:
+    own_ids = own_principals(resources)
+    own_name = str(context.names.get("dynamic_group", "")) if context.kind == "tenant" else ""
+    found = []
+    for resource in resources:
+        if resource.rule_type != POLICY:
+            continue
+        for statement in [str(item) for item in listing(resource.prop("statements"), "statements")]:
+            if re.match(r"^\s*(define|admit|endorse)\b", statement, re.IGNORECASE):
+                found.append((resource.urn, f"statement reaches across tenancies: '{statement}'."))
+                continue
+            subject = _SUBJECT.match(statement)
+            if subject is None:
+                found.append((resource.urn, f"statement names no subject this rule can read: '{statement}'."))
+                continue
+            problem = _subject_problem(subject.group(1), own_name, own_ids)
+            if problem:
+                found.append((resource.urn, f"{problem}: '{statement}'."))
+    return found
+
+
+# --- tenant-isolation: pre-authenticated requests and network ------------------------------------
+
+PAR = "oci:ObjectStorage/preauthrequest:Preauthrequest"
+
+
+@rule(
+    "oci-objectstorage-bucket-no-preauthenticated-access", TENANT_ISOLATION, "oci", (PAR,),
+    description="No pre-authenticated request: its URL opens the bucket or object to anyone who holds it, like a "
+                "public bucket.",
+    severity="critical",
+    remediation="Grant access through the tenant's dynamic group and a scoped policy instead.",
+    needs_context=False,
+)
+def no_preauthenticated_request(resource: ResourceView, context: PolicyContext) -> list[str]:
+    access = get(resource.inputs, "accessType")
+    return [f"a pre-authenticated request ({access or 'access not set'}) opens the bucket to anyone with its URL."]
+
+
+SECURITY_LIST = "oci:Core/securityList:SecurityList"
+DEFAULT_SECURITY_LIST = "oci:Core/defaultSecurityList:DefaultSecurityList"
+NSG_RULE = "oci:Core/networkSecurityGroupSecurityRule:NetworkSecurityGroupSecurityRule"
+
+
+@rule(
+    "oci-core-security-rule-no-public-ingress", TENANT_ISOLATION, "oci", (SECURITY_LIST, DEFAULT_SECURITY_LIST,
+                                                                          NSG_RULE),
+    description="No security list or network security group rule admits ingress from outside private address "
+                "space (a CIDR not inside 10/8, 172.16/12, 192.168/16 or 100.64/10; 0.0.0.0/1 and 128.0.0.0/1 are "
+                "the internet), inline or as a separate rule.",
+    severity="critical",
+    remediation="Admit only the VCN's own CIDR (or its network security groups).",
+    reads={SECURITY_LIST: ("ingressSecurityRules",), DEFAULT_SECURITY_LIST: ("ingressSecurityRules",),
+           NSG_RULE: ("direction", "source", "sourceType")},
+    needs_context=False,
+)
+def security_rules_private(resource: ResourceView, context: PolicyContext) -> list[str]:
+    if resource.canonical_type == NSG_RULE:
+        if str(get(resource.inputs, "direction") or "").upper() != "INGRESS":
+            return []
+        rules = [resource.inputs]
+    else:
+        rules = listing(get(resource.inputs, "ingressSecurityRules"), "ingressSecurityRules")
+    sources = []
+    for item in rules:
+        if not isinstance(item, dict):
+            return ["a security rule is not an object (unexpected shape)."]
+        if str(item.get("sourceType") or "CIDR_BLOCK").upper() in ("CIDR_BLOCK", "SERVICE_CIDR_BLOCK"):
+            sources.append(item.get("source"))
+    return public_message(public_sources(sources))
+
+
+# --- tenant-isolation: providers ------------------------------------------------------------------
+
+_OCI_CREDENTIALS = ("userOcid", "fingerprint", "privateKey", "privateKeyPath", "privateKeyPassword",
+                    "configFileProfile", "auth")
+
+
+@rule(
+    "oci-provider-settings-within-organisation", TENANT_ISOLATION, "oci", ("pulumi:providers:oci",),
+    description="Every oci provider names its region explicitly, names only the organisation's tenancy, and "
+                "carries no user key, profile or authentication of its own.",
+    severity="critical",
+    remediation="Build providers with the components (`OciBlocks.provider`).",
+    reads={"pulumi:providers:oci": ("region", "tenancyOcid")},
+)
+def oci_provider_settings(resource: ResourceView, context: PolicyContext) -> list[str]:
+    found = []
+    if not resource.prop("region"):
+        found.append("no explicit region: the provider would deploy wherever its environment points.")
+    tenancy = resource.prop("tenancyOcid")
+    if tenancy and str(tenancy).lower() not in context.org_accounts("oci_tenancy"):
+        found.append(f"tenancyOcid '{tenancy}' is not the organisation's tenancy.")
+    set_keys = [key for key in _OCI_CREDENTIALS if resource.prop(key) not in (None, "", [], {})]
+    if set_keys:
+        found.append(f"sets {', '.join(set_keys)}: credentials of its own.")
+    return found
+
+
+# --- tenant-isolation: the cell is the cell stack's -----------------------------------------------
+
+OCI_TARGETS = ("compartmentId", "bucket", "vaultId", "keyId", "dbSystemId", "vcnId", "networkSecurityGroupId",
+               "managementEndpoint")
+
+
+@rule(
+    "oci-resource-not-targeting-cell", TENANT_ISOLATION, "oci", (), kind="stack",
+    description="A tenant stack never acts on its cell's resources (anything in the cell's compartment, "
+                "pre-authenticated requests, objects or rules on its bucket, keys in its vault, rules in its "
+                "network): its policy statements only reference the cell's bucket under the tenant's prefix.",
+    severity="critical",
+    remediation="Change the cell in the cell stack (a cell operator).",
+    incremental=True,
+)
+def oci_not_targeting_cell(resources: Sequence[ResourceView], context: PolicyContext) -> list[tuple[str, str]]:
+    return targets_cell("oci", OCI_TARGETS, _oci_slice, resources, context)
+
+
+def _oci_slice(resource: ResourceView, context: PolicyContext) -> bool:
+    """The tenant's slice of the cell: its own connection secret, kept in the cell's vault."""
+    return resource.canonical_type == "oci:Vault/secret:Secret" and bool(context.names.get("secret")) and \
+        get(resource.inputs, "secretName") == context.names.get("secret")
