@@ -30,6 +30,7 @@ from paybill_iac.automation.gates import is_agent
 from paybill_iac.automation.invocation import StackRef
 from paybill_iac.automation.runner import ChangeSummary
 from paybill_iac.automation.store import Heartbeat, Store, new_owner
+from paybill_iac.automation.store.approvals import unusable
 from paybill_iac.errors import GateRefused, LeaseHeld, PaybillError, UsageError
 from paybill_iac.model.catalog import Catalog
 
@@ -151,21 +152,20 @@ def report_summary(report: DataPlaneReport) -> dict[str, Any]:
 
 
 def _use_approval(store: Store, approval_id: int, stack: StackRef, operation: str,
-                    reviewed: dict[str, Any]) -> None:
+                    reviewed: dict[str, Any], actor: str) -> None:
     approval = store.approvals.get(approval_id)
     if approval is None:
         raise UsageError(f"no approval request #{approval_id}")
     if approval.stack != stack.key or approval.operation != operation:
         raise UsageError(f"approval request #{approval_id} is for {approval.operation} of {approval.stack}, "
                          f"not {operation} of {stack.key}")
-    if approval.status != "approved":
-        raise GateRefused(f"approval request #{approval_id} is {approval.status}, not approved: a human runs "
-                          f"`paybill-iac review --approve {approval_id}` first" if approval.status == "pending"
-                          else f"approval request #{approval_id} was already used; an approval applies once")
+    refused = unusable(approval, actor, store.db.clock())
+    if refused:
+        raise GateRefused(refused)
     if approval.change_summary != reviewed:
         raise GateRefused(f"{operation} of {stack.key} no longer matches approval request #{approval_id} (the "
                           "database or its roles changed since the review); nothing was run")
-    if not store.approvals.use(approval_id):
+    if not store.approvals.use(approval_id, actor):
         raise GateRefused(f"approval request #{approval_id} was used by another operation")
 
 
@@ -219,7 +219,7 @@ def run_data_step(store: Store, stack: StackRef, operation: str, target: Target,
         heartbeat.start()
         if gated and approval is not None:
             try:
-                _use_approval(store, approval, stack, operation, reviewed)
+                _use_approval(store, approval, stack, operation, reviewed, actor)
             except PaybillError as refusal:
                 journal.end(op_id=op_id, result="refused", error=str(refusal))
                 raise

@@ -6,7 +6,7 @@
     agent destroy    a destroy preview, the gates, then the destroy
     with approval    exactly what a human approved: the saved plan (checked unchanged by its sha256) for
                      an up; for a destroy, only if it still deletes exactly what was reviewed. Each
-                     approval is consumed once.
+                     approval is consumed once, by the actor who requested it, before it expires.
 
 Lock conflicts and transient failures are retried with backoff (retry.py); a missing Pulumi CLI
 becomes PulumiCLIMissing.
@@ -27,6 +27,7 @@ from paybill_iac.automation.invocation import Invocation, Layout, StackRef
 from paybill_iac.automation.retry import RetryPolicy, with_retries
 from paybill_iac.automation.runner import ChangeSummary, RunResult, StackRunner
 from paybill_iac.automation.store import Approvals
+from paybill_iac.automation.store.approvals import unusable
 from paybill_iac.errors import GateRefused, PulumiCLIMissing, UsageError
 
 Gate = Callable[[ChangeSummary], list[str]]
@@ -116,10 +117,9 @@ class Execution:
         if approval.stack != stack.key or approval.operation != operation:
             raise UsageError(f"approval request #{approval_id} is for {approval.operation} of {approval.stack}, "
                              f"not {operation} of {stack.key}")
-        if approval.status != "approved":
-            raise GateRefused(f"approval request #{approval_id} is {approval.status}, not approved: a human runs "
-                              f"`paybill-iac review --approve {approval_id}` first" if approval.status == "pending"
-                              else f"approval request #{approval_id} was already used; an approval applies once")
+        refused = unusable(approval, self.actor, self.approvals.db.clock())
+        if refused:
+            raise GateRefused(refused)
         if operation == "up":
             if not approval.plan_sha256 or _sha256(approval.plan_path) != approval.plan_sha256:
                 raise GateRefused(f"the plan of approval request #{approval_id} ({approval.plan_path}) is missing "
@@ -133,7 +133,7 @@ class Execution:
                 raise GateRefused(f"the destroy of {stack.key} no longer matches approval request #{approval_id}; "
                                   "nothing was applied")
             apply = base
-        if not self.approvals.use(approval_id):
+        if not self.approvals.use(approval_id, self.actor):
             raise GateRefused(f"approval request #{approval_id} was used by another operation")
         run, attempts = self.run(apply)
         return Done(run, attempts, approval_id)

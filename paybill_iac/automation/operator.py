@@ -25,7 +25,7 @@ Public API:
                                              the one path every operation takes (workflows call it)
     data_plane, run_data_step(stack, operation, target, call, ...)   a data-plane step (db-apply...)
     check_deployed_transition(tenant_id, state)   the catalog's state follows the state last deployed
-    review(), approve(id), clear_review(stack), journal(...)                 what waits for a human
+    review(), approve(id), reject(id), clear_review(stack), journal(...)     what waits for a human
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from typing import Any, Self
 import paybill_iac.automation.dataplane as dataplane
 from paybill_iac.automation.errors import ApprovalNeeded, NeedsReview, RetryableFailure
 from paybill_iac.automation.execution import Execution, Gate
-from paybill_iac.automation.gates import HUMAN, check_actor
+from paybill_iac.automation.gates import check_actor, is_human
 from paybill_iac.automation.invocation import Invocation, StackRef, build_invocation
 from paybill_iac.automation.policy import policy_configs
 from paybill_iac.automation.runner import ChangeSummary, StackRunner, Step
@@ -340,17 +340,15 @@ class Operator:
         return Review(self.store.flags.find(), self.store.approvals.find(status="pending"), due, found)
 
     def approve(self, approval_id: int) -> Approval:
-        """A human approves an agent's reviewed change (its saved plan)."""
+        """A human other than the requester approves an agent's reviewed change (its saved plan) before the
+        request expires; only its requester can then apply it, once."""
         self._require_human("approve a change")
-        approvals = self.store.approvals
-        approval = approvals.get(approval_id)
-        if approval is None:
-            raise UsageError(f"no approval request #{approval_id}")
-        if not approvals.approve(approval_id, self.actor):
-            raise UsageError(f"approval request #{approval_id} is {approval.status}, not pending")
-        decided = approvals.get(approval_id)
-        assert decided is not None
-        return decided
+        return self.store.approvals.decide(approval_id, self.actor, approve=True)
+
+    def reject(self, approval_id: int) -> Approval:
+        """A human other than the requester rejects a pending request: it never applies."""
+        self._require_human("reject a change")
+        return self.store.approvals.decide(approval_id, self.actor, approve=False)
 
     def clear_review(self, stack_key: str) -> int:
         """A human clears a stack's review flags after checking it; returns how many were cleared."""
@@ -371,7 +369,7 @@ class Operator:
         return self.store.journal.entries(tenant=tenant, stack=key, limit=limit)
 
     def _require_human(self, what: str) -> None:
-        if self.actor != HUMAN:
+        if not is_human(self.actor):
             raise GateRefused(f"only a human may {what}; the actor is {self.actor}")
 
 

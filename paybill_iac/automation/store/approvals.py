@@ -2,8 +2,9 @@
 and approval requests (an agent's change, with its saved plan, waiting for or given a human approval).
 
 A flagged stack is refused every operation until a human clears the flag. An approval is decided
-once (pending -> approved) and used once (approved -> used): both are conditional UPDATEs, so two
-operations can never consume the same approval.
+once (pending -> approved or rejected), by someone other than its requester, and used once (approved ->
+used) by its requester alone, before it expires: each is a conditional UPDATE, so two operations can
+never consume the same approval, and an expired or foreign one never applies.
 """
 
 from __future__ import annotations
@@ -12,10 +13,14 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
-from paybill_iac.automation.store.db import Database, approvals_table, dumps, flags_table
+from paybill_iac.automation.store.db import Database, approvals_table, dumps, flags_table, iso
+from paybill_iac.errors import GateRefused, UsageError
+
+APPROVAL_TTL = 24 * 3600.0
+"""Seconds a request may wait for its decision and then its use (the deadline is set when it is made)."""
 
 
 @dataclass(frozen=True)
@@ -44,13 +49,34 @@ class Approval:
     change_summary: dict[str, Any]
     plan_path: str
     plan_sha256: str
-    status: str  # pending | approved | used
+    status: str  # pending | approved | rejected | used
     decided_by: str | None = None
     decided_at: float | None = None
     used_at: float | None = None
+    expires_at: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {key: getattr(self, key) for key in self.__dataclass_fields__}
+
+    def expired(self, now: float) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
+
+def unusable(approval: Approval, actor: str, now: float) -> str | None:
+    """Why `actor` may not apply `approval` now; None when it may (approved, unexpired, its own request)."""
+    ref = f"approval request #{approval.id}"
+    if approval.status == "pending":
+        return f"{ref} is pending, not approved: a human runs `paybill-iac review --approve {approval.id}` first"
+    if approval.status == "rejected":
+        return f"{ref} was rejected by {approval.decided_by}; nothing was applied"
+    if approval.status != "approved":
+        return f"{ref} was already used; an approval applies once"
+    if approval.expired(now):
+        return f"{ref} expired at {iso(approval.expires_at or 0)}; run the operation again for a new request"
+    if approval.requested_by != actor:
+        return (f"{ref} was requested by {approval.requested_by}, not {actor}: an approval applies only to the "
+                "request it was given for")
+    return None
 
 
 class ReviewFlags:
@@ -92,17 +118,19 @@ class ReviewFlags:
 class Approvals:
     """Agent changes refused by the gates, kept with their saved plan until a human approves them."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, ttl: float = APPROVAL_TTL):
         self.db = db
+        self.ttl = ttl
 
     def request(self, *, stack: str, tenant: str | None, operation: str, requested_by: str, reasons: list[str],
                 change_summary: dict[str, Any], plan_path: str, plan_sha256: str) -> int:
-        """Record a pending request; returns its id."""
+        """Record a pending request (it expires `ttl` seconds from now); returns its id."""
+        now = self.db.clock()
         with self.db.transaction() as conn:
             result = conn.execute(insert(approvals_table).values(
                 stack=stack, tenant=tenant, operation=operation, requested_by=requested_by,
-                requested_at=self.db.clock(), reasons=json.dumps(reasons), change_summary=dumps(change_summary),
-                plan_path=plan_path, plan_sha256=plan_sha256, status="pending"))
+                requested_at=now, reasons=json.dumps(reasons), change_summary=dumps(change_summary),
+                plan_path=plan_path, plan_sha256=plan_sha256, status="pending", expires_at=now + self.ttl))
             key = result.inserted_primary_key
             assert key is not None
             return int(key[0])
@@ -120,24 +148,56 @@ class Approvals:
             return [_approval(row) for row in conn.execute(query).mappings().all()]
 
     def approve(self, approval_id: int, actor: str) -> bool:
-        """Approve a pending request; False when it is not pending."""
+        """`actor` approves a pending request; False when it is not pending, has expired, or `actor` asked for it."""
+        return self._decide(approval_id, actor, "approved")
+
+    def reject(self, approval_id: int, actor: str) -> bool:
+        """`actor` rejects a pending request; False when it is not pending, has expired, or `actor` asked for it."""
+        return self._decide(approval_id, actor, "rejected")
+
+    def use(self, approval_id: int, actor: str | None = None) -> bool:
+        """Mark an approved, unexpired request used (single use; only by its requester when `actor` is given);
+        False when it was not approved, is used already, expired or belongs to someone else."""
+        now = self.db.clock()
+        query = and_(approvals_table.c.id == approval_id, approvals_table.c.status == "approved", _live(now))
+        if actor is not None:
+            query = and_(query, approvals_table.c.requested_by == actor)
+        with self.db.transaction() as conn:
+            changed = conn.execute(update(approvals_table).where(query).values(status="used", used_at=now)).rowcount
+        return bool(changed == 1)
+
+    def decide(self, approval_id: int, actor: str, *, approve: bool) -> Approval:
+        """`actor` approves (or rejects) request `approval_id`, or a sentence says why not: UsageError when it
+        does not exist, is decided already or expired; GateRefused when `actor` asked for it."""
+        approval = self.get(approval_id)
+        if approval is None:
+            raise UsageError(f"no approval request #{approval_id}")
+        if approval.requested_by == actor:
+            raise GateRefused(f"{actor} requested change #{approval_id}: another human decides it")
+        if not self._decide(approval_id, actor, "approved" if approve else "rejected"):
+            current = self.get(approval_id) or approval
+            if current.status == "pending" and current.expired(self.db.clock()):
+                raise UsageError(f"approval request #{approval_id} expired at {iso(current.expires_at or 0)}; the "
+                                 "requester runs the operation again for a new request")
+            raise UsageError(f"approval request #{approval_id} is {current.status}, not pending")
+        decided = self.get(approval_id)
+        assert decided is not None
+        return decided
+
+    def _decide(self, approval_id: int, actor: str, status: str) -> bool:
+        now = self.db.clock()
         with self.db.transaction() as conn:
             changed = conn.execute(
                 update(approvals_table)
-                .where(and_(approvals_table.c.id == approval_id, approvals_table.c.status == "pending"))
-                .values(status="approved", decided_by=actor, decided_at=self.db.clock())
+                .where(and_(approvals_table.c.id == approval_id, approvals_table.c.status == "pending",
+                            approvals_table.c.requested_by != actor, _live(now)))
+                .values(status=status, decided_by=actor, decided_at=now)
             ).rowcount
         return bool(changed == 1)
 
-    def use(self, approval_id: int) -> bool:
-        """Mark an approved request used (single use); False when it was not approved or already used."""
-        with self.db.transaction() as conn:
-            changed = conn.execute(
-                update(approvals_table)
-                .where(and_(approvals_table.c.id == approval_id, approvals_table.c.status == "approved"))
-                .values(status="used", used_at=self.db.clock())
-            ).rowcount
-        return bool(changed == 1)
+
+def _live(now: float) -> Any:
+    return or_(approvals_table.c.expires_at.is_(None), approvals_table.c.expires_at > now)
 
 
 def _approval(row: Any) -> Approval:

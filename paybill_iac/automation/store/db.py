@@ -97,10 +97,11 @@ approvals_table = Table(
     Column("change_summary", Text, nullable=False),  # JSON
     Column("plan_path", Text, nullable=False),
     Column("plan_sha256", String(64), nullable=False),
-    Column("status", String(12), nullable=False),  # pending | approved | used
+    Column("status", String(12), nullable=False),  # pending | approved | rejected | used
     Column("decided_by", String(120), nullable=True),
     Column("decided_at", Float, nullable=True),
     Column("used_at", Float, nullable=True),
+    Column("expires_at", Float, nullable=True),  # decided and used before then, or never
 )
 
 workflows_table = Table(
