@@ -10,6 +10,8 @@ and the automation layer.
     rules      one module per cloud, the rule families every cloud has, their tables; importing this
                package registers them
     pack       builds a pulumi_policy PolicyPack from the registry (only in a pack's __main__.py)
+    inprogram  the same rules inside a stack program, at each resource's registration (enforce())
+    build      a publishable pack folder: the pack, its requirements and the rule library's wheel
     inputs     reads `pulumi stack export` and `paybill-iac preview` files
     docs       the rule reference in the README, generated from the registry
 
@@ -24,7 +26,13 @@ Importing this package imports no pulumi module.
 # paybill_policies.rules import aws`, `from paybill_policies.evaluate import get`).
 from paybill_policies import rules as _rule_modules  # noqa: F401 - registers every rule
 from paybill_policies.config import CONFIG_SCHEMA, level_of, policy_config
-from paybill_policies.context import PlanLimits, PolicyContext, context_from_config, unknown_context
+from paybill_policies.context import (
+    PlanLimits,
+    PolicyContext,
+    context_from_config,
+    context_from_spec,
+    unknown_context,
+)
 from paybill_policies.errors import ConfigError, ContextError, InputError, PolicyError, RuleError, Unknown
 from paybill_policies.evaluate import (
     Report,
@@ -51,6 +59,7 @@ from paybill_policies.registry import (
 __all__ = [
     "ALL_PACKS", "CLOUDS", "CONFIG_SCHEMA", "LEVELS", "PACKS", "REGISTRY", "SEVERITIES", "ConfigError", "ContextError",
     "InputError", "PlanLimits", "PolicyContext", "PolicyError", "Report", "ResourceView", "Rule", "RuleError",
-    "Undecided", "Unknown", "Violation", "check", "context_from_config", "evaluate", "level_of", "parse_urn",
+    "Undecided", "Unknown", "Violation", "check", "context_from_config", "context_from_spec", "evaluate", "level_of",
+    "parse_urn",
     "policy_config", "register", "remediate", "rules", "unknown_context",
 ]
