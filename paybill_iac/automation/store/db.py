@@ -8,7 +8,10 @@ PostgreSQL when a URL is given. The concerns that use it live beside it:
     paybill_workflows       workflows.py   lifecycle workflows and their completed steps
     paybill_retained        workflows.py   data resources kept after offboarding, until their retention ends
 
-The schema is declared here, in one place, so that it is created (and later migrated) as one.
+The tables are declared here (the service's principals and tokens in principals.py), and Alembic
+migrations own the schema: opening a Database brings it to the newest revision (migrate.py; the
+revisions in migrations/versions/ spell the tables out, and a test checks they match these). A schema
+change is a new revision there. The journal's append-only triggers are created by the migrations.
 Times are UTC epoch seconds (floats) from the Database's clock.
 """
 
@@ -137,22 +140,6 @@ retained_table = Table(
     Column("recorded_at", Float, nullable=False),
 )
 
-_SQLITE_TRIGGERS = (
-    "CREATE TRIGGER IF NOT EXISTS paybill_journal_no_update BEFORE UPDATE ON paybill_journal "
-    "BEGIN SELECT RAISE(ABORT, 'the paybill journal is append-only'); END",
-    "CREATE TRIGGER IF NOT EXISTS paybill_journal_no_delete BEFORE DELETE ON paybill_journal "
-    "BEGIN SELECT RAISE(ABORT, 'the paybill journal is append-only'); END",
-)
-_POSTGRES_TRIGGERS = (
-    "CREATE OR REPLACE FUNCTION paybill_journal_append_only() RETURNS trigger AS $$ "
-    "BEGIN RAISE EXCEPTION 'the paybill journal is append-only'; END $$ LANGUAGE plpgsql",
-    "CREATE OR REPLACE TRIGGER paybill_journal_append_only BEFORE UPDATE OR DELETE ON paybill_journal "
-    "FOR EACH ROW EXECUTE FUNCTION paybill_journal_append_only()",
-)
-_SCHEMA_LOCK_KEY = 0x70617962  # "payb": serialises schema creation across processes on PostgreSQL
-
-
-
 
 def default_url(state_dir: str | os.PathLike[str] | None = None) -> str:
     """PAYBILL_STATE_URL when set, else a SQLite file under `state_dir` (default `.paybill/`)."""
@@ -164,8 +151,8 @@ def default_url(state_dir: str | os.PathLike[str] | None = None) -> str:
 
 
 class Database:
-    """One engine over the automation database, its schema created on open. Safe to share between
-    threads; open one per process."""
+    """One engine over the automation database, its schema migrated to the newest revision on open (a
+    read when it is current). Safe to share between threads; open one per process."""
 
     def __init__(self, url: str, *, clock: Callable[[], float] = time.time):
         self.url = url
@@ -201,12 +188,10 @@ class Database:
         return sqlite_insert(table).on_conflict_do_nothing()
 
     def _create_schema(self) -> None:
+        from paybill_iac.automation.store.migrate import ensure
+
         with self.transaction() as conn:
-            if self.dialect == "postgresql":
-                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK_KEY})")
-            metadata.create_all(conn)
-            for statement in _POSTGRES_TRIGGERS if self.dialect == "postgresql" else _SQLITE_TRIGGERS:
-                conn.exec_driver_sql(statement)
+            ensure(conn, self.safe_url)
 
 
 def dumps(value: Any) -> str | None:
