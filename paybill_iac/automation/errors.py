@@ -2,6 +2,7 @@
 
     OperationError                (paybill_iac.errors) a stack operation failed; exit code 1
     ├── LeaseHeld                 (paybill_iac.errors) another operation holds the stack's lease
+    │   └── WorkflowBusy          a lifecycle workflow holds the tenant (named with its step)
     ├── GateRefused               (paybill_iac.errors) an agent's change was refused
     │   └── ApprovalNeeded        ... until a human approves request `approval_id` (its plan is saved)
     ├── NeedsReview               the stack is flagged for a human (a crashed operation, an expired lease)
@@ -10,22 +11,26 @@
     ├── RunFailed                 the runner failed for a reason a retry will not fix
     └── RetryableFailure          the runner failed for a reason worth retrying; `attempts` says how often
         ├── StackLocked           the backend reports a concurrent update (ConcurrentUpdateError)
-        └── TransientFailure      network, throttling, a service briefly unavailable
+        └── TransientFailure      the backend's 429 or 5xx
+
+    KeyboardInterrupt
+    └── OperationInterrupted      SIGINT or SIGTERM stopped an operation; the journal says so, with its phase
 
 This module imports nothing of the automation layer, so every other module may import it.
 """
 
 from __future__ import annotations
 
+import signal
 from typing import TYPE_CHECKING
 
-from paybill_iac.errors import GateRefused, OperationError
+from paybill_iac.errors import GateRefused, LeaseHeld, OperationError
 
 if TYPE_CHECKING:
     from paybill_iac.automation.invocation import StackRef
 
-__all__ = ["ApprovalNeeded", "DataPlaneFailed", "NeedsReview", "RetryableFailure", "RunFailed", "StackLocked",
-           "TransientFailure"]
+__all__ = ["ApprovalNeeded", "DataPlaneFailed", "NeedsReview", "OperationInterrupted", "RetryableFailure", "RunFailed",
+           "StackLocked", "TransientFailure", "WorkflowBusy"]
 
 
 class NeedsReview(OperationError):
@@ -48,9 +53,31 @@ class RunFailed(OperationError):
 
 
 class RetryableFailure(OperationError):
-    """A failure worth retrying; `attempts` is how many attempts were made when it was finally raised."""
+    """A failure worth retrying; `attempts` is how many attempts were made when it was finally raised.
+    `partial`: how many resources the failed update had already changed (0: none), in which case another
+    attempt starts with a refresh, or not at all (an update bound to a saved plan)."""
 
     attempts: int = 1
+    partial: int = 0
+
+
+class WorkflowBusy(LeaseHeld):
+    """A lifecycle workflow holds the tenant (it runs now, or it stopped half-way and waits to be resumed);
+    the message names the workflow, its step and how to carry it on."""
+
+
+class OperationInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped an operation. The journal entry ended as `interrupted` with its phase
+    (preview, apply...), the lease was released, and the `pulumi` child was told to stop."""
+
+    def __init__(self, signum: int, phase: str = ""):
+        self.signum = signum
+        self.phase = phase
+        super().__init__(f"{signal.Signals(signum).name} during {phase or 'the operation'}")
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
 
 
 class StackLocked(RetryableFailure):

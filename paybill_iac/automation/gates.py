@@ -3,7 +3,8 @@
 CrossGuard sees resources as the program declares them; it never sees deletions, the size of a
 change, or which stack a change lands in. These gates do, before anything is applied:
 
-- deleting or replacing a resource that holds or guards data: its state says `protect` or
+- deleting, replacing or dropping from the state (engine.DELETING_OPS, and any operation type the engine
+  list does not know) a resource that holds or guards data: its state says `protect` or
   retain-on-delete, or its type holds or guards data in `paybill_iac.model.resource_facts`
   (databases, buckets, keys, secrets, an Azure resource group or delete lock). A type the table does
   not know counts as data (deny by default); only the engine's own `pulumi:` types and paybill's
@@ -20,8 +21,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from paybill_iac.automation.engine import REMOVING_OPS, is_deleting
 from paybill_iac.automation.invocation import StackRef
-from paybill_iac.automation.runner import DELETING_OPS, ChangeSummary, Step
+from paybill_iac.automation.runner import ChangeSummary, Step
 from paybill_iac.errors import UsageError
 from paybill_iac.model.resource_facts import facts_for, is_data_type
 
@@ -30,7 +32,6 @@ HUMAN = "human"
 `human:<principal>` or `agent:<principal>` (paybill_iac.service): identities, never a typed name."""
 _AGENT = re.compile(r"^agent:[a-z0-9][a-z0-9._-]{0,62}$")
 _NAMED_HUMAN = re.compile(r"^human:[a-z0-9][a-z0-9._-]{0,62}$")
-_REMOVING = ("delete", "discard", "delete-replaced")
 
 
 @dataclass(frozen=True)
@@ -79,20 +80,20 @@ def gate_reasons(stack: StackRef, summary: ChangeSummary, budget: AgentBudget) -
                        "on the cell shares")
     seen: set[str] = set()
     for step in summary.steps:
-        if step.op not in DELETING_OPS or step.urn in seen:
+        if not is_deleting(step.op) or step.urn in seen:
             continue
         risk = data_at_risk(step)
         if risk is None:
             continue
         seen.add(step.urn)
-        verb = "deletes" if step.op in _REMOVING else "replaces"
+        verb = "deletes" if step.op in REMOVING_OPS else "replaces"
         if risk == "unknown":
             reasons.append(f"it {verb} the resource {step.type} '{step.name}', a type paybill-iac does not know "
                            "(counted as holding data)")
         else:
             reasons.append(f"it {verb} the {risk} resource {step.type} '{step.name}'")
     if not summary.steps:
-        destructive = sum(count for op, count in summary.counts.items() if op in DELETING_OPS)
+        destructive = sum(count for op, count in summary.counts.items() if is_deleting(op))
         if destructive:
             reasons.append(f"it deletes or replaces {destructive} resource(s) and the preview gave no details")
     if summary.changed > budget.max_changes:

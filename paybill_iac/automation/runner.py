@@ -1,34 +1,35 @@
 """Stack runners: what executes an Invocation. `PulumiRunner` drives the Pulumi CLI through
-`pulumi.automation`; tests use a double with the same interface (`StackRunner`).
+`pulumi.automation`; tests use doubles with the same interface (`StackRunner`).
 
 A runner reports failures as one of three exceptions (paybill_iac.automation.errors), which the
 Operator treats differently:
 
     StackLocked       the backend says another update holds the stack (ConcurrentUpdateError): retried
-    TransientFailure  a network or service hiccup (timeouts, 429/5xx, connection resets): retried
-    RunFailed         anything else (a policy violation, a program error, a cloud refusal): not retried
+    TransientFailure  the CLI's error lines report the backend's 429 or 5xx (engine.py): retried, unless
+                      the update had already changed resources (`partial`): then a refresh comes first
+    RunFailed         anything else (a policy violation, a program error, a cloud refusal, a provider's
+                      timeout): not retried
+
+`interrupt(signum)` forwards a signal the Operator received to the `pulumi` processes this runner started
+(SIGINT: the CLI cancels gracefully, finishing the resource operations in flight and writing the state);
+`protect` and `unprotect` set and lift `protect` in the stack's state (`pulumi state protect|unprotect`).
 """
 
 from __future__ import annotations
 
-import re
+import os
+import signal
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from paybill_iac.automation.errors import RunFailed, StackLocked, TransientFailure
+from paybill_iac.automation.engine import DELETING_OPS, NO_CHANGE_OPS, is_change, transient_reason
+from paybill_iac.automation.errors import RetryableFailure, RunFailed, StackLocked, TransientFailure
 from paybill_iac.automation.invocation import Invocation, write_work_dir
 from paybill_iac.errors import OperationError, PulumiCLIMissing
 
-NO_CHANGE_OPS = frozenset({"same", "read", "refresh"})
-DELETING_OPS = frozenset({"delete", "replace", "delete-replaced", "create-replacement", "discard",
-                          "replace-replaced"})
-
-_TRANSIENT = re.compile(
-    r"(timed? ?out|timeout|connection (reset|refused)|temporarily unavailable|too many requests|\b429\b|"
-    r"\b50[234]\b|service unavailable|bad gateway|TLS handshake|i/o timeout|EOF\b|throttl|rate exceeded)",
-    re.IGNORECASE,
-)
+__all__ = ["DELETING_OPS", "NO_CHANGE_OPS", "ChangeSummary", "PulumiRunner", "RunResult", "StackRunner", "Step",
+           "pulumi_children"]
 
 
 @dataclass(frozen=True)
@@ -65,13 +66,13 @@ class ChangeSummary:
     @property
     def changed_urns(self) -> list[str]:
         """Resources whose step is not a no-op, once each."""
-        return sorted({step.urn for step in self.steps if step.op not in NO_CHANGE_OPS})
+        return sorted({step.urn for step in self.steps if is_change(step.op)})
 
     @property
     def changed(self) -> int:
         if self.steps:
             return len(self.changed_urns)
-        return sum(count for op, count in self.counts.items() if op not in NO_CHANGE_OPS)
+        return sum(count for op, count in self.counts.items() if is_change(op))
 
     def urns(self, *ops: str) -> list[str]:
         return sorted({step.urn for step in self.steps if step.op in ops})
@@ -79,7 +80,7 @@ class ChangeSummary:
     def as_dict(self) -> dict[str, Any]:
         return {"counts": dict(self.counts),
                 "steps": [{"op": s.op, "urn": s.urn, "type": s.type, "protect": s.protect,
-                           "retain_on_delete": s.retain_on_delete} for s in self.steps if s.op not in NO_CHANGE_OPS]}
+                           "retain_on_delete": s.retain_on_delete} for s in self.steps if is_change(s.op)]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> ChangeSummary:
@@ -88,7 +89,7 @@ class ChangeSummary:
         return cls(dict(data.get("counts", {})), tuple(Step(**step) for step in data.get("steps", [])))
 
     def describe(self) -> str:
-        shown = {op: count for op, count in self.counts.items() if op not in NO_CHANGE_OPS}
+        shown = {op: count for op, count in self.counts.items() if is_change(op)}
         return ", ".join(f"{count} {op}" for op, count in shown.items()) or "no changes"
 
 
@@ -114,8 +115,17 @@ class StackRunner(Protocol):
         """Lift `protect` from these resources in the stack's state (retiring an old shape)."""
         ...
 
+    def protect(self, invocation: Invocation, urns: list[str]) -> None:
+        """Set `protect` on these resources in the stack's state again (a retire that did not go ahead)."""
+        ...
+
     def resources(self, invocation: Invocation) -> list[Step]:
         """The resources in the stack's state (op "same"), [] when the stack has none."""
+        ...
+
+    def interrupt(self, signum: int) -> bool:
+        """Forward `signum` to the engine processes this runner is waiting for; False when there are none
+        (the Operator then stops the operation itself)."""
         ...
 
 
@@ -129,8 +139,13 @@ class PulumiRunner:
         self._check_packs(invocation)
         steps: list[Step] = []
         policy: list[str] = []
+        applied: list[str] = []  # resources the engine finished changing (an update that fails is partial)
 
         def on_event(event: Any) -> None:
+            done = getattr(event, "res_outputs_event", None)
+            if done is not None and done.metadata is not None and is_change(str(getattr(done.metadata.op, "value",
+                                                                                         done.metadata.op))):
+                applied.append(done.metadata.urn)
             pre = getattr(event, "resource_pre_event", None)
             if pre is not None and pre.metadata is not None:
                 meta = pre.metadata
@@ -166,7 +181,10 @@ class PulumiRunner:
             destroy = stack.destroy(on_event=on_event, **kwargs)
             return RunResult(ChangeSummary.from_steps(steps, dict(destroy.summary.resource_changes or {})))
         except auto.errors.CommandError as error:
-            raise _classify(error, invocation, policy) from None
+            failure = _classify(error, invocation, policy)
+            if isinstance(failure, RetryableFailure) and applied and invocation.operation in ("up", "destroy"):
+                failure.partial = len(applied)
+            raise failure from None
 
     def outputs(self, invocation: Invocation) -> dict[str, Any]:
         auto = _automation()
@@ -177,16 +195,33 @@ class PulumiRunner:
             raise _classify(error, invocation, []) from None
 
     def unprotect(self, invocation: Invocation, urns: list[str]) -> None:
+        self._state_command(invocation, "unprotect", urns)
+
+    def protect(self, invocation: Invocation, urns: list[str]) -> None:
+        self._state_command(invocation, "protect", urns)
+
+    def interrupt(self, signum: int) -> bool:
+        """SIGINT to every `pulumi` process this process started: the CLI cancels the update gracefully (the
+        resource operations in flight finish and the state is written); a second one stops it at once."""
+        found = pulumi_children()
+        for pid in found:
+            try:
+                os.kill(pid, signal.SIGINT)
+            except ProcessLookupError:
+                continue
+        return bool(found)
+
+    def _state_command(self, invocation: Invocation, verb: str, urns: list[str]) -> None:
+        """`pulumi state protect|unprotect --yes URN...` (several URNs at once since pulumi 3.170)."""
         if not urns:
             return
         auto = _automation()
         write_work_dir(invocation)
         stack = self._stack(invocation)
         try:
-            for urn in urns:
-                stack.workspace.pulumi_command.run(
-                    ["state", "unprotect", "--stack", invocation.stack.name, "--yes", "--non-interactive", urn],
-                    str(invocation.work_dir), dict(invocation.env))
+            stack.workspace.pulumi_command.run(
+                ["state", verb, "--stack", invocation.stack.name, "--yes", "--non-interactive", *urns],
+                str(invocation.work_dir), dict(invocation.env))
         except auto.errors.CommandError as error:
             raise _classify(error, invocation, []) from None
 
@@ -230,15 +265,52 @@ def _automation() -> Any:
     return auto
 
 
+def command_output(error: Exception) -> str:
+    """The stdout and stderr of a failed pulumi command, as the CLI wrote them (pulumi.automation's
+    CommandError holds them in its text, after ` stdout: ` and ` stderr: `)."""
+    text = str(error)
+    _, found, rest = text.partition("\n stdout: ")
+    if not found:
+        return text
+    stdout, _, stderr = rest.partition("\n stderr: ")
+    return f"{stdout}\n{stderr}"
+
+
 def _classify(error: Exception, invocation: Invocation, policy: list[str]) -> OperationError:
     auto = _automation()
-    text = str(error)
-    tail = "\n".join(line for line in text.strip().splitlines()[-12:])
+    output = command_output(error)
+    tail = "\n".join(line for line in output.strip().splitlines()[-12:])
     where = f"{invocation.operation} of {invocation.stack.key}"
     if isinstance(error, auto.errors.ConcurrentUpdateError):
         return StackLocked(f"{where}: another update holds the stack's lock in the backend")
     if policy:
         return RunFailed(f"{where} was stopped by policy:\n  " + "\n  ".join(policy))
-    if _TRANSIENT.search(text):
-        return TransientFailure(f"{where} failed transiently: {tail}")
+    reason = transient_reason(output)
+    if reason == "lock":
+        return StackLocked(f"{where}: another update holds the stack's lock in the backend")
+    if reason is not None:
+        return TransientFailure(f"{where} failed transiently ({reason}): {tail}")
     return RunFailed(f"{where} failed: {tail}")
+
+
+def pulumi_children(parent: int | None = None) -> list[int]:
+    """The `pulumi` processes whose parent is this process (Linux /proc; [] where it cannot tell)."""
+    parent = os.getpid() if parent is None else parent
+    found = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8", errors="replace") as stream:
+                stat = stream.read()
+        except OSError:
+            continue
+        name = stat[stat.find("(") + 1:stat.rfind(")")]
+        fields = stat[stat.rfind(")") + 2:].split()
+        if len(fields) > 1 and int(fields[1]) == parent and name == "pulumi":
+            found.append(int(entry))
+    return found

@@ -43,6 +43,7 @@ step's type. `state[stack]`: resources in the stack's state."""
     log: str | None = None
     calls: list[Invocation] = field(default_factory=list)
     unprotected: list[list[str]] = field(default_factory=list)
+    protected: list[list[str]] = field(default_factory=list)
 
     def _action(self, invocation: Invocation) -> str:
         for key in (invocation.stack.key, invocation.stack.name, f"{invocation.operation}:{invocation.stack.name}"):
@@ -92,6 +93,12 @@ step's type. `state[stack]`: resources in the stack's state."""
 
     def unprotect(self, invocation: Invocation, urns: list[str]) -> None:
         self.unprotected.append(list(urns))
+
+    def protect(self, invocation: Invocation, urns: list[str]) -> None:
+        self.protected.append(list(urns))
+
+    def interrupt(self, signum: int) -> bool:
+        return False
 
     def resources(self, invocation: Invocation) -> list[Step]:
         return [Step(SAME, _urn(invocation, t, n), _type(t), p)

@@ -89,3 +89,22 @@ def test_each_resource_is_named_once() -> None:
     rds = "aws:rds/instance:Instance"
     reasons = _reasons(_step("create-replacement", rds), _step("replace", rds), _step("delete-replaced", rds))
     assert reasons == [f"it replaces the stateful resource {rds} 'thing'"]
+
+
+def test_operation_types_are_the_engine_s_own() -> None:
+    """The Python SDK's OpType is the engine's list (pkg/resource/deploy/step.go); nothing else is an op."""
+    from pulumi.automation.events import OpType
+
+    from paybill_iac.automation.engine import NO_CHANGE_OPS, OPERATION_TYPES
+
+    assert set(OPERATION_TYPES) == {op.value for op in OpType}
+    assert "replace-replaced" not in DELETING_OPS
+    assert {"discard-replaced", "import-replacement", "read-replacement", "remove-pending-replace"} <= DELETING_OPS
+    assert not DELETING_OPS & NO_CHANGE_OPS
+    assert set(OPERATION_TYPES) - DELETING_OPS - NO_CHANGE_OPS == {"create", "update", "import"}
+
+
+@pytest.mark.parametrize("op", ["discard-replaced", "import-replacement", "a-new-engine-op"])
+def test_a_data_resource_lost_by_any_deleting_op_is_gated(op: str) -> None:
+    assert _reasons(_step(op, "aws:rds/instance:Instance"))
+    assert _reasons(_step(op, "aws:iam/role:Role", protect=True))

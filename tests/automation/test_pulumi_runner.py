@@ -102,13 +102,43 @@ def test_a_missing_pack_stops_the_run(env: Env, tmp_path: Path, monkeypatch: pyt
         PulumiRunner().run(auto.invocation("up", StackRef.tenant("acme")))
 
 
+def _failed(stderr: str, stdout: str = "") -> Exception:
+    from pulumi.automation.errors import create_command_error
+
+    return create_command_error(CommandResult(stdout, stderr, 255))
+
+
 @pytest.mark.parametrize(("error", "expected"), [
-    (auto_errors.ConcurrentUpdateError(CommandResult("", "the stack is currently locked by 1 lock(s)", 255)),
-     StackLocked),
-    (auto_errors.CommandError(CommandResult("", "error: 503 Service Unavailable", 255)), TransientFailure),
-    (auto_errors.CommandError(CommandResult("", "read tcp: i/o timeout", 255)), TransientFailure),
-    (auto_errors.CommandError(CommandResult("", "error: InvalidParameterValue: bad size", 1)), RunFailed),
+    # the backend's lock conflict and its 429 / 5xx, in the CLI's own error lines: retried
+    (_failed("the stack is currently locked by 1 lock(s)"), StackLocked),
+    (_failed("error: [409] Conflict: Another update is currently in progress."), StackLocked),
+    (_failed("error: [503] Service Unavailable: the Pulumi Cloud is unavailable"), TransientFailure),
+    (_failed("error: getting stack: [429] Too Many Requests"), TransientFailure),
+    (_failed("error: [502] Bad Gateway"), TransientFailure),
+    # everything else: not retried
+    (_failed("error: InvalidParameterValue: bad size"), RunFailed),
+    (_failed("read tcp: i/o timeout"), RunFailed),  # no error line of the CLI's
+    (_failed("error: 503 Service Unavailable"), RunFailed),  # not the backend's [status] form
+    (_failed("error: update failed", "  aws:s3/bucket:Bucket (pb-503-data):\n    error: creating bucket pb-503-data: "
+             "timeout while waiting for state to become 'available'"), RunFailed),
+    (_failed("error: update failed", "  aws:rds/instance:Instance (db):\n    error: [503] operation error RDS: "
+             "CreateDBInstance, https response error StatusCode: 503"), RunFailed),  # a cloud's 503, indented
+    (_failed("error: bucket pb-503-data already exists"), RunFailed),
 ])
-def test_errors_are_classified(env: Env, error: Exception, expected: type) -> None:
+def test_only_the_cli_s_own_error_lines_decide_a_retry(env: Env, error: Exception, expected: type) -> None:
     invocation = env.make().invocation("up", StackRef.tenant("acme"))
     assert type(_classify(error, invocation, [])) is expected
+
+
+def test_a_failed_up_that_changed_resources_is_partial(env: Env, packs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Failing(FakeStack):
+        def up(self, on_event: Any = None, **kwargs: Any) -> Any:
+            on_event(EngineEvent.from_json({"sequence": 1, "timestamp": 0, "resOutputsEvent": {"metadata": {
+                "op": "create", "urn": DB_URN, "type": "aws:rds/instance:Instance", "provider": ""}}}))
+            raise _failed("error: [503] Service Unavailable")
+
+    monkeypatch.setattr(PulumiRunner, "_stack", staticmethod(lambda invocation: Failing()))
+    auto = env.make(policy_dir=packs)
+    with pytest.raises(TransientFailure) as failed:
+        PulumiRunner().run(auto.invocation("up", StackRef.tenant("acme")))
+    assert failed.value.partial == 1
