@@ -408,11 +408,13 @@ def tenant_names(cloud: str, org: str, tenant_id: str, isolation: str) -> Mappin
 @cache
 def _names_for(cloud: str, org: str, owner: str, shape: str) -> Mapping[str, str]:
     names = {}
-    for key, kind, purpose, (rule, head, tail, swap, hyphens) in _name_plan(cloud, org, shape):
-        # physical_name, inlined: a catalog of 10,000 tenants asks for 150,000 names
+    valid = ID_MIN_LEN <= len(owner) <= ID_MAX_LEN and ID_PATTERN.fullmatch(owner) is not None
+    for key, kind, purpose, (rule, head, tail, swap, hyphens), fits in _name_plan(cloud, org, shape):
+        # physical_name, inlined: a catalog of 10,000 tenants asks for 200,000 names
         if swap is not None and (hyphens or "-" not in owner):
             name = head + (owner.replace("-", swap) if swap else owner) + tail
-            if rule.passes(name):
+            # A valid id of a length that `fits` makes a name the rule accepts (see _fits): no check
+            if (valid and fits is not None and fits[0] <= len(owner) <= fits[1]) or rule.passes(name):
                 names[key] = name
                 continue
         names[key] = _derive(rule, kind, org, owner, purpose)
@@ -421,13 +423,60 @@ def _names_for(cloud: str, org: str, owner: str, shape: str) -> Mapping[str, str
 
 
 @cache
-def _name_plan(cloud: str, org: str, shape: str) -> tuple[tuple[str, str, str, Any], ...]:
-    """(key, kind, purpose, _joiner(kind, org, purpose)) of each name an owner of `shape` has on `cloud`."""
+def _name_plan(cloud: str, org: str, shape: str) -> tuple[tuple[str, str, str, Any, tuple[int, int] | None], ...]:
+    """(key, kind, purpose, _joiner(kind, org, purpose), _fits(...)) of each name an owner of `shape` has
+    on `cloud`."""
     plan = []
     for key, (kind, purpose) in NAME_SETS[cloud].items():
         purpose = f"{shape}-{purpose}" if shape else purpose
-        plan.append((key, kind, purpose, _joiner(kind, org, purpose)))
+        joiner = _joiner(kind, org, purpose)
+        plan.append((key, kind, purpose, joiner, _fits(*joiner)))
     return tuple(plan)
+
+
+_ID_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def _fits(rule: NameRule, head: str, tail: str, swap: str | None, hyphens: bool) -> tuple[int, int] | None:
+    """(shortest, longest) id for which head + id + tail (hyphens as `swap` says) passes `rule` for every
+    valid id (ID_PATTERN: lowercase letters, digits, single inner hyphens, a letter first); None when
+    some valid id could fail it whatever its length, so each name is checked.
+
+    Proof, rule by rule (`problem`), for a valid id of a length in the range:
+    - the length is within the rule's;
+    - the name starts with the rule's literal prefix (head does);
+    - charset: the core's first character is head's, its last tail's, and every other character is of
+      head, tail or the id, whose characters (letters, digits, the hyphen or what replaces it) are all
+      allowed;
+    - no doubled separator: none in head or tail, and an id has none, starts with a letter and ends
+      with a letter or digit, so none forms where they meet;
+    - reserved prefixes and suffixes: the name is lowercase; a reserved prefix is neither a prefix of
+      head nor longer and starting with head (the only ways the name could start with it), and
+      likewise for suffixes and tail;
+    - reserved words inside and reserved patterns could lie across the id: such rules get None.
+    """
+    if swap is None or rule.forbidden_substrings or rule.forbidden_patterns or rule.max_len < 2:
+        return None
+    core_head = head[len(rule.prefix):] if head.startswith(rule.prefix) else ""
+    if not core_head or not tail or head != head.lower() or tail != tail.lower():
+        return None
+
+    def allowed(chars: str, cls: str) -> bool:
+        return all(re.fullmatch(f"[{cls}]", char, re.ASCII) for char in chars)
+
+    id_chars = _ID_CHARS + ((swap or "-") if hyphens else "")
+    if not (allowed(core_head[0], rule.first) and allowed(tail[-1], rule.last)
+            and allowed(core_head[1:] + tail[:-1] + id_chars, rule.allowed)):
+        return None
+    if rule.no_double_sep and rule.sep and (rule.sep * 2 in core_head or rule.sep * 2 in tail):
+        return None
+    if any(head.startswith(bad) or bad.startswith(head) for bad in rule.forbidden_prefixes):
+        return None
+    if any(tail.endswith(bad) or bad.endswith(tail) for bad in rule.forbidden_suffixes):
+        return None
+    shortest = max(ID_MIN_LEN, rule.min_len - len(head) - len(tail))
+    longest = min(ID_MAX_LEN, rule.max_len - len(head) - len(tail))
+    return (shortest, longest) if shortest <= longest else None
 
 
 def name_kind(cloud: str, key: str) -> str:
