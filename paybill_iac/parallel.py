@@ -9,18 +9,36 @@ for them a pool's start-up (tens of milliseconds) would be a sizeable share of t
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 PARALLEL_THRESHOLD = 2000
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside: for batches that allocate hundreds of thousands of objects
+    (a catalog's models, parsed YAML, rendered files) and drop few. The collector would walk them all
+    again every few thousand allocations, for nothing: a tenth of `paybill-iac validate`. Forked
+    workers inherit the pause, which also keeps the collector from writing to (and so copying) the
+    pages they share with their parent."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def workers() -> int:

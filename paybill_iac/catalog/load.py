@@ -28,7 +28,7 @@ from paybill_iac.catalog.yamlio import YamlProblem, load_file
 from paybill_iac.model import naming
 from paybill_iac.model.catalog import Catalog, Cell, Plan, Settings, Tenant, _describe
 from paybill_iac.model.errors import CatalogError, CatalogIssue
-from paybill_iac.parallel import map_chunks
+from paybill_iac.parallel import gc_paused, map_chunks
 
 # --- reading ------------------------------------------------------------------------------------
 
@@ -247,8 +247,12 @@ OWN_SHARE = 0.45
 
 def load_catalog(path: str | os.PathLike[str], *, check_placements: bool = True) -> Catalog:
     """Load, validate and place the catalog at `path`; raise CatalogError with every problem found."""
+    with gc_paused():
+        return _load_catalog(Path(path), check_placements)
+
+
+def _load_catalog(root: Path, check_placements: bool) -> Catalog:
     global _JOB
-    root = Path(path)
     if not root.is_dir():
         raise CatalogError([CatalogIssue(str(root), "catalog", "", "", "is not a directory")])
     reader = _Reader(root)
