@@ -32,7 +32,7 @@ __all__ = [
     "PolicyContext", "accounts_of", "context_from_config", "context_from_spec", "unknown_context",
 ]
 
-ACCOUNT_KINDS = ("aws", "azure_tenant", "azure_subscription", "gcp_project", "oci_tenancy")
+ACCOUNT_KINDS = ("aws", "azure_tenant", "azure_subscription", "gcp_project", "oci_tenancy", "oci_home_region")
 """The kinds of the organisation's accounts a context lists (PolicyContext.accounts)."""
 
 DEFAULT_MAX_RESOURCES = 80
@@ -147,6 +147,7 @@ def accounts_of(spec: TenantSpec | CellSpec) -> dict[str, tuple[str, ...]]:
 
     found = {"aws": listed("account_ids"), "azure_tenant": listed("tenant_id"),
              "azure_subscription": listed("subscription_ids"), "gcp_project": listed("project"),
+             "oci_home_region": listed("home_region"),
              "oci_tenancy": listed("tenancy_id") or tuple(
                  item for item in listed("parent_compartment_id") if item.startswith("ocid1.tenancy."))}
     return {kind: values for kind, values in found.items() if values}

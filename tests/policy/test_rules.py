@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - the tables of rule cases read best one case per entry
 """Every rule: a compliant baseline (what the components build for an example tenant or cell) and one
 test per violating change. The table must name every registered rule."""
 
@@ -5,17 +6,31 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 from collections.abc import Callable
 from typing import Any
 
 import paybill_policies as policies
 import pytest
-from paybill_policies.evaluate import get
 
 from paybill_iac.policy_context import context_from_catalog
-
-Change = Callable[[list[Any], Any], tuple[list[Any], Any]]
+from tests.policy.changes import (  # noqa: F401 - the changes the table uses
+    _CATALOG,
+    _STACKS,
+    Change,
+    add,
+    become,
+    both,
+    drop,
+    duplicate,
+    edit_document,
+    edit_input,
+    foreign_reference,
+    marker,
+    set_input,
+    set_option,
+    unknown_stack,
+    with_context,
+)
 
 SILO = {"aws": "cyberdyne", "azure": "tyrell", "gcp": "soylent", "oci": "oscorp"}
 POOLED = {"aws": "acme", "azure": "globex", "gcp": "initech", "oci": "umbrella"}
@@ -27,141 +42,6 @@ PROVIDER_REGION = {"aws": "region", "azure": "location", "gcp": "region", "oci":
 OTHER_REGION = {"aws": "ap-southeast-2", "azure": "australiaeast", "gcp": "asia-east1", "oci": "ap-tokyo-1"}
 FOREIGN_TYPE = {"aws": "aws:ec2/instance:Instance", "azure": "azure-native:compute:VirtualMachine",
                 "gcp": "gcp:compute/instance:Instance", "oci": "oci:Core/instance:Instance"}
-
-
-# --- changes -----------------------------------------------------------------------------------
-
-
-def _set(inputs: dict[str, Any], path: str, value: Any) -> None:
-    keys = path.split(".")
-    for key in keys[:-1]:
-        inputs = inputs.setdefault(key, {})
-    if value is None:
-        inputs.pop(keys[-1], None)
-    else:
-        inputs[keys[-1]] = value
-
-
-def set_input(type_token: str, path: str, value: Any, which: int = 0) -> Change:
-    """Set (None: remove) input `path` of the `which`-th resource of `type_token`."""
-    def change(resources: list[Any], context: Any) -> tuple[list[Any], Any]:
-        matching = [index for index, item in enumerate(resources) if item.type == type_token]
-        assert matching, f"no {type_token} in the stack"
-        index = matching[which]
-        inputs = copy.deepcopy(resources[index].inputs)
-        _set(inputs, path, value)
-        resources[index] = dataclasses.replace(resources[index], inputs=inputs)
-        return resources, context
-    return change
-
-
-def edit_input(type_token: str, edit: Callable[[dict[str, Any]], None]) -> Change:
-    def change(resources: list[Any], context: Any) -> tuple[list[Any], Any]:
-        index = next(index for index, item in enumerate(resources) if item.type == type_token)
-        inputs = copy.deepcopy(resources[index].inputs)
-        edit(inputs)
-        resources[index] = dataclasses.replace(resources[index], inputs=inputs)
-        return resources, context
-    return change
-
-
-def edit_document(type_token: str, key: str, edit: Callable[[dict[str, Any]], None]) -> Change:
-    def change_inputs(inputs: dict[str, Any]) -> None:
-        document = json.loads(inputs[key])
-        edit(document)
-        inputs[key] = json.dumps(document)
-    return edit_input(type_token, change_inputs)
-
-
-def set_option(type_token: str, **options: Any) -> Change:
-    def change(resources: list[Any], context: Any) -> tuple[list[Any], Any]:
-        index = next(index for index, item in enumerate(resources) if item.type == type_token)
-        resources[index] = dataclasses.replace(resources[index], **options)
-        return resources, context
-    return change
-
-
-def drop(type_token: str) -> Change:
-    def change(resources: list[Any], context: Any) -> tuple[list[Any], Any]:
-        return [item for item in resources if item.type != type_token], context
-    return change
-
-
-def add(type_token: str, inputs: dict[str, Any], name: str = "added") -> Change:
-    def change(resources: list[Any], context: Any) -> tuple[list[Any], Any]:
-        urn = f"urn:pulumi:{context.stack}::{context.project}::{type_token}::{name}"
-        return [*resources, policies.ResourceView(urn, type_token, name, copy.deepcopy(inputs), protect=True)], context
-    return change
-
-
-def duplicate(type_token: str) -> Change:
-    def change(resources: list[Any], context: Any) -> tuple[list[Any], Any]:
-        original = next(item for item in resources if item.type == type_token)
-        return [*resources, dataclasses.replace(original, urn=original.urn + "-copy", name=original.name + "-copy")], \
-            context
-    return change
-
-
-def with_context(**fields: Any) -> Change:
-    def change(resources: list[Any], context: Any) -> tuple[list[Any], Any]:
-        return resources, dataclasses.replace(context, **fields)
-    return change
-
-
-def unknown_stack() -> Change:
-    def change(resources: list[Any], context: Any) -> tuple[list[Any], Any]:
-        return resources, policies.unknown_context(context.project, context.stack, context.actor)
-    return change
-
-
-def become(stack: str) -> Change:
-    """Swap in another example stack (the cell), keeping the actor."""
-    def change(resources: list[Any], context: Any) -> tuple[list[Any], Any]:
-        return list(_STACKS[stack].resources), context_from_catalog(
-            _CATALOG[0], _STACKS[stack].project, stack, context.actor)
-    return change
-
-
-def both(*changes: Change) -> Change:
-    def change(resources: list[Any], context: Any) -> tuple[list[Any], Any]:
-        for step in changes:
-            resources, context = step(resources, context)
-        return resources, context
-    return change
-
-
-def foreign_reference(cloud: str) -> Change:
-    def change(resources: list[Any], context: Any) -> tuple[list[Any], Any]:
-        other = sorted(name for name in context.foreign_names if "-" in name)[0]
-        index = next(index for index, item in enumerate(resources) if item.type == DB[cloud])
-        inputs = copy.deepcopy(resources[index].inputs)
-        inputs["description"] = f"restore from {other}"
-        resources[index] = dataclasses.replace(resources[index], inputs=inputs)
-        return resources, context
-    return change
-
-
-def marker(cloud: str, key: str, value: Any) -> Change:
-    from paybill_iac.model.resource_facts import facts_for
-
-    def tag_property(type_token: str) -> str | None:
-        facts = facts_for(type_token)
-        return facts.tag_property if facts is not None and facts.cloud == cloud else None
-
-    def change(resources: list[Any], context: Any) -> tuple[list[Any], Any]:
-        index = next(index for index, item in enumerate(resources) if tag_property(item.type))
-        path = tag_property(resources[index].type)
-        assert path is not None
-        inputs = copy.deepcopy(resources[index].inputs)
-        tags = dict(get(inputs, path) or {})
-        if value is None:
-            tags.pop(key)
-        else:
-            tags[key] = value
-        _set(inputs, path, tags)
-        resources[index] = dataclasses.replace(resources[index], inputs=inputs)
-        return resources, context
-    return change
 
 
 # --- the table ---------------------------------------------------------------------------------
@@ -190,15 +70,56 @@ def _common(cloud: str) -> dict[str, Case]:
         f"{cloud}-provider-region-within-plan": Case(silo, {
             "the provider deploys to another region": set_input(provider, PROVIDER_REGION[cloud],
                                                                 OTHER_REGION[cloud])}),
-        f"{cloud}-stack-known-to-catalog": Case(silo, {"the catalog has no such stack": unknown_stack()}),
         f"{cloud}-database-instance-count-within-plan": Case(silo, {"a second instance": duplicate(DB[cloud])}),
-        f"{cloud}-resource-type-allowed-for-agent": Case(silo, {
-            "a type off the allow-list": add(FOREIGN_TYPE[cloud], {})}, actor=agent),
         f"{cloud}-stateful-resource-protected-for-agent": Case(silo, stateful, actor=agent),
-        f"{cloud}-stack-resource-count-within-cap": Case(silo, {"above the cap": with_context(max_resources=3)},
-                                                         actor=agent),
         f"{cloud}-cell-stack-unchanged-by-agent": Case(silo, {"a cell stack": become(CELL[cloud])}, actor=agent),
     }
+
+
+def _new() -> dict[str, Case]:
+    """The rules of issue 14 the bypass table does not already reach."""
+    agent = "agent:claude"
+    firewall = {"network": "x", "direction": "INGRESS", "allows": [{"protocol": "tcp", "ports": ["5432"]}],
+                "sourceRanges": ["0.0.0.0/1", "128.0.0.0/1"]}
+    return {
+        "any-stack-known-to-catalog-for-isolation": Case("tyrell", {"unknown": unknown_stack()}),
+        "any-stack-known-to-catalog-for-agent": Case("tyrell", {"unknown": unknown_stack()}, actor=agent),
+        "any-stack-resource-count-within-cap": Case("cyberdyne", {"above the cap": with_context(max_resources=3)},
+                                                    actor=agent),
+        "azure-provider-settings-within-organisation": Case("tyrell", {
+            "no location": set_input("pulumi:providers:azure-native", "location", None),
+            "another subscription": set_input("pulumi:providers:azure-native", "subscriptionId",
+                                              "99999999-9999-4999-8999-999999999999")}),
+        "gcp-provider-settings-within-organisation": Case("soylent", {
+            "another project": set_input("pulumi:providers:gcp", "project", "someone-elses"),
+            "no region": set_input("pulumi:providers:gcp", "region", None)}),
+        "oci-provider-settings-within-organisation": Case("oscorp", {
+            "no region": set_input("pulumi:providers:oci", "region", None),
+            "another tenancy": set_input("pulumi:providers:oci", "tenancyOcid", "ocid1.tenancy.oc1..evil")}),
+        "gcp-compute-firewall-no-public-ingress": Case("soylent", {
+            "the internet in two halves": add("gcp:compute/firewall:Firewall", firewall)}),
+        "gcp-resource-not-targeting-cell": Case("wayne", {
+            "a grant on the cell's key": add("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", {
+                "cryptoKeyId": "projects/pb-tenants-prod/locations/europe-west1/keyRings/pb-gcp-euw1-a-ring/cryptoKeys/"
+                               "pb-gcp-euw1-a-data", "role": "roles/cloudkms.cryptoKeyEncrypterDecrypter",
+                "member": "serviceAccount:pb-wayne-b-app@pb-tenants-prod.iam.gserviceaccount.com"})}),
+        "oci-resource-not-targeting-cell": Case("umbrella", {
+            "a lifecycle policy on the cell's bucket": add("oci:ObjectStorage/objectLifecyclePolicy:ObjectLifecyclePolicy",
+                                                           {"bucket": "pb-oci-fra-a-data", "namespace": "pbtenancy"})}),
+    }
+
+
+def _any() -> dict[str, Case]:
+    from tests.policy.test_bypasses import BYPASSES
+
+    found: dict[str, Case] = {}
+    for bypass in BYPASSES:
+        if bypass.human == "shown":
+            continue  # undecided, not a violation: test_bypasses judges it
+        case = found.setdefault(bypass.rule, Case(bypass.stack, {}, actor="agent:x" if bypass.agent_only else "human"))
+        if case.stack == bypass.stack:
+            case.changes[bypass.label] = bypass.change
+    return found
 
 
 def _aws() -> dict[str, Case]:
@@ -458,10 +379,13 @@ CASES.update(_aws())
 CASES.update(_azure())
 CASES.update(_gcp())
 CASES.update(_oci())
-
-_STACKS: dict[str, Any] = {}
-_CATALOG: list[Any] = []
-
+CASES.update(_new())
+for _rule_id, _case in _any().items():
+    if _rule_id in CASES:
+        if CASES[_rule_id].actor == _case.actor and CASES[_rule_id].stack == _case.stack:
+            CASES[_rule_id].changes.update(_case.changes)
+    else:
+        CASES[_rule_id] = _case
 
 @pytest.fixture
 def stacks(example_stacks: dict[str, Any], catalog: Any) -> dict[str, Any]:

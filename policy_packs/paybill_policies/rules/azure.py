@@ -148,7 +148,8 @@ def _lock_scope(lock: ResourceView) -> str:
 def _lock_covers(lock: ResourceView, server: ResourceView) -> bool:
     """Whether `lock` covers `server`: it depends on it, or its scope (or resource group) names it.
     Never vacuous: with neither a dependency nor a scope, the lock covers nothing."""
-    if server.urn in lock.dependencies or any(server.urn in urns for urns in lock.property_dependencies.values()):
+    scoped_by = lock.property_dependencies.get("scope")
+    if server.urn in (scoped_by if scoped_by is not None else lock.dependencies):
         return True
     name, group = _server_identity(server)
     if lock.canonical_type != LOCKS[0]:

@@ -194,6 +194,8 @@ def region_within_plan(cloud: str, resource: ResourceView, context: PolicyContex
             if region not in planned:
                 return [f"{key} '{value}' is not in the regions {plan_of(context)} allows "
                         f"({', '.join(limits.regions)})."]
+        if cloud == "oci" and resource.is_provider:  # OCI identity lives in the tenancy's home region
+            allowed |= {normal_region(item) for item in context.accounts.get("oci_home_region", ())}
         if allowed and region not in allowed:
             return [f"{key} '{value}' is not the region the catalog places {context.kind} "
                     f"'{context.stack}' in ('{context.region}')."]

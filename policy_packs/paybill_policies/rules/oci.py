@@ -43,7 +43,11 @@ TEMPLATES = tuple(re.compile(pattern) for pattern in (
     rf"Allow service objectstorage-[a-z]{{2}}-[a-z]+-[0-9]+ to use keys in compartment id {_OCID} where "
     rf"target\.key\.id = '{_OCID}'",
 ))
-TEMPLATE_MATCHING_RULE = re.compile(rf"ALL \{{resource\.compartment\.id = '{_OCID}'\}}")
+TEMPLATE_MATCHING_RULE = re.compile(
+    rf"ALL \{{resource\.compartment\.id = '{_OCID}'\}}"
+    rf"|ANY \{{instance\.compartment\.id = '{_OCID}', resource\.compartment\.id = '{_OCID}'\}}"
+    rf"|ALL \{{resource\.type = 'postgresqldbsystem', resource\.compartment\.id = '{_OCID}'\}}")
+"""One compartment's workloads (instances and other resources), or its PostgreSQL DB systems."""
 
 
 def _statements(resource: ResourceView) -> list[str]:
