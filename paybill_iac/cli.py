@@ -126,6 +126,7 @@ def _register_others(cli: click.Group) -> None:
     cli.add_command(__import__("paybill_iac.cli_policy", fromlist=["policy"]).policy)
     __import__("paybill_iac.cli_ops", fromlist=["register"]).register(cli)
     cli.add_command(__import__("paybill_iac.cli_db", fromlist=["db"]).db)
+    __import__("paybill_iac.cli_service", fromlist=["register"]).register(cli)
     # end of registered commands
 
 
