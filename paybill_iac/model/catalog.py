@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from paybill_iac.model import naming
+from paybill_iac.model import naming, regions
 
 Cloud = Literal["aws", "azure", "gcp", "oci"]
 Isolation = Literal["pooled", "bridge", "silo"]
@@ -76,6 +76,13 @@ class _Model(BaseModel):
 _GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 
+def _oci_region(value: str) -> str:
+    problem = regions.region_problem("oci", value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
 class Accounts(_Model):
     """Account-level settings per cloud that stacks need (none of them secret)."""
 
@@ -87,6 +94,9 @@ class Accounts(_Model):
     """OCID of the compartment (or tenancy) under which tenant and cell compartments are created."""
     oci_tenancy_id: Annotated[str, Field(strict=True, pattern=r"^ocid1\.tenancy\.")] | None = None
     """OCID of the tenancy: OCI keeps dynamic groups there (defaults to the parent when it is the tenancy)."""
+    oci_home_region: Annotated[str, Field(strict=True), AfterValidator(_oci_region)] | None = None
+    """The tenancy's home region: OCI creates, changes and deletes compartments, dynamic groups and
+    policies only there (403 elsewhere), so the stacks manage them through a provider in this region."""
     aws_account_ids: list[Annotated[str, Field(strict=True, pattern=r"^[0-9]{12}$")]] | None = None
     """The organisation's AWS accounts: the only accounts a grant, a trust policy or a provider may name
     (the policies refuse any other; without this list they refuse every account principal)."""
@@ -111,6 +121,8 @@ class Accounts(_Model):
             tenancy = self.oci_tenancy_id or (
                 self.oci_parent_compartment_id if self.oci_parent_compartment_id.startswith("ocid1.tenancy.") else None)
             account = {"parent_compartment_id": self.oci_parent_compartment_id}
+            if self.oci_home_region:
+                account["home_region"] = self.oci_home_region
             return account | ({"tenancy_id": tenancy} if tenancy else {})
         return {}
 
@@ -230,6 +242,10 @@ class Catalog:
     tenants: dict[str, Tenant]
     placements: dict[str, str] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)  # "tenant:<id>" / "plan:<id>" / "cell:<id>" -> file
+    generations: dict[str, int] = field(default_factory=dict)
+    """Tenant or cell id -> the generation of its names the cloud never frees (naming.NEVER_FREED); absent
+    means 0. Kept with the placements (a plan change that moves a tenant between isolation models, or a
+    cell created again, takes the next generation, and an offboarded tenant keeps its last one)."""
 
     def tenant_file(self, tenant_id: str) -> Path:
         return self.root / "tenants" / f"{tenant_id}.yaml"

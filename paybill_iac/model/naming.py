@@ -203,6 +203,9 @@ RULES: dict[str, NameRule] = {
     ),
     # Management locks: up to 260 characters, none of < > % & : \ ? /.
     "azure.lock": NameRule("management lock", 260, "-", "a-z0-9-"),
+    # On-demand backups of a PostgreSQL flexible server (the API's example: "ondemandbackup-20250601T183022"):
+    # kept to letters, digits and hyphens, a letter or digit first.
+    "azure.backup": NameRule("flexible server backup", 128, "-", "a-z0-9-", first="a-z0-9"),
     # Google Cloud
     "gcp.bucket": NameRule(
         "Cloud Storage bucket", 63, "-", "a-z0-9-", first="a-z0-9", min_len=3, globally_unique=True,
@@ -314,6 +317,8 @@ NAME_SETS: dict[str, dict[str, tuple[str, str]]] = {
         "db_subnet_group": ("aws.rds_subnet_group", "db"),
         "db_parameter_group": ("aws.rds_parameter_group", "db"),
         "db_final_snapshot": ("aws.rds_snapshot", "db-final"),
+        # the snapshot taken when the tenant is offboarded (aws.rds.Snapshot, kept until retention end)
+        "db_backup": ("aws.rds_snapshot", "db-offboard"),
         "db_admin": ("aws.rds_master_user", "admin"),
         "database": ("postgres.identifier", "db"),
         "db_user": ("postgres.identifier", "app"),
@@ -338,6 +343,8 @@ NAME_SETS: dict[str, dict[str, tuple[str, str]]] = {
         "key_identity": ("azure.identity", "cmk"),
         "db_admin": ("azure.identity", "db-admin"),
         "db_lock": ("azure.lock", "db-lock"),
+        # the on-demand backup taken when the tenant is offboarded
+        "db_backup": ("azure.backup", "db-offboard"),
     },
     "gcp": {
         "network": ("gcp.network", "net"),
@@ -377,7 +384,26 @@ NAME_SETS: dict[str, dict[str, tuple[str, str]]] = {
         "service_policy": ("oci.iam", "svc"),
         # the on-demand backup taken when a tenant is offboarded (OCI has no final-backup-on-delete)
         "final_backup": ("oci.display_name", "db-final"),
+        # a silo or bridge tenant's application login: its own Vault-generated secret (never the admin's),
+        # named as the data plane names it
+        "db_app_secret": ("oci.display_name", "db-app"),
+        # the DB system's own identity: a dynamic group of the compartment's PostgreSQL DB systems and the
+        # policy letting them use the storage key and read the administrator secret
+        "db_dynamic_group": ("oci.iam", "db"),
+        "db_policy": ("oci.iam", "db"),
     },
+}
+
+# Names the cloud keeps taken after the resource is gone (GCP KMS key rings and keys are never deleted;
+# an Azure key vault is soft-deleted with purge protection for 90 days and its resource group is kept
+# with it; an RDS final snapshot is kept for its retention; an OCI compartment holding a kept vault is
+# never deleted) or that a retired shape keeps: a shape provisioned again gets a new generation, whose
+# suffix (`-g<n>`) these names carry. Generation 0 has no suffix, so existing stacks keep their names.
+NEVER_FREED: dict[str, tuple[str, ...]] = {
+    "aws": ("db_final_snapshot",),
+    "azure": ("resource_group", "key_vault"),
+    "gcp": ("key_ring", "key"),
+    "oci": ("compartment",),
 }
 
 
@@ -479,6 +505,23 @@ def _fits(rule: NameRule, head: str, tail: str, swap: str | None, hyphens: bool)
     return (shortest, longest) if shortest <= longest else None
 
 
+def with_generation(cloud: str, org: str, owner: str, shape: str, generation: int,
+                    names: Mapping[str, str]) -> dict[str, str]:
+    """`names` (an owner's, in `shape`: a SHAPE_TAGS value, "" for a cell) with the names the cloud never
+    frees (NEVER_FREED) moved to `generation` (`<purpose>-g<n>`); generation 0 changes nothing."""
+    if generation < 0:
+        raise ValueError(f"a generation is 0 or more, got {generation}")
+    found = dict(names)
+    if generation == 0:
+        return found
+    for key in NEVER_FREED[cloud]:
+        if key in found:
+            kind, purpose = NAME_SETS[cloud][key]
+            base = f"{shape}-{purpose}" if shape else purpose
+            found[key] = physical_name(kind, org, owner, f"{base}-g{generation}")
+    return found
+
+
 def name_kind(cloud: str, key: str) -> str:
     """The rule kind behind names_for(...)[key], for collision checks and messages."""
     return NAME_SETS[cloud][key][0] if key in NAME_SETS[cloud] else "object.prefix"
@@ -489,18 +532,19 @@ def name_kind(cloud: str, key: str) -> str:
 # components read and compares). The other names of NAME_SETS are reserved all the same (the
 # collision check covers them) for what the workflows create outside the stack (final backups).
 NAMES_USED: dict[tuple[str, str], tuple[str, ...]] = {
-    ("aws", "silo"): ("bucket", "database", "db_admin", "db_final_snapshot", "db_instance", "db_parameter_group",
-                      "db_subnet_group", "db_user", "key_alias", "network", "policy", "role", "security_group"),
-    ("aws", "bridge"): ("bucket", "database", "db_admin", "db_final_snapshot", "db_instance", "db_parameter_group",
-                        "db_subnet_group", "db_user", "key_alias", "policy", "role"),
+    ("aws", "silo"): ("bucket", "database", "db_admin", "db_backup", "db_final_snapshot", "db_instance",
+                      "db_parameter_group", "db_subnet_group", "db_user", "key_alias", "network", "policy", "role",
+                      "security_group"),
+    ("aws", "bridge"): ("bucket", "database", "db_admin", "db_backup", "db_final_snapshot", "db_instance",
+                        "db_parameter_group", "db_subnet_group", "db_user", "key_alias", "policy", "role"),
     ("aws", "pooled"): ("database", "db_user", "policy", "prefix", "role", "secret"),
     ("aws", "cell"): ("bucket", "database", "db_admin", "db_final_snapshot", "db_instance", "db_parameter_group",
                       "db_subnet_group", "db_user", "key_alias", "network", "security_group"),
-    ("azure", "silo"): ("container", "database", "db_admin", "db_lock", "db_server", "db_user", "dns_zone", "identity",
-                        "key", "key_identity", "key_vault", "network", "network_security_group", "resource_group",
-                        "storage_account", "subnet"),
-    ("azure", "bridge"): ("container", "database", "db_admin", "db_lock", "db_server", "db_user", "identity", "key",
-                          "key_identity", "key_vault", "resource_group", "storage_account"),
+    ("azure", "silo"): ("container", "database", "db_admin", "db_backup", "db_lock", "db_server", "db_user", "dns_zone",
+                        "identity", "key", "key_identity", "key_vault", "network", "network_security_group",
+                        "resource_group", "storage_account", "subnet"),
+    ("azure", "bridge"): ("container", "database", "db_admin", "db_backup", "db_lock", "db_server", "db_user",
+                          "identity", "key", "key_identity", "key_vault", "resource_group", "storage_account"),
     ("azure", "pooled"): ("container", "database", "db_user", "identity", "prefix", "resource_group"),
     ("azure", "cell"): ("container", "database", "db_admin", "db_lock", "db_server", "db_user", "dns_zone", "key",
                         "key_identity", "key_vault", "network", "network_security_group", "resource_group",
@@ -510,14 +554,15 @@ NAMES_USED: dict[tuple[str, str], tuple[str, ...]] = {
     ("gcp", "bridge"): ("bucket", "db_instance", "key", "key_ring", "service_account"),
     ("gcp", "pooled"): ("database", "prefix", "service_account"),
     ("gcp", "cell"): ("bucket", "db_instance", "key", "key_ring", "network", "private_range", "subnetwork"),
-    ("oci", "silo"): ("bucket", "compartment", "db_admin", "db_system", "dns_label", "dynamic_group", "final_backup",
-                      "key", "network", "nsg", "policy", "secret", "security_list", "service_policy", "subnet",
-                      "vault"),
-    ("oci", "bridge"): ("bucket", "compartment", "db_admin", "db_system", "dynamic_group", "final_backup", "key",
-                        "policy", "secret", "service_policy", "vault"),
+    ("oci", "silo"): ("bucket", "compartment", "database", "db_admin", "db_app_secret", "db_dynamic_group",
+                      "db_policy", "db_system", "db_user", "dns_label", "dynamic_group", "final_backup", "key",
+                      "network", "nsg", "policy", "secret", "security_list", "service_policy", "subnet", "vault"),
+    ("oci", "bridge"): ("bucket", "compartment", "database", "db_admin", "db_app_secret", "db_dynamic_group",
+                        "db_policy", "db_system", "db_user", "dynamic_group", "final_backup", "key", "policy", "secret",
+                        "service_policy", "vault"),
     ("oci", "pooled"): ("compartment", "database", "db_user", "dynamic_group", "policy", "prefix", "secret"),
-    ("oci", "cell"): ("bucket", "compartment", "db_admin", "db_system", "dns_label", "key", "network", "nsg", "secret",
-                      "security_list", "service_policy", "subnet", "vault"),
+    ("oci", "cell"): ("bucket", "compartment", "db_admin", "db_dynamic_group", "db_policy", "db_system", "dns_label",
+                      "key", "network", "nsg", "secret", "security_list", "service_policy", "subnet", "vault"),
 }
 
 

@@ -17,6 +17,35 @@ is not on the agent allow-list, and is treated as holding data by the gates (den
     agent_may_create an AI agent may create it (the component-built types; providers are separate)
     database_instance a database server of its own (a plan's dedicated-instance count)
 
+What the engine and the cloud do when a resource changes or goes (the offline lifecycle plan,
+`paybill_iac.lifecycle_plan`, and its invariant tests read these; the components read the flags):
+
+    encrypts        a key, or what holds keys (vault, key ring): data and backups encrypted with it
+                    are unreadable without it, so it outlives them (a retired shape's key is kept)
+    scope           a container whose deletion deletes what it contains (Azure resource group, OCI
+                    compartment): kept with a kept key it contains
+    backup          a backup or snapshot of a database, taken on offboarding: the data once the
+                    instance goes; expires with the plan's retention
+    dropped_by_data_plane  a logical database inside a server: the engine never deletes it (Azure: the
+                    cell's delete lock covers it; its removal is `DROP DATABASE` by the data plane's
+                    db-drop, which also drops the roles owning its objects)
+    never_deleted   the cloud never deletes it and never frees its name (GCP KMS key rings and keys:
+                    a delete only drops it from the state and destroys its key versions)
+    replace_on      the inputs (dotted camelCase) whose change makes the provider replace it
+                    (Terraform `ForceNew`, OCI non-"(Updatable)" fields, Azure path parameters)
+    deletion_guards (input, value): while the input holds the value the cloud refuses to delete it
+                    (RDS deletionProtection, Cloud SQL deletion protection, a non-empty bucket
+                    without forceDestroy)
+    forgets_on_delete (input, value): while set, the provider's delete leaves the resource in the
+                    cloud (OCI compartment enableDelete=false, Cloud SQL deletionPolicy=ABANDON)
+    backups_on_delete (input, value): while set, deleting it leaves backups in the cloud (an RDS
+                    final snapshot or retained automated backups, Cloud SQL retained and final
+                    backups), which its key must outlive
+    emptied_first   the cloud deletes it only when empty and has no force option (an OCI bucket):
+                    the workflow empties it before the step that deletes it
+    contained_in    the inputs naming the container it lives in (a database's server): deleting the
+                    container deletes it, even where the engine only forgets it
+
 Tokens are the providers' current ones; `normal_type` maps deprecated tokens and azure-native
 API-versioned tokens (`azure-native:storage/v20230101:StorageAccount`) onto them.
 """
@@ -24,8 +53,12 @@ API-versioned tokens (`azure-native:storage/v20230101:StorageAccount`) onto them
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
+from typing import Any
+
+Condition = tuple[str, Any]
+"""(dotted camelCase input path, value)."""
 
 # The Pulumi package of each cloud (the first part of a type token).
 PACKAGE_CLOUD: Mapping[str, str] = MappingProxyType({"aws": "aws", "azure-native": "azure", "gcp": "gcp",
@@ -46,6 +79,17 @@ class ResourceFacts:
     grant: bool = False
     agent_may_create: bool = True
     database_instance: bool = False
+    encrypts: bool = False
+    scope: bool = False
+    backup: bool = False
+    dropped_by_data_plane: bool = False
+    never_deleted: bool = False
+    replace_on: tuple[str, ...] = ()
+    deletion_guards: tuple[Condition, ...] = ()
+    forgets_on_delete: tuple[Condition, ...] = ()
+    backups_on_delete: tuple[Condition, ...] = ()
+    emptied_first: bool = False
+    contained_in: tuple[str, ...] = ()
 
     @property
     def protected(self) -> bool:
@@ -59,25 +103,48 @@ class ResourceFacts:
         return self.holds_data or self.guards_data or self.keep_with_data
 
 
-def _facts(cloud: str, rows: tuple[tuple[str, str], ...], tag: str | None) -> dict[str, ResourceFacts]:
+_FLAGS = ("holds_data", "guards_data", "keep_with_data", "grant", "database_instance", "encrypts", "scope", "backup",
+          "dropped_by_data_plane", "never_deleted")
+
+
+def _facts(cloud: str, rows: tuple[tuple[str, str], ...], tag: str | None,
+           engine: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, ResourceFacts]:
     """Rows of (token, flags): flags is a space-separated subset of the boolean field names, plus
-    `untagged` (no markers) and `agent-denied` (an agent may not create it)."""
+    `untagged` (no markers) and `agent-denied` (an agent may not create it). `engine` adds, per token,
+    what the provider and the cloud do on change and delete (replace_on, deletion_guards, ...)."""
     table = {}
     for token, flags in rows:
         words = set(flags.split())
-        unknown = words - {"holds_data", "guards_data", "keep_with_data", "grant", "database_instance", "untagged",
-                           "agent-denied"}
+        unknown = words - {*_FLAGS, "untagged", "agent-denied"}
         if unknown:
             raise ValueError(f"{token}: unknown flags {sorted(unknown)}")
-        table[token] = ResourceFacts(
-            type=token, cloud=cloud, holds_data="holds_data" in words, guards_data="guards_data" in words,
-            keep_with_data="keep_with_data" in words, grant="grant" in words,
-            database_instance="database_instance" in words, agent_may_create="agent-denied" not in words,
-            tag_property=None if "untagged" in words else tag,
-        )
+        booleans: dict[str, Any] = {flag: flag in words for flag in _FLAGS}
+        table[token] = ResourceFacts(type=token, cloud=cloud, agent_may_create="agent-denied" not in words,
+                                     tag_property=None if "untagged" in words else tag, **booleans)
+    for token, extra in (engine or {}).items():
+        if token not in table:
+            raise ValueError(f"{token}: engine facts for a type the table does not list")
+        table[token] = replace(table[token], **extra)
     return table
 
 
+# Sources of the engine facts below (re-check them when a provider is upgraded):
+# - AWS: the Terraform AWS provider's schemas, which pulumi-aws bridges (`ForceNew: true` fields):
+#   internal/service/rds/instance.go (identifier, engine, db_name, username, kms_key_id,
+#   storage_encrypted, availability_zone, character_set_name, timezone are ForceNew; deletion_protection,
+#   skip_final_snapshot, final_snapshot_identifier and delete_automated_backups are plain updates),
+#   internal/service/secretsmanager/secret_version.go (secret_id, secret_string, secret_binary and
+#   secret_string_wo_version are ForceNew: every new value is a new version, so a SecretVersion is
+#   replaced, never updated), and the resources' documentation ("forces new resource").
+# - Azure (azure-native): the resource's name and its parents' names are URL path parameters, and the
+#   location is fixed at creation: changing any of them replaces the resource.
+# - Google Cloud: the Terraform Google provider's schemas (names, projects, locations and the CMEK of a
+#   Cloud SQL instance are immutable; `sql.User.name` "Changing this forces a new resource"; a
+#   CryptoKey's purpose is "immutable", per pulumi-gcp's docstrings).
+# - OCI: pulumi-oci's docstrings mark every updatable input "(Updatable)"; every other input we set
+#   forces a new resource (tests/components/test_resource_facts.py checks this against the SDK).
+_RDS_INSTANCE_NEW = ("identifier", "engine", "dbName", "username", "kmsKeyId", "storageEncrypted", "availabilityZone",
+                     "characterSetName", "timezone", "snapshotIdentifier")
 _AWS = _facts("aws", (
     ("aws:ec2/vpc:Vpc", ""),
     ("aws:ec2/subnet:Subnet", ""),
@@ -85,7 +152,7 @@ _AWS = _facts("aws", (
     ("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", ""),
     ("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", ""),
     ("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule", ""),
-    ("aws:kms/key:Key", "holds_data"),
+    ("aws:kms/key:Key", "holds_data encrypts"),
     ("aws:kms/alias:Alias", "untagged"),
     ("aws:s3/bucket:Bucket", "holds_data"),
     ("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "untagged"),
@@ -97,76 +164,188 @@ _AWS = _facts("aws", (
     ("aws:rds/subnetGroup:SubnetGroup", ""),
     ("aws:rds/parameterGroup:ParameterGroup", ""),
     ("aws:rds/instance:Instance", "holds_data database_instance"),
+    ("aws:rds/snapshot:Snapshot", "holds_data backup"),
     ("aws:rds/cluster:Cluster", "holds_data database_instance agent-denied"),
     ("aws:secretsmanager/secret:Secret", "holds_data"),
-    ("aws:secretsmanager/secretVersion:SecretVersion", "holds_data untagged"),
+    # A version's content is derived (the pooled tenant's connection details, no password): a new cell
+    # endpoint is a new version, which Secrets Manager can only add, so the version is replaceable and
+    # not protected; the Secret (its name, ARN and key) is the protected part.
+    ("aws:secretsmanager/secretVersion:SecretVersion", "untagged"),
     ("aws:iam/role:Role", ""),
     ("aws:iam/rolePolicy:RolePolicy", "untagged grant"),
     ("aws:iam/policy:Policy", "grant agent-denied"),
-), "tags")
+), "tags", {
+    "aws:ec2/vpc:Vpc": {"replace_on": ("cidrBlock", "instanceTenancy")},
+    "aws:ec2/subnet:Subnet": {"replace_on": ("vpcId", "cidrBlock", "availabilityZone", "availabilityZoneId")},
+    "aws:ec2/securityGroup:SecurityGroup": {"replace_on": ("name", "namePrefix", "description", "vpcId")},
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": {"replace_on": ("vpcId",)},
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": {"replace_on": ("securityGroupId",)},
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": {"replace_on": ("securityGroupId",)},
+    "aws:kms/key:Key": {"replace_on": ("customerMasterKeySpec", "keyUsage", "multiRegion", "xksKeyId")},
+    "aws:kms/alias:Alias": {"replace_on": ("name", "namePrefix")},
+    "aws:s3/bucket:Bucket": {"replace_on": ("bucket", "bucketPrefix", "objectLockEnabled"),
+                             "deletion_guards": (("forceDestroy", False),)},
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": {"replace_on": ("bucket",)},
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration":
+        {"replace_on": ("bucket", "expectedBucketOwner")},
+    "aws:s3/bucketVersioning:BucketVersioning": {"replace_on": ("bucket", "expectedBucketOwner")},
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": {"replace_on": ("bucket",)},
+    "aws:s3/bucketPolicy:BucketPolicy": {"replace_on": ("bucket",)},
+    "aws:s3/bucketObjectv2:BucketObjectv2": {"replace_on": ("bucket", "key")},
+    "aws:rds/subnetGroup:SubnetGroup": {"replace_on": ("name", "namePrefix")},
+    "aws:rds/parameterGroup:ParameterGroup": {"replace_on": ("name", "namePrefix", "family", "description")},
+    "aws:rds/instance:Instance": {"replace_on": _RDS_INSTANCE_NEW,
+                                  "deletion_guards": (("deletionProtection", True),),
+                                  "backups_on_delete": (("skipFinalSnapshot", False),
+                                                        ("deleteAutomatedBackups", False))},
+    "aws:rds/snapshot:Snapshot": {"replace_on": ("dbInstanceIdentifier", "dbSnapshotIdentifier")},
+    "aws:secretsmanager/secret:Secret": {"replace_on": ("name", "namePrefix")},
+    "aws:secretsmanager/secretVersion:SecretVersion": {
+        "replace_on": ("secretId", "secretString", "secretBinary", "secretStringWoVersion")},
+    "aws:iam/role:Role": {"replace_on": ("name", "namePrefix", "path")},
+    "aws:iam/rolePolicy:RolePolicy": {"replace_on": ("name", "namePrefix", "role")},
+    "aws:iam/policy:Policy": {"replace_on": ("name", "namePrefix", "path")},
+})
 
+_AZURE_GROUP = ("resourceGroupName", "location")
 _AZURE = _facts("azure", (
-    ("azure-native:resources:ResourceGroup", "guards_data"),
+    ("azure-native:resources:ResourceGroup", "guards_data scope"),
     ("azure-native:network:VirtualNetwork", ""),
     ("azure-native:network:Subnet", "untagged"),
     ("azure-native:network:NetworkSecurityGroup", ""),
     ("azure-native:privatedns:PrivateZone", ""),
     ("azure-native:privatedns:VirtualNetworkLink", ""),
-    ("azure-native:keyvault:Vault", "holds_data"),
-    ("azure-native:keyvault:Key", "holds_data"),
+    ("azure-native:keyvault:Vault", "holds_data encrypts"),
+    ("azure-native:keyvault:Key", "holds_data encrypts"),
     ("azure-native:storage:StorageAccount", "holds_data"),
     ("azure-native:storage:BlobServiceProperties", "untagged"),
     ("azure-native:storage:BlobContainer", "holds_data untagged"),
     ("azure-native:dbforpostgresql:Server", "holds_data database_instance"),
-    ("azure-native:dbforpostgresql:Database", "holds_data untagged"),
+    ("azure-native:dbforpostgresql:Database", "holds_data untagged dropped_by_data_plane"),
     ("azure-native:dbforpostgresql:Configuration", "untagged"),
     ("azure-native:dbforpostgresql:AdministratorsMicrosoftEntra", "untagged grant"),
+    ("azure-native:dbforpostgresql:BackupsAutomaticAndOnDemand", "holds_data backup untagged"),
     ("azure-native:managedidentity:UserAssignedIdentity", ""),
     ("azure-native:authorization:RoleAssignment", "untagged grant"),
     ("azure-native:authorization:ManagementLockByScope", "guards_data untagged"),
-), "tags")
+), "tags", {
+    "azure-native:resources:ResourceGroup": {"replace_on": ("resourceGroupName", "location")},
+    "azure-native:network:VirtualNetwork": {"replace_on": (*_AZURE_GROUP, "virtualNetworkName")},
+    "azure-native:network:Subnet": {"replace_on": ("resourceGroupName", "virtualNetworkName", "subnetName")},
+    "azure-native:network:NetworkSecurityGroup": {"replace_on": (*_AZURE_GROUP, "networkSecurityGroupName")},
+    "azure-native:privatedns:PrivateZone": {"replace_on": ("resourceGroupName", "privateZoneName")},
+    "azure-native:privatedns:VirtualNetworkLink": {
+        "replace_on": ("resourceGroupName", "privateZoneName", "virtualNetworkLinkName")},
+    "azure-native:keyvault:Vault": {"replace_on": (*_AZURE_GROUP, "vaultName")},
+    "azure-native:keyvault:Key": {"replace_on": ("resourceGroupName", "vaultName", "keyName")},
+    "azure-native:storage:StorageAccount": {"replace_on": (*_AZURE_GROUP, "accountName")},
+    "azure-native:storage:BlobServiceProperties": {"replace_on": ("resourceGroupName", "accountName")},
+    "azure-native:storage:BlobContainer": {"replace_on": ("resourceGroupName", "accountName", "containerName")},
+    "azure-native:dbforpostgresql:Server": {"replace_on": (*_AZURE_GROUP, "serverName")},
+    "azure-native:dbforpostgresql:Database": {
+        "replace_on": ("resourceGroupName", "serverName", "databaseName", "charset", "collation"),
+        "contained_in": ("serverName",)},
+    "azure-native:dbforpostgresql:Configuration": {
+        "replace_on": ("resourceGroupName", "serverName", "configurationName")},
+    "azure-native:dbforpostgresql:AdministratorsMicrosoftEntra": {
+        "replace_on": ("resourceGroupName", "serverName", "objectId")},
+    "azure-native:dbforpostgresql:BackupsAutomaticAndOnDemand": {
+        "replace_on": ("resourceGroupName", "serverName", "backupName")},
+    "azure-native:managedidentity:UserAssignedIdentity": {"replace_on": (*_AZURE_GROUP, "resourceName")},
+    "azure-native:authorization:RoleAssignment": {
+        "replace_on": ("scope", "roleAssignmentName", "principalId", "roleDefinitionId")},
+    "azure-native:authorization:ManagementLockByScope": {"replace_on": ("scope", "lockName")},
+})
 
 _GCP = _facts("gcp", (
     ("gcp:compute/network:Network", "keep_with_data untagged"),
     ("gcp:compute/subnetwork:Subnetwork", "keep_with_data untagged"),
     ("gcp:compute/globalAddress:GlobalAddress", "keep_with_data"),
     ("gcp:servicenetworking/connection:Connection", "keep_with_data untagged"),
-    ("gcp:kms/keyRing:KeyRing", "holds_data untagged"),
-    ("gcp:kms/cryptoKey:CryptoKey", "holds_data"),
+    ("gcp:kms/keyRing:KeyRing", "holds_data untagged encrypts never_deleted"),
+    ("gcp:kms/cryptoKey:CryptoKey", "holds_data encrypts never_deleted"),
     ("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", "keep_with_data untagged grant"),
     ("gcp:storage/bucket:Bucket", "holds_data"),
     ("gcp:storage/managedFolder:ManagedFolder", "holds_data untagged"),
     ("gcp:storage/managedFolderIamMember:ManagedFolderIamMember", "untagged grant"),
     ("gcp:storage/bucketIAMMember:BucketIAMMember", "untagged grant"),
     ("gcp:sql/databaseInstance:DatabaseInstance", "holds_data database_instance"),
-    ("gcp:sql/database:Database", "holds_data untagged"),
-    ("gcp:sql/user:User", "untagged grant"),  # the identity's database login: an access path, not data
+    ("gcp:sql/database:Database", "holds_data untagged dropped_by_data_plane"),
+    # The identity's Cloud SQL login: a principal (it reaches nothing without roles/cloudsql.instanceUser),
+    # built in the access path; abandoned, not deleted, when it leaves (it may own the tenant's objects).
+    ("gcp:sql/user:User", "untagged"),
     ("gcp:serviceaccount/account:Account", "untagged"),
     ("gcp:projects/serviceIdentity:ServiceIdentity", "untagged"),
     ("gcp:projects/iAMMember:IAMMember", "untagged grant"),
-), "labels")
+), "labels", {
+    "gcp:compute/network:Network": {"replace_on": ("name", "project", "autoCreateSubnetworks")},
+    "gcp:compute/subnetwork:Subnetwork": {"replace_on": ("name", "project", "region", "network")},
+    "gcp:compute/globalAddress:GlobalAddress": {
+        "replace_on": ("name", "project", "address", "addressType", "prefixLength", "purpose", "network")},
+    "gcp:servicenetworking/connection:Connection": {"replace_on": ("network", "service")},
+    "gcp:kms/keyRing:KeyRing": {"replace_on": ("name", "project", "location")},
+    "gcp:kms/cryptoKey:CryptoKey": {"replace_on": ("name", "keyRing", "purpose", "skipInitialVersionCreation")},
+    "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": {"replace_on": ("cryptoKeyId", "role", "member", "condition")},
+    "gcp:storage/bucket:Bucket": {"replace_on": ("name", "project", "location"),
+                                  "deletion_guards": (("forceDestroy", False),)},
+    "gcp:storage/managedFolder:ManagedFolder": {"replace_on": ("bucket", "name"),
+                                                "deletion_guards": (("forceDestroy", False),)},
+    "gcp:storage/managedFolderIamMember:ManagedFolderIamMember": {
+        "replace_on": ("bucket", "managedFolder", "role", "member", "condition")},
+    "gcp:storage/bucketIAMMember:BucketIAMMember": {"replace_on": ("bucket", "role", "member", "condition")},
+    "gcp:sql/databaseInstance:DatabaseInstance": {
+        "replace_on": ("name", "project", "region", "encryptionKeyName", "masterInstanceName"),
+        "deletion_guards": (("deletionProtection", True), ("settings.deletionProtectionEnabled", True)),
+        "backups_on_delete": (("settings.retainBackupsOnDelete", True),
+                              ("settings.finalBackupConfig.enabled", True))},
+    "gcp:sql/database:Database": {"replace_on": ("name", "instance", "project"),
+                                  "forgets_on_delete": (("deletionPolicy", "ABANDON"),), "contained_in": ("instance",)},
+    "gcp:sql/user:User": {"replace_on": ("name", "instance", "project", "type"),
+                          "forgets_on_delete": (("deletionPolicy", "ABANDON"),), "contained_in": ("instance",)},
+    "gcp:serviceaccount/account:Account": {"replace_on": ("accountId", "project")},
+    "gcp:projects/serviceIdentity:ServiceIdentity": {"replace_on": ("project", "service")},
+    "gcp:projects/iAMMember:IAMMember": {"replace_on": ("project", "role", "member", "condition")},
+})
 # Cloud SQL carries its labels inside its settings.
-_GCP["gcp:sql/databaseInstance:DatabaseInstance"] = ResourceFacts(
-    type="gcp:sql/databaseInstance:DatabaseInstance", cloud="gcp", holds_data=True, database_instance=True,
-    tag_property="settings.userLabels")
+_GCP["gcp:sql/databaseInstance:DatabaseInstance"] = replace(
+    _GCP["gcp:sql/databaseInstance:DatabaseInstance"], tag_property="settings.userLabels")
 
 _OCI = _facts("oci", (
-    ("oci:Identity/compartment:Compartment", ""),
+    ("oci:Identity/compartment:Compartment", "scope"),
     ("oci:Core/vcn:Vcn", "keep_with_data"),
     ("oci:Core/subnet:Subnet", "keep_with_data"),
     ("oci:Core/securityList:SecurityList", "keep_with_data"),
     ("oci:Core/defaultSecurityList:DefaultSecurityList", "keep_with_data"),
     ("oci:Core/networkSecurityGroup:NetworkSecurityGroup", "keep_with_data"),
     ("oci:Core/networkSecurityGroupSecurityRule:NetworkSecurityGroupSecurityRule", "keep_with_data untagged"),
-    ("oci:Kms/vault:Vault", "holds_data"),
-    ("oci:Kms/key:Key", "holds_data"),
+    ("oci:Kms/vault:Vault", "holds_data encrypts"),
+    ("oci:Kms/key:Key", "holds_data encrypts"),
     ("oci:ObjectStorage/bucket:Bucket", "holds_data"),
     ("oci:Psql/dbSystem:DbSystem", "holds_data database_instance"),
-    ("oci:Psql/backup:Backup", "holds_data"),
+    ("oci:Psql/backup:Backup", "holds_data backup"),
     ("oci:Vault/secret:Secret", "holds_data"),
     ("oci:Identity/dynamicGroup:DynamicGroup", ""),
     ("oci:Identity/policy:Policy", "keep_with_data grant"),
-), "freeformTags")
+), "freeformTags", {
+    "oci:Identity/compartment:Compartment": {"replace_on": (),
+                                             "forgets_on_delete": (("enableDelete", False),)},
+    "oci:Core/vcn:Vcn": {"replace_on": ("dnsLabel", "isIpv6enabled")},
+    "oci:Core/subnet:Subnet": {"replace_on": ("vcnId", "dnsLabel", "prohibitPublicIpOnVnic", "availabilityDomain")},
+    "oci:Core/securityList:SecurityList": {"replace_on": ("vcnId",)},
+    "oci:Core/defaultSecurityList:DefaultSecurityList": {"replace_on": ("manageDefaultResourceId",)},
+    "oci:Core/networkSecurityGroup:NetworkSecurityGroup": {"replace_on": ("vcnId",)},
+    "oci:Core/networkSecurityGroupSecurityRule:NetworkSecurityGroupSecurityRule": {
+        "replace_on": ("networkSecurityGroupId",)},
+    "oci:Kms/vault:Vault": {"replace_on": ("vaultType",)},
+    "oci:Kms/key:Key": {"replace_on": ("managementEndpoint", "keyShape", "protectionMode")},
+    "oci:ObjectStorage/bucket:Bucket": {"replace_on": ("namespace",), "emptied_first": True},
+    "oci:Psql/dbSystem:DbSystem": {"replace_on": ("credentials", "dbVersion", "systemType", "instanceCount",
+                                                  "instancesDetails", "source")},
+    "oci:Psql/backup:Backup": {"replace_on": ("dbSystemId",)},
+    "oci:Vault/secret:Secret": {"replace_on": ("secretName", "vaultId")},
+    "oci:Identity/dynamicGroup:DynamicGroup": {"replace_on": ("compartmentId", "name")},
+    "oci:Identity/policy:Policy": {"replace_on": ("compartmentId", "name")},
+})
 
 FACTS: Mapping[str, ResourceFacts] = MappingProxyType({**_AWS, **_AZURE, **_GCP, **_OCI})
 """Every resource type a component may create, by canonical token."""

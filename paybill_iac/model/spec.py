@@ -9,6 +9,12 @@ A spec is the only source of a stack's facts: its plan and limits, isolation, cl
 account, state, database size, cell and cell stack, and the physical names its program reads
 (`naming.NAMES_USED`). Markers, the cell's names and every reserved name are derived from those.
 
+A spec also says how the stack's guards stand in the tenant's lifecycle (`guards`: kept, or released
+for the one `up` before the stack is destroyed at retention end), which generation of the names the
+cloud never frees it uses (`generation`, naming.NEVER_FREED), and, while a plan change moves the
+tenant between isolation models, the shape it retires (`retiring`: built beside the new one with its
+guards kept, then lifted for one `up`, then left out so that the next `up` deletes it).
+
 The round trip to stack config is strict: `from_config` refuses a config with a missing key, a value
 of the wrong type or one not allowed, or one edited by hand after `generate` wrote it (the
 `paybill:digest` key covers every other value), naming the stack, the key and what was expected.
@@ -19,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeAlias, cast, get_args
 
 from paybill_iac.model import lifecycle, markers, naming, sizing
@@ -39,15 +45,29 @@ from paybill_iac.model.sizing import DatabaseSize
 
 DIGEST_KEY = f"{NAMESPACE}:digest"
 
-__all__ = ["CELL_PROJECT", "NAMESPACE", "TENANT_PROJECT", "CellSpec", "PlanLimits", "Placement", "StackSpec",
-           "TenantSpec", "cell_spec", "cell_stack_name", "cells_in_use", "config_digest", "stack_spec",
-           "tenant_spec"]
+__all__ = ["CELL_PROJECT", "NAMESPACE", "TENANT_PROJECT", "CellSpec", "Guards", "PlanLimits", "Placement",
+           "RetiringShape", "StackSpec", "TenantSpec", "cell_spec", "cell_stack_name", "cells_in_use", "config_digest",
+           "stack_spec", "tenant_spec"]
 
 StackState: TypeAlias = Literal["onboarding", "active", "suspended", "offboarding"]
 """The states in which a tenant has a stack (lifecycle.HAS_STACK)."""
 CLOUDS: tuple[str, ...] = get_args(Cloud)
 ISOLATIONS: tuple[str, ...] = get_args(Isolation)
 STACK_STATES: tuple[str, ...] = get_args(StackState)
+
+Guards: TypeAlias = Literal["kept", "lifted", "released"]
+"""How a shape's deletion guards stand:
+
+    kept      `protect` on what holds or guards data, cloud-side deletion protection on (RDS and Cloud SQL
+              deletion protection, no force-destroy of a non-empty bucket, the Azure delete lock, an OCI
+              compartment that is never deleted)
+    lifted    a plan change's retire step: `protect` and the cloud-side guards off so that the next `up`
+              can delete the old shape; what outlives it stays in the cloud (its key and scope, a final
+              snapshot or retained backups encrypted with that key)
+    released  retention end: everything off, nothing kept, no final snapshot: the next `destroy` leaves
+              nothing but what the cloud never deletes (GCP key rings)
+"""
+GUARDS: tuple[str, ...] = get_args(Guards)
 
 # The provider's own config keys for region (and project): the stack's default provider reads them,
 # and so does the explicit provider the program builds.
@@ -71,6 +91,33 @@ class Placement:
 
 
 @dataclass(frozen=True)
+class RetiringShape:
+    """The shape a plan change moves a tenant out of, built beside the new one until it is retired."""
+
+    plan: str
+    isolation: Isolation
+    names: Mapping[str, str]
+    """Its physical names (naming.NAMES_USED[(cloud, isolation)], at its own generation)."""
+    generation: int = 0
+    database: DatabaseSize | None = None
+    cell: str | None = None
+    cell_stack: str | None = None
+    guards: Literal["kept", "lifted"] = "kept"
+
+    def as_config(self) -> dict[str, Any]:
+        values: dict[str, Any] = {"plan": self.plan, "isolation": self.isolation, "names": dict(self.names),
+                                  "guards": self.guards}
+        if self.generation:
+            values["generation"] = self.generation
+        if self.database is not None:
+            values["database"] = self.database.as_config()
+        if self.cell is not None:
+            values["cell"] = self.cell
+            values["cellStack"] = self.cell_stack
+        return values
+
+
+@dataclass(frozen=True)
 class TenantSpec:
     """Every fact about one tenant's stack (project paybill-tenant, stack = tenant id)."""
 
@@ -91,9 +138,28 @@ class TenantSpec:
     """The cell of a pooled or bridge tenant."""
     cell_stack: str | None = None
     """The cell's fully qualified stack name, read through a StackReference."""
+    generation: int = 0
+    """The generation of the names the cloud never frees (naming.NEVER_FREED); 0: no suffix."""
+    guards: Guards = "kept"
+    """kept, or released (state offboarding only) for the `up` before `destroy` at retention end."""
+    retiring: RetiringShape | None = None
+    """The shape a plan change is retiring (another isolation model), built beside this one."""
 
     kind = "tenant"
     project = TENANT_PROJECT
+
+    def __post_init__(self) -> None:
+        if self.guards == "lifted":
+            raise SpecError(f"tenant '{self.tenant}': only a retiring shape has its guards lifted; a stack's own "
+                            "shape is kept or released")
+        if self.guards == "released" and (self.state != "offboarding" or self.retiring is not None):
+            raise SpecError(f"tenant '{self.tenant}': guards are released only at retention end (state offboarding, "
+                            f"no plan change), not while {self.state}")
+        if self.retiring is not None and self.retiring.isolation == self.isolation:
+            raise SpecError(f"tenant '{self.tenant}': a plan change within {self.isolation} updates the shape in "
+                            "place; only a change of isolation model retires a shape")
+        if self.retiring is not None and self.state == "offboarding":
+            raise SpecError(f"tenant '{self.tenant}': an offboarding tenant does not change plan")
 
     @property
     def stack(self) -> str:
@@ -119,8 +185,32 @@ class TenantSpec:
 
     @property
     def retain_data(self) -> bool:
-        """Offboarding: data resources are kept in the cloud when the stack is destroyed."""
+        """Offboarding (until retention end): everything but the access path is kept in the cloud on delete."""
+        return self.state == "offboarding" and self.guards == "kept"
+
+    @property
+    def offboarding(self) -> bool:
+        """The tenant is leaving: no access path, a final backup, everything else kept until retention end."""
         return self.state == "offboarding"
+
+    def retiring_spec(self) -> TenantSpec | None:
+        """The retiring shape as a spec of its own (what its component is built from), or None."""
+        old = self.retiring
+        if old is None:
+            return None
+        return replace(self, plan=old.plan, isolation=old.isolation, names=old.names, generation=old.generation,
+                       database=old.database, cell=old.cell, cell_stack=old.cell_stack, guards="kept",
+                       retiring=None)
+
+    def with_retiring(self, old: TenantSpec, guards: Literal["kept", "lifted"] = "kept") -> TenantSpec:
+        """This spec (the new shape) building `old`'s shape beside it with its guards `guards`."""
+        return replace(self, retiring=RetiringShape(
+            plan=old.plan, isolation=old.isolation, names=old.names, generation=old.generation,
+            database=old.database, cell=old.cell, cell_stack=old.cell_stack, guards=guards))
+
+    def released(self) -> TenantSpec:
+        """This (offboarding) spec with every guard released: the `up` before `destroy` at retention end."""
+        return replace(self, guards="released")
 
     @property
     def active(self) -> bool:
@@ -135,6 +225,8 @@ class TenantSpec:
             ("cell", self.cell), ("cellStack", self.cell_stack),
             ("database", self.database.as_config() if self.database else None),
             ("account", dict(self.account) or None), ("limits", self.limits.as_config()), ("names", dict(self.names)),
+            ("generation", self.generation or None), ("guards", None if self.guards == "kept" else self.guards),
+            ("retiring", self.retiring.as_config() if self.retiring else None),
         ):
             if value is not None:
                 values[f"{NAMESPACE}:{key}"] = value
@@ -157,6 +249,9 @@ class TenantSpec:
             database=read.database(cloud, required=isolation in DEDICATED_DB_ISOLATIONS),
             cell=read.text("cell") if shared else read.absent("cell", f"a {isolation} tenant has no cell"),
             cell_stack=read.text("cellStack") if shared else read.absent("cellStack", "it has no cell"),
+            generation=read.optional_integer("generation"),
+            guards=cast(Guards, read.choice("guards", ("released",), default="kept")),
+            retiring=read.retiring(cloud, isolation),
         )
         read.finish(spec.tenant, cloud, spec.region)
         return spec
@@ -174,11 +269,15 @@ class CellSpec:
     limits: PlanLimits
     names: Mapping[str, str]
     account: Mapping[str, str] = field(default_factory=dict)
+    generation: int = 0
+    """The generation of the names the cloud never frees (a cell created again after one was deleted)."""
 
     kind = "cell"
     project = CELL_PROJECT
     isolation = "pooled"  # what the cell's markers say: it serves pooled and bridge tenants
     retain_data = False
+    offboarding = False
+    guards = "kept"
 
     @property
     def stack(self) -> str:
@@ -201,7 +300,7 @@ class CellSpec:
         for key, value in (
             ("org", self.org), ("cell", self.cell), ("cloud", self.cloud), ("region", self.region),
             ("database", self.database.as_config()), ("account", dict(self.account) or None),
-            ("limits", self.limits.as_config()), ("names", dict(self.names)),
+            ("limits", self.limits.as_config()), ("names", dict(self.names)), ("generation", self.generation or None),
         ):
             if value is not None:
                 values[f"{NAMESPACE}:{key}"] = value
@@ -216,6 +315,7 @@ class CellSpec:
             org=read.text("org"), cell=read.text("cell"), cloud=cloud, region=read.text("region"),
             database=cast(DatabaseSize, database), limits=read.limits(),
             names=read.names(cloud, "cell"), account=read.strings("account", optional=True),
+            generation=read.optional_integer("generation"),
         )
         read.finish(spec.cell, cloud, spec.region)
         return spec
@@ -245,11 +345,18 @@ def tenant_spec(catalog: Catalog, tenant_id: str) -> TenantSpec | None:
             backup_retention_days=plan.limits.backup_retention_days,
             max_db_instances=1 if isolation in DEDICATED_DB_ISOLATIONS else 0,
             regions=tuple(plan.limits.regions) if plan.limits.regions is not None else None),
-        names=naming.used_names(tenant.cloud, isolation,
-                                naming.tenant_names(tenant.cloud, org, tenant.id, isolation)),
+        names=tenant_shape_names(tenant.cloud, org, tenant.id, isolation, catalog.generations.get(tenant.id, 0)),
         account=catalog.settings.accounts.for_cloud(tenant.cloud), database=database, cell=cell_id,
         cell_stack=cell_stack_name(catalog.settings.pulumi_org, cell_id) if cell_id else None,
+        generation=catalog.generations.get(tenant.id, 0),
     )
+
+
+def tenant_shape_names(cloud: str, org: str, tenant_id: str, isolation: str, generation: int = 0) -> dict[str, str]:
+    """The names a tenant's stack program reads in `isolation`, at `generation` (naming.NEVER_FREED)."""
+    names = naming.with_generation(cloud, org, tenant_id, naming.SHAPE_TAGS[isolation], generation,
+                                   naming.tenant_names(cloud, org, tenant_id, isolation))
+    return naming.used_names(cloud, isolation, names)
 
 
 def dedicated_database(plan: Plan, tenant: Tenant) -> DatabaseSize:
@@ -264,12 +371,14 @@ def dedicated_database(plan: Plan, tenant: Tenant) -> DatabaseSize:
 def cell_spec(catalog: Catalog, cell_id: str) -> CellSpec:
     cell = catalog.cells[cell_id]
     org = catalog.settings.org
+    generation = catalog.generations.get(cell.id, 0)
     return CellSpec(
         org=org, cell=cell.id, cloud=cell.cloud, region=cell.region,
         database=sizing.database_size(cell.cloud, cell.db_vcpus, cell.db_storage_gb, cell.backup_retention_days),
         limits=PlanLimits(cell.db_vcpus, cell.db_storage_gb, cell.backup_retention_days, 1, (cell.region,)),
-        names=naming.used_names(cell.cloud, "cell", naming.names_for(cell.cloud, org, cell.id)),
-        account=catalog.settings.accounts.for_cloud(cell.cloud),
+        names=naming.used_names(cell.cloud, "cell", naming.with_generation(
+            cell.cloud, org, cell.id, "", generation, naming.names_for(cell.cloud, org, cell.id))),
+        account=catalog.settings.accounts.for_cloud(cell.cloud), generation=generation,
     )
 
 
@@ -350,8 +459,10 @@ class _ConfigReader:
             return ""
         return value
 
-    def choice(self, key: str, choices: tuple[str, ...]) -> str:
+    def choice(self, key: str, choices: tuple[str, ...], default: str | None = None) -> str:
         expected = f"one of {', '.join(choices)}"
+        if default is not None and self.get(f"{NAMESPACE}:{key}") is None:
+            return default
         value = self._raw(key, expected)
         if value is _MISSING:
             return choices[0]
@@ -359,6 +470,79 @@ class _ConfigReader:
             self._wrong(key, expected, value)
             return choices[0]
         return str(value)
+
+    def optional_integer(self, key: str) -> int:
+        """An optional whole number of at least 1 (0 when the key is absent)."""
+        if self.get(f"{NAMESPACE}:{key}") is None:
+            return 0
+        expected = "a whole number of at least 1"
+        value = self._raw(key, expected)
+        if value is _MISSING:
+            return 0
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            self._wrong(key, expected, value)
+            return 0
+        return value
+
+    def retiring(self, cloud: str, isolation: str) -> RetiringShape | None:
+        """The retiring shape of a plan change, or None when the key is absent."""
+        key = f"{NAMESPACE}:retiring"
+        if self.get(key) is None:
+            return None
+        expected = "a mapping of plan, isolation, names, guards (and generation, database, cell, cellStack)"
+        value = self._raw("retiring", "a mapping: " + expected)
+        allowed = {"plan", "isolation", "names", "guards", "generation", "database", "cell", "cellStack"}
+        if value is _MISSING:
+            return None
+        if not isinstance(value, Mapping) or set(value) - allowed or not {"plan", "isolation", "names"} <= set(value):
+            self._wrong("retiring", expected, value)
+            return None
+        old = value.get("isolation")
+        if old not in ISOLATIONS or old == isolation:
+            self.problems.append(f"config key '{key}' must name an isolation model other than {isolation}, got "
+                                 f"{json.dumps(old)}")
+            return None
+        guards = value.get("guards", "kept")
+        if guards not in ("kept", "lifted"):
+            self.problems.append(f"config key '{key}': guards must be kept or lifted, got {json.dumps(guards)}")
+            return None
+        names = value.get("names")
+        wanted = naming.NAMES_USED[(cloud, old)]
+        if not isinstance(names, Mapping) or set(names) != set(wanted) or not all(
+                isinstance(item, str) for item in names.values()):
+            self.problems.append(f"config key '{key}': names must be exactly {', '.join(wanted)} (a {cloud} {old} "
+                                 "shape's names)")
+            return None
+        generation = value.get("generation", 0)
+        if isinstance(generation, bool) or not isinstance(generation, int) or generation < 0:
+            self.problems.append(f"config key '{key}': generation must be a whole number, got {json.dumps(generation)}")
+            return None
+        shared = old in SHARED_ISOLATIONS
+        cell, cell_stack = value.get("cell"), value.get("cellStack")
+        if shared != isinstance(cell, str) or shared != isinstance(cell_stack, str):
+            self.problems.append(f"config key '{key}': a {old} shape {'needs' if shared else 'has no'} cell and "
+                                 "cellStack")
+            return None
+        database = value.get("database")
+        size: DatabaseSize | None = None
+        if (old in DEDICATED_DB_ISOLATIONS) != isinstance(database, Mapping):
+            verb = "needs" if old in DEDICATED_DB_ISOLATIONS else "has no"
+            self.problems.append(f"config key '{key}': a {old} shape {verb} database")
+            return None
+        if isinstance(database, Mapping):
+            try:
+                size = DatabaseSize(**database)
+            except TypeError:
+                self.problems.append(f"config key '{key}': database is not a database size")
+                return None
+        plan = value.get("plan")
+        if not isinstance(plan, str) or not plan:
+            self.problems.append(f"config key '{key}': plan must be non-empty text")
+            return None
+        return RetiringShape(plan=plan, isolation=cast(Isolation, old), names=dict(names), generation=generation,
+                             database=size, cell=cell, cell_stack=cell_stack, guards=guards)
 
     def absent(self, key: str, why: str) -> str | None:
         """None, which is what the key must be (a value is a problem: `why` says why)."""
