@@ -88,7 +88,12 @@ class Enforcement:
 
         if args.type_ == "pulumi:pulumi:StackReference":
             self._references.append(args.resource)
-        gate = pulumi.Output.from_input(asyncio.ensure_future(self._judge(args)))
+        task = asyncio.ensure_future(self._judge(args))
+        task.add_done_callback(_retrieved)
+        known: asyncio.Future[bool] = asyncio.get_event_loop().create_future()
+        known.set_result(True)
+        gate = pulumi.Output(set(), task, known)
+        gate._data.add_done_callback(_retrieved)  # the failing registration reports it
         self.gates.append(gate)
         return pulumi.ResourceTransformationResult(
             args.props, pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(depends_on=gate)))
@@ -208,6 +213,13 @@ class Enforcement:
             return len(resources)
 
         return pulumi.Output.all(*self.gates).apply(stack_check)
+
+
+def _retrieved(future: Any) -> None:
+    """Mark a settled future's exception as seen: the registration it gates reports it once (asyncio would
+    otherwise print it again when the future is collected)."""
+    if not future.cancelled():
+        future.exception()
 
 
 async def _identity_view(resource: Any, urn: str) -> ResourceView | None:
