@@ -2,7 +2,9 @@
 
     <out>/tenant/Pulumi.<tenant>.yaml   project paybill-tenant, one per tenant that has a stack
     <out>/cell/Pulumi.<cell>.yaml       project paybill-cell, one per cell hosting a tenant
-    <catalog>/placements.yaml           the placement ledger (see paybill_iac.catalog.place)
+    <catalog>/placements.yaml           the ledger of where each tenant's data lives (paybill_iac.catalog.ledger):
+                                        generate records the tenants it has not seen; the rest only the
+                                        lifecycle workflows change
 
 Output is byte-for-byte deterministic; a file whose content is unchanged is not rewritten; stack
 files with no tenant or cell behind them are reported and removed only when asked (`prune`).
@@ -17,8 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from paybill_iac.catalog import place as placement
-from paybill_iac.catalog import yamlio
+from paybill_iac.catalog import ledger, yamlio
 from paybill_iac.files import atomic_write
 from paybill_iac.model.catalog import Catalog
 from paybill_iac.model.spec import cell_spec, cells_in_use, tenant_spec
@@ -54,11 +55,12 @@ def desired_files(catalog: Catalog, out: Path) -> dict[Path, str]:
 
 
 def _shared_files(catalog: Catalog, out: Path) -> dict[Path, str]:
-    """The cell stack files and the placement ledger."""
+    """The cell stack files and the ledger."""
     files = {out / "cell" / f"Pulumi.{cell_id}.yaml": render(cell_spec(catalog, cell_id).to_config(),
                                                            f"cells.yaml, cell '{cell_id}'")
              for cell_id in cells_in_use(catalog)}
-    files[catalog.root / placement.LEDGER_FILE] = placement.ledger_text(catalog.placements)
+    recorded = ledger.with_new_tenants(ledger.read(catalog.root), catalog)  # new tenants only: see ledger.py
+    files[catalog.root / ledger.LEDGER_FILE] = ledger.text(recorded)
     return files
 
 

@@ -22,8 +22,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from paybill_iac.catalog import guard
 from paybill_iac.catalog import place as placement
 from paybill_iac.catalog import validate as validation
+from paybill_iac.catalog.ledger import Ledger
 from paybill_iac.catalog.yamlio import YamlProblem, load_file
 from paybill_iac.model import naming
 from paybill_iac.model.catalog import Catalog, Cell, Plan, Settings, Tenant, _describe
@@ -245,8 +247,17 @@ def _names(job: _TenantJob, tenant: Tenant) -> tuple[str, ...] | None:
 OWN_SHARE = 0.45
 
 
+def _generations(catalog: Catalog, ledger: Ledger) -> None:
+    """The generation of each tenant's names, as the ledger records it (for the specs that read it)."""
+    generations = getattr(catalog, "generations", None)
+    if isinstance(generations, dict):
+        generations.update({tenant: entry.location.generation for tenant, entry in ledger.entries.items()
+                            if entry.location.generation})
+
+
 def load_catalog(path: str | os.PathLike[str], *, check_placements: bool = True) -> Catalog:
-    """Load, validate and place the catalog at `path`; raise CatalogError with every problem found."""
+    """Load, validate and place the catalog at `path`; raise CatalogError with every problem found, the
+    edits that would move or drop a tenant's data included (guard.py, against the ledger)."""
     with gc_paused():
         return _load_catalog(Path(path), check_placements)
 
@@ -278,11 +289,11 @@ def _load_catalog(root: Path, check_placements: bool) -> Catalog:
     names = _tenant_file_names(tenants_dir) if tenants_dir.is_dir() else []
     if not tenants_dir.is_dir():
         reader.issues.append(CatalogIssue(reader.rel(tenants_dir), "catalog", "", "", "folder is missing"))
-    ledger: dict[str, str] = {}
+    ledgers: list[Ledger] = []
 
     def read_ledger() -> None:  # while the workers read tenant files
         if check_placements:
-            ledger.update(placement.read_ledger(root, reader))
+            ledgers.append(placement.read_ledger(root, reader))
 
     _JOB = _TenantJob(tenants_dir, catalog, settings.org if settings else None, os.getpid())
     try:
@@ -312,8 +323,12 @@ def _load_catalog(root: Path, check_placements: bool) -> Catalog:
             known_names[tenant.id] = tenant_names
 
     reader.issues += validation.cross_check(catalog, reader.rel, settings is not None, tenants_checked=True)
+    ledger = ledgers[0] if ledgers else Ledger()
+    if not reader.issues and check_placements:
+        reader.issues += guard.check(catalog, ledger, reader.rel)
     if not reader.issues:
-        placed, issues = placement.place(catalog, ledger, reader.rel)
+        _generations(catalog, ledger)
+        placed, issues = placement.place(catalog, placement.sticky_cells(catalog, ledger), reader.rel)
         catalog.placements = placed
         reader.issues += issues
     if not reader.issues and settings is not None:

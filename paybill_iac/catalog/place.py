@@ -3,8 +3,10 @@
 Moving a tenant between cells moves its data, so a placement, once made, never changes by itself:
 
 - a pin (`cell:` in the tenant file) is honoured, or rejected with the reason;
-- a tenant already in the ledger (`placements.yaml`, written by `paybill-iac generate`) stays on
-  its cell, even when the cell stopped accepting tenants;
+- a tenant already in the ledger (`placements.yaml`, ledger.py: written by `paybill-iac generate` for
+  new tenants and by the lifecycle workflows) stays on its cell, even when the cell stopped accepting
+  tenants; a pin, a region or a cell that would move it is refused by the guards (guard.py) unless a
+  lifecycle workflow is declared for it;
 - a new tenant goes to the accepting cell of its cloud and region with the most free room (ties:
   the cell id), new tenants taken in id order;
 - when no cell has room, validation says which cloud and region need a new cell.
@@ -18,37 +20,43 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from paybill_iac.catalog import yamlio
+from paybill_iac.catalog import ledger
 from paybill_iac.errors import CatalogIssue
 from paybill_iac.model.catalog import SHARED_ISOLATIONS, Catalog, Tenant
 
-LEDGER_FILE = "placements.yaml"
-LEDGER_HEADER = (
-    "# Written by `paybill-iac generate`: the cell of every pooled and bridge tenant.\n"
-    "# Commit it with the catalog. A placement never moves by itself; to move a tenant, pin it with `cell:`.\n"
-)
+LEDGER_FILE = ledger.LEDGER_FILE
 
 
 def needs_cell(catalog: Catalog, tenant: Tenant) -> bool:
     return catalog.plans[tenant.plan].isolation in SHARED_ISOLATIONS and tenant.state != "offboarded"
 
 
-def read_ledger(root: Path, reader: Any) -> dict[str, str]:
-    """The previous placements, or {} when there are none yet. Malformed entries are issues."""
-    path = root / LEDGER_FILE
-    if not path.is_file():
-        return {}
-    data = reader.read(path, "catalog")
-    if data is None:
-        return {}
-    entries = data.get("placements") if isinstance(data, dict) else None
-    if not isinstance(entries, dict) or not all(
-        isinstance(key, str) and isinstance(value, str) for key, value in entries.items()
-    ):
-        reader.issues.append(CatalogIssue(reader.rel(path), "catalog", "", "placements",
-                                          "expected 'placements:' mapping tenant ids to cell ids"))
-        return {}
-    return dict(entries)
+def read_ledger(root: Path, reader: Any) -> ledger.Ledger:
+    """The ledger (ledger.py), or an empty one when there is none yet. A malformed ledger is an issue."""
+    try:
+        return ledger.read(root)
+    except ledger.LedgerProblem as problem:
+        reader.issues.append(CatalogIssue(reader.rel(root / LEDGER_FILE), "catalog", "", "tenants", str(problem)))
+        return ledger.Ledger()
+
+
+def sticky_cells(catalog: Catalog, found: ledger.Ledger) -> dict[str, str]:
+    """tenant -> the cell the ledger keeps it on: its recorded cell, or the cell of a move declared for it once
+    the tenant file says that move (its pin, or the cloud and region it moves to)."""
+    cells = {}
+    for tenant_id, entry in found.entries.items():
+        tenant = catalog.tenants.get(tenant_id)
+        if entry.location.offboarded or tenant is None:
+            continue
+        cell = entry.location.cell
+        declared = entry.declared
+        if declared is not None and declared.to.cell and (
+                tenant.cell == declared.to.cell
+                or (tenant.cloud, tenant.region) != (entry.location.cloud, entry.location.region)):
+            cell = declared.to.cell
+        if cell:
+            cells[tenant_id] = cell
+    return cells
 
 
 def place(
@@ -100,7 +108,3 @@ def place(
                                        f"{count} tenants are placed here but the capacity is {capacity} "
                                        f"(pinned: {', '.join(pinned) or 'none'})"))
     return dict(sorted(placed.items())), issues
-
-
-def ledger_text(placements: dict[str, str]) -> str:
-    return LEDGER_HEADER + yamlio.dump_config({"placements": dict(sorted(placements.items()))})

@@ -296,8 +296,9 @@ def patched_base(head: Catalog, repo: Path, commit: str, prefix: str, changed: l
     were. None when that does not hold (the caller loads the base catalog in full)."""
     import dataclasses
 
+    from paybill_iac.catalog import ledger as ledgers
     from paybill_iac.catalog import yamlio
-    from paybill_iac.catalog.place import LEDGER_FILE, needs_cell
+    from paybill_iac.catalog.place import needs_cell
     from paybill_iac.model.catalog import Tenant
 
     folder = prefix + "tenants/"
@@ -308,10 +309,9 @@ def patched_base(head: Catalog, repo: Path, commit: str, prefix: str, changed: l
             return None
         changed_ids[name[: -len(".yaml")]] = path
     try:
-        ledger_data = yamlio.load_file(head.root / LEDGER_FILE) if (head.root / LEDGER_FILE).is_file() else {}
-    except yamlio.YamlProblem:
+        ledger = ledgers.read(head.root).placements()
+    except ledgers.LedgerProblem:
         return None
-    ledger = dict((ledger_data or {}).get("placements") or {})
     tenants = {key: tenant for key, tenant in head.tenants.items() if key not in changed_ids}
     for tenant_id, tenant in tenants.items():  # the others are placed as the ledger (or their pin) says
         if needs_cell(head, tenant) and head.placements.get(tenant_id) != (tenant.cell or ledger.get(tenant_id)):

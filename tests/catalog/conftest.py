@@ -34,3 +34,14 @@ def one_issue(path: Path, file_suffix: str, ident: str, field: str, *words: str)
     for word in words:
         assert word in message, f"{word!r} not in {message!r}"
     return matching[0]
+
+
+def offboarded(catalog_dir: Path, *tenants: str) -> None:
+    """What the offboard workflow records in the ledger once it finished: the tenants' files may then go."""
+    from dataclasses import replace
+
+    from paybill_iac.catalog import ledger
+
+    found = ledger.read(catalog_dir)
+    for tenant in tenants:
+        ledger.update(catalog_dir, tenant, location=replace(found.entries[tenant].location, offboarded=True))

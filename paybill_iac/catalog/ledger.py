@@ -1,0 +1,258 @@
+"""The ledger of where each tenant's data lives: `placements.yaml`, beside the catalog, committed with it.
+
+One entry per tenant that ever had a stack: its isolation model, cloud, region, cell (pooled and
+bridge) and the generation of the names the cloud never frees, and whether it was offboarded. It is
+written only by `paybill-iac generate`, for tenants it has not seen before, and by the lifecycle
+workflows, which move data: a hand edit of the catalog never moves an entry (catalog/guard.py refuses
+the edits that would). A workflow declared in a pull request (`paybill-iac lifecycle change-plan|
+offboard|move ... --plan-only`) is written into its tenant's entry as `declared:` until it ran:
+
+    tenants:
+      acme: {cell: aws-euw1-a, cloud: aws, isolation: pooled, region: eu-west-1}
+      globex: {cell: azure-weu-a, cloud: azure, isolation: pooled, region: westeurope,
+               declared: {workflow: change-plan, from_plan: starter, plan: growth, isolation: bridge, ...}}
+      vandelay: {cloud: aws, isolation: silo, offboarded: true, region: us-east-1}
+
+The file's earlier form (`placements: {tenant: cell}`) is still read: its entries know only their
+cell until the next `generate` records the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from paybill_iac.catalog import yamlio
+from paybill_iac.files import atomic_write
+from paybill_iac.model.catalog import Catalog
+
+LEDGER_FILE = "placements.yaml"
+HEADER = (
+    "# Where each tenant's data lives. Written by `paybill-iac generate` for new tenants and by the lifecycle\n"
+    "# workflows (paybill-iac lifecycle ...): commit it with the catalog, never edit it by hand. A tenant's\n"
+    "# isolation, cloud, region and cell change only through a workflow that moves its data.\n"
+)
+WORKFLOWS = ("change-plan", "move", "offboard")
+
+
+class LedgerProblem(ValueError):
+    """The ledger file cannot be read (a message naming the entry and the field)."""
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a tenant's data lives. None: not recorded yet (a ledger of the earlier form)."""
+
+    isolation: str | None = None
+    cloud: str | None = None
+    region: str | None = None
+    cell: str | None = None
+    generation: int = 0
+    offboarded: bool = False
+
+    def describe(self) -> str:
+        where = " ".join(value for value in (self.cloud, self.region) if value)
+        parts = [self.isolation or "", where, f"cell {self.cell}" if self.cell else ""]
+        return ", ".join(part for part in parts if part) or "unrecorded"
+
+    def as_dict(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for name in ("cell", "cloud", "generation", "isolation", "offboarded", "region"):
+            value = getattr(self, name)
+            if value not in (None, 0, False):
+                found[name] = value
+        return found
+
+
+@dataclass(frozen=True)
+class Declared:
+    """A workflow declared in a pull request, to run once it is merged: what it moves the tenant to."""
+
+    workflow: str
+    to: Location
+    from_plan: str | None = None
+    plan: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"workflow": self.workflow, **self.to.as_dict()}
+        for name in ("from_plan", "plan"):
+            if getattr(self, name) is not None:
+                found[name] = getattr(self, name)
+        return found
+
+    def describe(self, tenant: str) -> str:
+        if self.workflow == "change-plan":
+            return f"change-plan {tenant}: plan {self.from_plan} -> {self.plan} ({self.to.describe()})"
+        if self.workflow == "offboard":
+            return f"offboard {tenant}"
+        return f"move {tenant} to {self.to.describe()}"
+
+
+@dataclass(frozen=True)
+class Entry:
+    location: Location
+    declared: Declared | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        found = self.location.as_dict()
+        if self.declared is not None:
+            found["declared"] = self.declared.as_dict()
+        return found
+
+
+@dataclass
+class Ledger:
+    entries: dict[str, Entry] = field(default_factory=dict)
+
+    def placements(self) -> dict[str, str]:
+        """tenant -> the cell placement keeps it on: a declared move's cell, else the recorded one."""
+        found = {}
+        for tenant, entry in self.entries.items():
+            if entry.location.offboarded:
+                continue
+            cell = entry.declared.to.cell if entry.declared is not None else entry.location.cell
+            if cell:
+                found[tenant] = cell
+        return found
+
+    def declared(self) -> dict[str, Declared]:
+        return {tenant: entry.declared for tenant, entry in sorted(self.entries.items()) if entry.declared}
+
+
+def parse(data: Any) -> Ledger:
+    """A ledger from the file's data (either form); LedgerProblem on anything else."""
+    if data is None:
+        return Ledger()
+    if not isinstance(data, dict) or not set(data) <= {"placements", "tenants"}:
+        raise LedgerProblem("expected 'tenants:' mapping tenant ids to where their data lives")
+    ledger = Ledger()
+    old = data.get("placements") or {}
+    if not isinstance(old, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in old.items()):
+        raise LedgerProblem("expected 'placements:' mapping tenant ids to cell ids")
+    for tenant, cell in old.items():
+        ledger.entries[tenant] = Entry(Location(cell=cell))
+    tenants = data.get("tenants") or {}
+    if not isinstance(tenants, dict):
+        raise LedgerProblem("expected 'tenants:' mapping tenant ids to where their data lives")
+    for tenant, value in tenants.items():
+        if not isinstance(tenant, str) or not isinstance(value, dict):
+            raise LedgerProblem(f"entry '{tenant}': expected a mapping (isolation, cloud, region, cell...)")
+        declared = value.get("declared")
+        entry = Entry(_location(tenant, {k: v for k, v in value.items() if k != "declared"}),
+                      _declared(tenant, declared) if declared is not None else None)
+        ledger.entries[tenant] = entry
+    return ledger
+
+
+def _location(tenant: str, values: Mapping[str, Any]) -> Location:
+    known = {item.name for item in fields(Location)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise LedgerProblem(f"entry '{tenant}': unknown field(s) {', '.join(unknown)}")
+    for name, value in values.items():
+        wanted = int if name == "generation" else bool if name == "offboarded" else str
+        if type(value) is not wanted:
+            raise LedgerProblem(f"entry '{tenant}', field '{name}': expected {wanted.__name__}, got {value!r}")
+    return Location(**values)
+
+
+def _declared(tenant: str, values: Any) -> Declared:
+    if not isinstance(values, dict) or values.get("workflow") not in WORKFLOWS:
+        raise LedgerProblem(f"entry '{tenant}', field 'declared': expected a mapping whose workflow is one of "
+                            f"{', '.join(WORKFLOWS)}")
+    extra = {name: values[name] for name in ("from_plan", "plan") if name in values}
+    rest = {key: value for key, value in values.items() if key not in ("workflow", "from_plan", "plan")}
+    return Declared(values["workflow"], _location(tenant, rest), **extra)
+
+
+def read(root: Path) -> Ledger:
+    """The ledger beside the catalog at `root` (empty when there is none yet)."""
+    path = Path(root) / LEDGER_FILE
+    if not path.is_file():
+        return Ledger()
+    try:
+        return parse(yamlio.load_file(path))
+    except yamlio.YamlProblem as problem:
+        raise LedgerProblem(str(problem)) from None
+
+
+def text(ledger: Ledger) -> str:
+    """The file's text: one line per tenant, sorted (diffs in pull requests stay one line per tenant)."""
+    lines = [HEADER, "tenants:\n" if ledger.entries else "tenants: {}\n"]
+    for tenant, entry in sorted(ledger.entries.items()):
+        lines.append(f"  {tenant}: {_flow(entry.as_dict())}\n")
+    return "".join(lines)
+
+
+def _flow(data: Mapping[str, Any]) -> str:
+    parts = []
+    for key in sorted(data, key=lambda name: (name == "declared", name)):
+        value = data[key]
+        if isinstance(value, dict):
+            shown = _flow(value)
+        elif isinstance(value, bool):
+            shown = "true" if value else "false"
+        elif isinstance(value, int):
+            shown = str(value)
+        else:
+            shown = yamlio.dump_config({"v": value}).split(": ", 1)[1].strip()
+        parts.append(f"{key}: {shown}")
+    return "{" + ", ".join(parts) + "}"
+
+
+def write(root: Path, ledger: Ledger) -> bool:
+    """Write the ledger atomically; False when the file already says exactly that."""
+    path = Path(root) / LEDGER_FILE
+    data = text(ledger).encode()
+    try:
+        if path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    atomic_write(path, data)
+    return True
+
+
+def update(root: Path, tenant: str, *, location: Location | None = None, declared: Declared | None = None,
+           settle: bool = False) -> Ledger:
+    """A workflow's write: the tenant's entry given `location` and/or `declared` (settle=True: the declared
+    move ran, so it becomes the location and the declaration goes). Returns the ledger as written."""
+    ledger = read(root)
+    entry = ledger.entries.get(tenant, Entry(Location()))
+    if settle and entry.declared is not None:
+        entry = Entry(location or entry.declared.to)
+    elif location is not None:
+        entry = Entry(location, None if settle else entry.declared)
+    if declared is not None:
+        entry = replace(entry, declared=declared)
+    ledger.entries[tenant] = entry
+    write(root, ledger)
+    return ledger
+
+
+def location_of(catalog: Catalog, tenant_id: str, generation: int = 0) -> Location:
+    """Where the catalog (as loaded and placed) puts a tenant's data."""
+    tenant = catalog.tenants[tenant_id]
+    plan = catalog.plans[tenant.plan]
+    return Location(isolation=plan.isolation, cloud=tenant.cloud, region=tenant.region,
+                    cell=catalog.placements.get(tenant_id), generation=generation,
+                    offboarded=tenant.state == "offboarded")
+
+
+def with_new_tenants(ledger: Ledger, catalog: Catalog) -> Ledger:
+    """`ledger` with an entry for each tenant it does not know yet (what `generate` records), the entries of
+    its earlier form completed from the catalog, and those of tenants still onboarding (no data yet) following
+    their file. Any other entry it knows is never changed here."""
+    entries = dict(ledger.entries)
+    for tenant_id in sorted(catalog.tenants):
+        known = entries.get(tenant_id)
+        if known is None:
+            entries[tenant_id] = Entry(location_of(catalog, tenant_id))
+        elif catalog.tenants[tenant_id].state == "onboarding" and known.declared is None:  # nothing deployed yet
+            entries[tenant_id] = Entry(location_of(catalog, tenant_id, known.location.generation))
+        elif known.location.isolation is None:
+            found = location_of(catalog, tenant_id, known.location.generation)
+            entries[tenant_id] = Entry(replace(found, cell=known.location.cell or found.cell), known.declared)
+    return Ledger(entries)
