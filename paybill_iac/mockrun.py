@@ -2,8 +2,11 @@
 
 This is how paybill-iac previews without the Pulumi CLI or cloud credentials: the stack program in
 `stacks/` runs unchanged; the mock monitor records every resource (urn, type, name, inputs, parent,
-protect, provider) and the mocks answer with provider-shaped outputs (`paybill_iac.mock_outputs`) so
-stack outputs and cross-stack references look as they will in the cloud.
+protect, retain_on_delete, delete_before_replace, ignore_changes, provider, and its dependencies: the
+explicit ones and those its inputs imply through Output references, per property) and the mocks answer
+with provider-shaped outputs (`paybill_iac.mock_outputs`) so stack outputs and cross-stack references
+look as they will in the cloud. The dependencies are what the engine orders creates and deletes by;
+the offline lifecycle plan and its invariant tests read them.
 
 Importing this module imports pulumi: only the commands that run stacks import it.
 """
@@ -44,6 +47,13 @@ class RegisteredResource:
     id: str
     secret_inputs: tuple[str, ...] = ()
     """Dotted paths of the inputs that were pulumi secrets (their values above are unwrapped)."""
+    dependencies: tuple[str, ...] = ()
+    """URNs this resource depends on: `depends_on`, and every resource whose Output an input reads."""
+    property_dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per input (camelCase), the URNs its value came from."""
+    delete_before_replace: bool = False
+    ignore_changes: tuple[str, ...] = ()
+    replace_on_changes: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {"urn": self.urn, "type": self.type, "name": self.name, "inputs": self.inputs,
@@ -60,6 +70,8 @@ class StackRun:
     outputs: dict[str, Any] = field(default_factory=dict)
     secret_outputs: tuple[str, ...] = ()
     """Dotted paths of the stack outputs that are pulumi secrets (their values above are unwrapped)."""
+    duplicate_urns: tuple[str, ...] = ()
+    """URNs registered more than once: the engine refuses them, the mock runtime does not."""
 
     def by_type(self, type_token: str) -> list[RegisteredResource]:
         return [resource for resource in self.resources if resource.type == type_token]
@@ -92,21 +104,45 @@ class ProviderShapedMocks(pulumi_mocks.Mocks):
         return mock_outputs.invoke(args.token, dict(args.args)), []
 
 
+_ROOT = "pulumi:pulumi:Stack"
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """A mock monitor that also keeps what the engine would know: parent, protect, provider."""
 
     def __init__(self, mocks: pulumi_mocks.Mocks):
         super().__init__(mocks)
         self.registrations: dict[str, dict[str, Any]] = {}
+        self.duplicates: list[str] = []
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """The URN the engine gives a resource: its type qualified by its parent's whole chain of types
+        (the SDK's mock uses only the parent's own type, so two components of different types holding
+        children of the same type and name would collide). Children of the root stack keep the mock's
+        `pulumi:pulumi:Stack$` qualification, as before."""
+        if parent:
+            qualified = parent.split("::")[2]
+            if qualified.startswith(_ROOT + "$"):
+                qualified = qualified[len(_ROOT) + 1:]
+            type_ = f"{qualified}${type_}"
+        return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), type_, name])
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)
+        if response.urn in self.registrations:
+            self.duplicates.append(response.urn)
         if request.type != "pulumi:pulumi:Stack":
             self.registrations[response.urn] = {
                 "type": request.type, "name": request.name, "parent": request.parent,
                 "protect": bool(request.protect), "retain_on_delete": bool(request.retainOnDelete),
                 "provider": request.provider, "custom": bool(request.custom),
                 "inputs": pulumi.runtime.rpc.deserialize_properties(request.object),
+                "dependencies": tuple(sorted(set(request.dependencies))),
+                "property_dependencies": {key: tuple(sorted(set(value.urns)))
+                                          for key, value in request.propertyDependencies.items() if value.urns},
+                "delete_before_replace": bool(request.deleteBeforeReplace),
+                "ignore_changes": tuple(request.ignoreChanges),
+                "replace_on_changes": tuple(request.replaceOnChanges),
             }
         return response
 
@@ -215,10 +251,16 @@ def run_stack(
                 parent=registration["parent"], protect=registration["protect"],
                 retain_on_delete=registration["retain_on_delete"], provider=registration["provider"],
                 custom=registration["custom"], id=resource_id or "",
+                dependencies=registration.get("dependencies", ()),
+                property_dependencies=dict(registration.get("property_dependencies", {})),
+                delete_before_replace=registration.get("delete_before_replace", False),
+                ignore_changes=registration.get("ignore_changes", ()),
+                replace_on_changes=registration.get("replace_on_changes", ()),
             )
         )
     run.outputs = _plain(exported)
     run.secret_outputs = tuple(secret_outputs)
+    run.duplicate_urns = tuple(monitor.duplicates)
     return run
 
 

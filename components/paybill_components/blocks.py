@@ -12,10 +12,17 @@ Rules every block follows:
   only from `names` (paybill_iac.model.naming);
 - every resource gets `self.child(opts)` (which carries `parent` and the provider), merged, never
   dropped; `protect` and `retain_on_delete` are not chosen by hand: `guard_by_facts` sets them on
-  every child from paybill_iac.model.resource_facts (data protected; data and what it needs kept on
-  offboarding);
+  every child from paybill_iac.model.resource_facts (one rule, below);
 - every resource that takes tags or labels gets `self.tags`;
-- encryption with the given key, no public access, TLS 1.2 or newer, deletion protection on databases.
+- encryption with the given key, no public access, TLS 1.2 or newer, deletion protection on databases
+  while the shape's guards are kept (`self.guarded`), lifted only by the lifecycle (`self.guards`).
+
+The access path, and the one rule of what a tenant keeps: a tenant's identity and everything that
+grants it something are built inside `blocks.access_path(name)`, as children of a `paybill:tenant:Access`
+component. While the tenant is offboarding its stack builds no access path and keeps everything else
+(`retain_on_delete`): the graph closure of its data is exactly that, and
+tests/lifecycle/test_invariants.py proves it on every cloud and isolation model from the dependencies
+the mock monitor records (every dependency of a kept resource is kept, nothing of the access path is).
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ import contextlib
 import contextvars
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import pulumi
 
@@ -42,6 +49,10 @@ class Handle:
     """Values (pulumi Inputs) by key; exported as they are in stack outputs."""
     secrets: dict[str, Any] = field(default_factory=dict)
     """Values exported as pulumi secrets."""
+
+    resource: pulumi.Resource | None = None
+    """The block's main resource when this stack made it (not exported): what a resource needing it
+    waits for with `depends_on` when no input carries the edge (a bucket encrypted with a key)."""
 
     def __getitem__(self, key: str) -> Any:
         return self.refs[key]
@@ -84,34 +95,52 @@ class CellHandles:
 
 _BUILDING_ACCESS = contextvars.ContextVar("paybill_building_access", default=False)
 
+ACCESS_PATH_TYPE = "paybill:tenant:Access"
+"""The component holding a tenant's access path (its identity and its grants): URNs say what it is."""
 
-@contextlib.contextmanager
-def access_path() -> Iterator[None]:
-    """Resources built inside are the tenant's access path (its identity and what it is granted): an
-    offboarded tenant keeps none of it, whatever the type's facts say. Resource transformations run
-    synchronously while a resource is constructed, so the flag is seen by exactly these resources."""
-    token = _BUILDING_ACCESS.set(True)
-    try:
-        yield
-    finally:
-        _BUILDING_ACCESS.reset(token)
+Guards = Literal["kept", "lifted", "released"]
+"""How a shape's deletion guards stand (paybill_iac.model.spec.Guards)."""
 
 
-def guard_by_facts(retain_data: bool) -> pulumi.ResourceTransformation:
-    """The transformation a component applies to every child: `protect` on the types that hold or guard
-    data; while the tenant is offboarding, `retain_on_delete` on those and on what the kept data needs
-    (never on its access path), and `protect` lifted so that the stack can be destroyed without
-    destroying the data."""
+class AccessPath(pulumi.ComponentResource):
+    """A tenant's identity and what it is granted, the one part of a tenant its offboarding removes."""
+
+    def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(ACCESS_PATH_TYPE, name, None, opts)
+        self.register_outputs({})
+
+
+def building_access_path() -> bool:
+    """Whether the resource being built belongs to a tenant's access path."""
+    return _BUILDING_ACCESS.get()
+
+
+def guard_by_facts(*, offboarding: bool = False, guards: Guards = "kept",
+                   keeps_keys: bool = False) -> pulumi.ResourceTransformation:
+    """The transformation a component applies to every child (paybill_iac.model.resource_facts):
+
+        guards kept      `protect` on what holds or guards data; while offboarding, `retain_on_delete` on
+                         everything but the access path (which the offboarding stack does not build)
+        guards lifted    (a retiring shape) no `protect`; `retain_on_delete` on what outlives the shape:
+                         its keys (and, `keeps_keys`, the scope holding them) and final backups, which the
+                         retained backups need
+        guards released  (retention end) no `protect`, nothing kept
+
+    and always `retain_on_delete` on what the data plane drops itself (a database inside a server)."""
 
     def transform(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
         facts = resource_facts.facts_for(args.type_)
         if facts is None:
             return None
-        if retain_data:
-            kept = facts.retained_on_offboarding and not _BUILDING_ACCESS.get()
-            extra = pulumi.ResourceOptions(protect=False, retain_on_delete=kept)
+        if guards == "kept":
+            protect = facts.protected
+            retain = offboarding and not _BUILDING_ACCESS.get()
+        elif guards == "lifted":
+            protect = False
+            retain = facts.encrypts or facts.backup or (facts.scope and keeps_keys)
         else:
-            extra = pulumi.ResourceOptions(protect=facts.protected)
+            protect, retain = False, False
+        extra = pulumi.ResourceOptions(protect=protect, retain_on_delete=retain or facts.dropped_by_data_plane)
         return pulumi.ResourceTransformationResult(args.props, pulumi.ResourceOptions.merge(args.opts, extra))
 
     return transform
@@ -128,16 +157,46 @@ class CloudBlocks(abc.ABC):
         markers: Mapping[str, str],
         *,
         retain_data: bool = False,
+        guards: Guards = "kept",
         opts: pulumi.ResourceOptions | None = None,
     ):
         self.placement = placement
         self.tags = dict(markers)
         self.retain_data = retain_data
+        self.guards: Guards = guards
         self.opts = opts or pulumi.ResourceOptions()
+
+    @property
+    def guarded(self) -> bool:
+        """Cloud-side deletion guards on (deletion protection, no force-destroy, delete locks)."""
+        return self.guards == "kept"
+
+    @property
+    def keeps_backups(self) -> bool:
+        """Deleting a database leaves its final snapshot and retained backups (all but retention end)."""
+        return self.guards != "released"
 
     def child(self, opts: pulumi.ResourceOptions | None = None) -> pulumi.ResourceOptions:
         """Options for a child resource: the component's options merged with `opts`."""
         return pulumi.ResourceOptions.merge(self.opts, opts)
+
+    @contextlib.contextmanager
+    def access_path(self, name: str) -> Iterator[None]:
+        """Build the tenant's access path inside: its resources become children of a `paybill:tenant:Access`
+        component (aliased to their former parent, so stacks created before it keep them), and the
+        guard transformation knows them (resource transformations run synchronously while a resource is
+        constructed, so the flag is seen by exactly these resources)."""
+        owner = self.opts.parent
+        component = AccessPath(f"{name}-access", pulumi.ResourceOptions(parent=owner))
+        saved = self.opts
+        self.opts = pulumi.ResourceOptions.merge(
+            saved, pulumi.ResourceOptions(parent=component, aliases=[pulumi.Alias(parent=owner)] if owner else None))
+        token = _BUILDING_ACCESS.set(True)
+        try:
+            yield
+        finally:
+            _BUILDING_ACCESS.reset(token)
+            self.opts = saved
 
     @staticmethod
     @abc.abstractmethod
@@ -191,6 +250,14 @@ class CloudBlocks(abc.ABC):
     @abc.abstractmethod
     def identity(self, name: str, names: Mapping[str, str], scope: Handle, grants: Grants) -> Handle:
         """The tenant's workload identity, permitted exactly `grants` (nothing while inactive)."""
+
+    @abc.abstractmethod
+    def final_backup(self, name: str, names: Mapping[str, str], scope: Handle, database: Handle,
+                     size: DatabaseSize) -> Handle:
+        """The backup of a dedicated database instance that outlives it: on offboarding an on-demand
+        snapshot or backup kept for `size.backup_retention_days` (until retention end), and for a retiring
+        shape whatever its deletion keeps. Its refs say what it is (`kind`, `name`, `retention_days`,
+        `taken_by`); a cloud whose API has no such resource says who takes it."""
 
     @abc.abstractmethod
     def cell_handles(self, cell_output: pulumi.Input[Mapping[str, Any]]) -> CellHandles:

@@ -182,6 +182,13 @@ def _rds_instance(
     return resource_id, computed
 
 
+def _rds_snapshot(token: str, name: str, inputs: dict[str, Any], stack: str, region: str) -> tuple[str, dict[str, Any]]:
+    identifier = str(inputs.get("dbSnapshotIdentifier") or name)
+    arn = _arn("rds", region, f"snapshot:{identifier}")
+    return identifier, {"dbSnapshotArn": arn, "dbSnapshotIdentifier": identifier, "encrypted": True,
+                        "snapshotType": "manual", "status": "available"}
+
+
 def _secret(token: str, name: str, inputs: dict[str, Any], stack: str, region: str) -> tuple[str, dict[str, Any]]:
     secret_name = str(inputs.get("name") or name)
     arn = _arn("secretsmanager", region, f"secret:{secret_name}-{_secret_suffix(stack, token, name)}")
@@ -236,6 +243,7 @@ _SHAPERS: dict[str, Shaper] = {
     "aws:rds/subnetGroup:SubnetGroup": _rds_subnet_group,
     "aws:rds/parameterGroup:ParameterGroup": _rds_parameter_group,
     "aws:rds/instance:Instance": _rds_instance,
+    "aws:rds/snapshot:Snapshot": _rds_snapshot,
     "aws:secretsmanager/secret:Secret": _secret,
     "aws:secretsmanager/secretVersion:SecretVersion": _secret_version,
     "aws:iam/role:Role": _iam_role,

@@ -98,6 +98,9 @@ _IDS: dict[str, Callable[[dict[str, Any], str], tuple[str, str]]] = {
     "azure-native:dbforpostgresql:AdministratorsMicrosoftEntra": _child(
         _FLEXIBLE, "serverName", "administrators", "objectId"
     ),
+    "azure-native:dbforpostgresql:BackupsAutomaticAndOnDemand": _child(
+        _FLEXIBLE, "serverName", "backups", "backupName"
+    ),
     "azure-native:managedidentity:UserAssignedIdentity": _in_group(
         "Microsoft.ManagedIdentity/userAssignedIdentities", "resourceName"
     ),

@@ -102,12 +102,20 @@ def _mask(value: Any, paths: Iterable[str]) -> Any:
 
 
 def resource_dict(resource: Any) -> dict[str, Any]:
-    """A registered resource as the report shows it (and as a ResourceView is built from)."""
+    """A registered resource as the report shows it (and as a ResourceView is built from): with the
+    options the engine acts on (protect, retain_on_delete, delete_before_replace) and its dependencies,
+    the URNs it waits for and is deleted before: `depends_on` and every resource whose Output one of its
+    inputs reads (`property_dependencies`, per input)."""
     return {
         "urn": resource.urn, "type": resource.type, "name": resource.name,
         "inputs": _mask(resource.inputs, getattr(resource, "secret_inputs", ())),
         "parent": resource.parent, "protect": resource.protect,
-        "retain_on_delete": resource.retain_on_delete, "provider": resource.provider,
+        "retain_on_delete": resource.retain_on_delete,
+        "delete_before_replace": bool(getattr(resource, "delete_before_replace", False)),
+        "dependencies": sorted(getattr(resource, "dependencies", ())),
+        "property_dependencies": {key: sorted(value) for key, value in
+                                  sorted(getattr(resource, "property_dependencies", {}).items())},
+        "provider": resource.provider,
     }
 
 

@@ -44,14 +44,17 @@ SECRET = "aws:secretsmanager/secret:Secret"
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+SNAPSHOT = "aws:rds/snapshot:Snapshot"
+ACCESS = "paybill:tenant:Access"
 
-STATEFUL = {KEY, BUCKET, INSTANCE, SECRET, SECRET_VERSION}
+# A SecretVersion is derived (the pooled tenant's connection details): replaceable, so not protected.
+STATEFUL = {KEY, BUCKET, INSTANCE, SECRET, SNAPSHOT}
 
 NETWORK = Counter({VPC: 1, DEFAULT_SG: 1, SUBNET: 2, SECURITY_GROUP: 1, INGRESS: 1})
 KEY_PARTS = Counter({KEY: 1, ALIAS: 1})
 STORE = Counter({BUCKET: 1, PUBLIC_ACCESS: 1, OWNERSHIP: 1, ENCRYPTION: 1, VERSIONING: 1, BUCKET_POLICY: 1})
 DATABASE = Counter({SUBNET_GROUP: 1, PARAMETER_GROUP: 1, INSTANCE: 1})
-IDENTITY = Counter({ROLE: 1, ROLE_POLICY: 1})
+IDENTITY = Counter({ACCESS: 1, ROLE: 1, ROLE_POLICY: 1})
 
 EXPECTED_TYPES = {
     "cell": Counter({PROVIDER: 1, "paybill:cell:Cell": 1}) + NETWORK + KEY_PARTS + STORE + DATABASE,
@@ -328,15 +331,43 @@ def test_stateful_resources_are_protected(runs: dict[str, Any], scenario: str) -
 
 @pytest.mark.parametrize("scenario", ["silo-offboarding", "bridge-offboarding"])
 def test_offboarding_keeps_data_and_takes_a_final_snapshot(runs: dict[str, Any], scenario: str) -> None:
+    """Offboarding keeps the whole stack but its access path (the network, subnet and parameter groups,
+    the bucket's settings: what the kept data needs), protected as before, and takes a snapshot of the
+    instance that stays until retention end."""
     run = runs[scenario]
-    stateful = [r for r in _custom(run) if r.type in STATEFUL]
-    assert {r.type for r in stateful} == {KEY, BUCKET, INSTANCE}
-    for resource in stateful:
-        assert resource.retain_on_delete is True and resource.protect is False, resource.type
+    assert run.by_type(ROLE) == [] and run.by_type(ROLE_POLICY) == []
+    assert not any(ACCESS in r.urn for r in run.resources)
+    for resource in _custom(run):
+        assert resource.retain_on_delete is True, resource.type
+        assert resource.protect is (resource.type in STATEFUL), resource.type
     db = run.one(INSTANCE).inputs
-    assert db["skipFinalSnapshot"] is False
+    assert db["skipFinalSnapshot"] is False and db["deleteAutomatedBackups"] is False
     assert db["finalSnapshotIdentifier"] == _names("acme")["db_final_snapshot"]
     assert db["deletionProtection"] is True
+    snapshot = run.one(SNAPSHOT)
+    assert snapshot.inputs["dbInstanceIdentifier"] == run.one(INSTANCE).outputs["identifier"]
+    assert snapshot.inputs["dbSnapshotIdentifier"] == _names("acme")["db_backup"]
+    assert run.outputs["final_backup"]["arn"] == snapshot.outputs["dbSnapshotArn"]
+    assert run.one(INSTANCE).urn in snapshot.dependencies
+
+
+def test_the_bucket_waits_for_its_key(runs: dict[str, Any]) -> None:
+    """No input of the bucket names its key: `depends_on` gives the engine the edge, so a destroy never
+    deletes the key before the data it encrypted."""
+    for scenario in ("cell", "silo", "bridge"):
+        run = runs[scenario]
+        assert run.one(KEY).urn in run.one(BUCKET).dependencies
+
+
+def test_the_pooled_secret_version_is_replaceable_and_the_secret_kept() -> None:
+    """A new cell endpoint is a new SecretVersion (Terraform: secret_string is ForceNew): the version is
+    not protected, so the engine may replace it; the Secret, its name and its key stay protected."""
+    from paybill_iac.model.resource_facts import facts_for
+
+    version = facts_for(SECRET_VERSION)
+    assert version is not None and not version.protected and "secretString" in version.replace_on
+    secret = facts_for(SECRET)
+    assert secret is not None and secret.protected and "secretString" not in secret.replace_on
 
 
 # --- identity ------------------------------------------------------------------------------------

@@ -58,7 +58,8 @@ EXPECTED_TYPES = {
 }
 
 # Resources that hold data (or, for the lock, keep it from being deleted).
-STATEFUL = {RG, VAULT, KEY, ACCOUNT, CONTAINER, SERVER, DATABASE, LOCK}
+STATEFUL = {RG, VAULT, KEY, ACCOUNT, CONTAINER, SERVER, DATABASE, LOCK,
+            "azure-native:dbforpostgresql:BackupsAutomaticAndOnDemand"}
 
 # Which input of each type is its physical name, and which names key it must be.
 NAME_INPUTS = {
@@ -203,16 +204,34 @@ def test_parents_reach_the_component_and_the_explicit_provider(runs: dict[str, S
 def test_stateful_resources_are_protected(runs: dict[str, StackRun], topology: str) -> None:
     for resource in _azure(runs[topology]):
         assert resource.protect == (resource.type in STATEFUL), resource.name
-        assert not resource.retain_on_delete, resource.name
+        # A database inside a server is never deleted by the engine: a pooled tenant's lives in the cell's
+        # server under the cell's delete lock (ARM refuses); the data plane drops it (DROP DATABASE).
+        assert resource.retain_on_delete == (resource.type == DATABASE), resource.name
 
 
 @pytest.mark.parametrize("topology", ["silo-offboarding", "pooled-offboarding"])
-def test_offboarding_retains_data(runs: dict[str, StackRun], topology: str) -> None:
-    resources = _azure(runs[topology])
+def test_offboarding_keeps_all_but_the_access_path(runs: dict[str, StackRun], topology: str) -> None:
+    """The network, delegated subnet, NSG, DNS zone and link, the Entra admin, the CMK identity and its key
+    grant stay with the server: everything but the tenant's identity and its role assignments."""
+    run = runs[topology]
+    resources = _azure(run)
     assert {resource.type for resource in resources} & STATEFUL
+    assert not any("paybill:tenant:Access" in resource.urn for resource in run.resources)
     for resource in resources:
-        assert resource.retain_on_delete == (resource.type in STATEFUL), resource.name
-        assert not resource.protect, resource.name
+        assert resource.retain_on_delete, resource.name
+        assert resource.protect == (resource.type in STATEFUL), resource.name
+    names = [resource.inputs.get("resourceName") for resource in run.by_type(IDENTITY)]
+    assert ACME["identity"] not in names
+
+
+def test_offboarding_takes_an_on_demand_backup(runs: dict[str, StackRun]) -> None:
+    run = runs["silo-offboarding"]
+    (backup,) = run.by_type("azure-native:dbforpostgresql:BackupsAutomaticAndOnDemand")
+    assert backup.inputs["backupName"] == ACME["db_backup"]
+    assert backup.inputs["serverName"] == ACME["db_server"]
+    assert backup.protect and backup.retain_on_delete
+    assert run.outputs["final_backup"]["name"] == ACME["db_backup"]
+    assert runs["pooled-offboarding"].outputs["final_backup"]["kind"] == "logical dump"
 
 
 def test_offboarding_keeps_the_deletion_lock(runs: dict[str, StackRun]) -> None:

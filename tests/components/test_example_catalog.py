@@ -103,10 +103,12 @@ def test_stack_outputs_give_a_service_what_it_needs(runs: dict[str, tuple[dict[s
         if key.startswith("cell:"):
             assert set(run.outputs["cell"]) == {"scope", "network", "key", "store", "database"}, key
             continue
-        assert {"database", "store", "identity", "key", "network", "tenant"} <= set(run.outputs), key
+        offboarding = config["paybill:state"] == "offboarding"
+        parts = {"database", "store", "key", "network", "tenant"} | ({"final_backup"} if offboarding else {"identity"})
+        assert parts <= set(run.outputs), key
+        assert ("identity" in run.outputs) is not offboarding, key  # offboarding removes the access path
         assert run.outputs["tenant"]["id"] == config["paybill:tenant"]
         assert run.outputs["database"], key
-        assert run.outputs["identity"], key
 
 
 def test_physical_names_come_from_the_generated_names(runs: dict[str, tuple[dict[str, Any], StackRun]]) -> None:
@@ -127,18 +129,26 @@ def test_physical_names_come_from_the_generated_names(runs: dict[str, tuple[dict
 
 def test_offboarding_keeps_data_and_suspension_grants_nothing(runs: dict[str, tuple[dict[str, Any], StackRun]]) -> None:
     for key, (config, run) in runs.items():
+        dropped_by_data_plane = {r.urn for r in custom(run) if getattr(resource_facts.facts_for(r.type),
+                                                                        "dropped_by_data_plane", False)}
         if key.startswith("cell:"):
-            assert all(not r.retain_on_delete for r in custom(run)), key
+            assert {r.urn for r in custom(run) if r.retain_on_delete} == dropped_by_data_plane, key
             continue
         state = config["paybill:state"]
         protected = [r for r in custom(run) if r.protect]
-        retained = [r for r in custom(run) if r.retain_on_delete]
+        retained = {r.urn for r in custom(run) if r.retain_on_delete}
+        access = [r for r in run.resources if "paybill:tenant:Access" in r.urn]
         if state == "offboarding":
-            assert retained and not protected, key  # kept in the cloud when the stack is destroyed
+            # kept until retention end: everything but the access path, protected as ever
+            assert retained == {r.urn for r in custom(run)} and not access, key
         else:
-            assert not retained, key
-            if config["paybill:isolation"] != "pooled":
-                assert protected, key
+            assert retained == dropped_by_data_plane, key
+            assert access, key
+        if config["paybill:isolation"] != "pooled":
+            assert protected, key
+        if state == "suspended":
+            grants = [r for r in access if getattr(resource_facts.facts_for(r.type), "grant", False)]
+            assert not grants, (key, [r.name for r in grants])
 
 
 def test_every_type_token_exists_and_is_current(runs: dict[str, tuple[dict[str, Any], StackRun]]) -> None:
@@ -158,19 +168,15 @@ def test_every_type_token_exists_and_is_current(runs: dict[str, tuple[dict[str, 
 
 
 def test_protect_and_retain_follow_the_resource_facts(runs: dict[str, tuple[dict[str, Any], StackRun]]) -> None:
-    """One table says which types hold data (protected; kept on offboarding) and what kept data needs:
-    every resource of every example stack follows it, and every type a component creates is in it.
-    The tenant's access path (identity and its grants) is never kept."""
+    """One table says which types hold or guard data (protected) and which the data plane drops itself
+    (never deleted by the engine); one rule says what an offboarding tenant keeps: everything but its
+    access path. Every resource of every example stack follows them, and every type a component creates
+    is in the table."""
     for key, (config, run) in runs.items():
         offboarding = config.get("paybill:state") == "offboarding"
         for resource in custom(run):
             facts = resource_facts.facts_for(resource.type)
             assert facts is not None, f"{key}: {resource.type} is not in paybill_iac.model.resource_facts"
-            if offboarding:
-                assert resource.protect is False, (key, resource.name)
-                access = facts.grant and not facts.holds_data  # the identity's grants: never kept
-                if not access:
-                    assert resource.retain_on_delete is facts.retained_on_offboarding, (key, resource.name)
-            else:
-                assert resource.protect is facts.protected, (key, resource.type, resource.name)
-                assert resource.retain_on_delete is False, (key, resource.name)
+            assert resource.protect is facts.protected, (key, resource.type, resource.name)
+            expected = offboarding or facts.dropped_by_data_plane
+            assert resource.retain_on_delete is expected, (key, resource.name)

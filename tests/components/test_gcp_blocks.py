@@ -46,17 +46,18 @@ PROVIDER = "pulumi:providers:gcp"
 STACK_REF = "pulumi:pulumi:StackReference"
 
 STATEFUL = {RING, KEY, BUCKET, FOLDER, INSTANCE, DATABASE}  # the IAM login (USER) is an access path
-KEPT_WITH_DATA = {NETWORK, SUBNETWORK, RANGE, PEERING}  # a retained private-IP instance needs its VPC
+KEPT_WITH_DATA = {NETWORK, SUBNETWORK, RANGE, PEERING}  # a kept private-IP instance needs its VPC
 TENANT_IAM = {KEY_MEMBER, BUCKET_MEMBER, FOLDER_MEMBER, PROJECT_MEMBER}
 
 DATA_TIER = Counter({RING: 1, KEY: 1, KEY_MEMBER: 2, AGENT: 1, BUCKET: 1, INSTANCE: 1})
 NETWORK_TIER = Counter({NETWORK: 1, SUBNETWORK: 1, RANGE: 1, PEERING: 1})
-OWN_IDENTITY = Counter({ACCOUNT: 1, USER: 1, BUCKET_MEMBER: 1, KEY_MEMBER: 1, PROJECT_MEMBER: 2})
+ACCESS = "paybill:tenant:Access"
+OWN_IDENTITY = Counter({ACCESS: 1, ACCOUNT: 1, USER: 1, BUCKET_MEMBER: 1, KEY_MEMBER: 1, PROJECT_MEMBER: 2})
 EXPECTED_TYPES = {
     "cell": DATA_TIER + NETWORK_TIER + Counter({"paybill:cell:Cell": 1, PROVIDER: 1}),
     "silo": DATA_TIER + NETWORK_TIER + OWN_IDENTITY + Counter({"paybill:tenant:Silo": 1, PROVIDER: 1}),
     "bridge": DATA_TIER + OWN_IDENTITY + Counter({"paybill:tenant:Bridge": 1, PROVIDER: 1, STACK_REF: 1}),
-    "pooled": Counter({DATABASE: 1, FOLDER: 1, ACCOUNT: 1, USER: 1, FOLDER_MEMBER: 1, PROJECT_MEMBER: 2,
+    "pooled": Counter({DATABASE: 1, FOLDER: 1, ACCESS: 1, ACCOUNT: 1, USER: 1, FOLDER_MEMBER: 1, PROJECT_MEMBER: 2,
                        "paybill:tenant:Pooled": 1, PROVIDER: 1, STACK_REF: 1}),
 }
 
@@ -175,6 +176,11 @@ def test_states_keep_the_same_resources_except_grants(runs: dict[str, Any], isol
     key = isolation if state == "active" else f"{isolation}-{state}"
     types = Counter(resource.type for resource in runs[key].resources)
     expected = Counter(EXPECTED_TYPES[isolation])
+    if state == "offboarding":  # no access path at all
+        expected -= Counter({ACCESS: 1, ACCOUNT: 1, USER: 1, PROJECT_MEMBER: 2,
+                             (FOLDER_MEMBER if isolation == "pooled" else BUCKET_MEMBER): 1})
+        if isolation != "pooled":
+            expected[KEY_MEMBER] -= 1
     if state == "suspended":
         grants = iam.tenant_grants(shared_store=isolation == "pooled", active=True)
         expected[BUCKET_MEMBER if isolation != "pooled" else FOLDER_MEMBER] -= 1
@@ -238,21 +244,30 @@ def test_labels_on_every_taggable_resource(runs: dict[str, Any], key: str) -> No
 def test_stateful_resources_are_protected(runs: dict[str, Any], key: str) -> None:
     for resource in _gcp(runs[key]):
         assert resource.protect is (resource.type in STATEFUL), resource.type
-        assert resource.retain_on_delete is False
+        # a pooled tenant's database lives in the cell's instance: the data plane drops it
+        assert resource.retain_on_delete is (resource.type == DATABASE), resource.type
 
 
 @pytest.mark.parametrize("isolation", ["silo", "pooled", "bridge"])
-def test_offboarding_retains_data_and_what_it_needs(runs: dict[str, Any], isolation: str) -> None:
+def test_offboarding_keeps_all_but_the_access_path(runs: dict[str, Any], isolation: str) -> None:
     run = runs[f"{isolation}-offboarding"]
+    assert not any(ACCESS in resource.urn for resource in run.resources)
+    assert run.by_type(ACCOUNT) == [] and run.by_type(USER) == [] and run.by_type(PROJECT_MEMBER) == []
     for resource in _gcp(run):
-        agent_grant = resource.type == KEY_MEMBER and "-agent" in resource.name
-        kept = resource.type in STATEFUL or resource.type in KEPT_WITH_DATA or agent_grant
-        assert resource.retain_on_delete is kept, resource.name
-        assert resource.protect is False, resource.name
+        assert resource.retain_on_delete is True, resource.name
+        assert resource.protect is (resource.type in STATEFUL), resource.name
     if isolation != "pooled":
         settings = run.one(INSTANCE).inputs["settings"]
         assert settings["finalBackupConfig"] == {"enabled": True, "retentionDays": 7}
         assert settings["retainBackupsOnDelete"] is True
+        assert run.outputs["final_backup"]["instance"] == _names("acme")["db_instance"]
+
+
+def test_logins_and_pooled_databases_are_abandoned_not_deleted(runs: dict[str, Any]) -> None:
+    """Cloud SQL cannot delete a PostgreSQL role or database that owns objects: the provider abandons
+    them when they leave the program, and the data plane drops them (db-drop)."""
+    assert runs["silo"].one(USER).inputs["deletionPolicy"] == "ABANDON"
+    assert runs["pooled"].one(DATABASE).inputs["deletionPolicy"] == "ABANDON"
 
 
 # --- names and security -----------------------------------------------------------------------------
@@ -404,7 +419,7 @@ def test_own_identity_reaches_only_its_own_bucket_key_and_instance(runs: dict[st
     _assert_instance_conditions(run, names["db_instance"])
     user = run.one(USER).inputs
     assert user == {"instance": names["db_instance"], "project": PROJECT, "type": "CLOUD_IAM_SERVICE_ACCOUNT",
-                    "name": f"{names['service_account']}@{PROJECT}.iam"}
+                    "name": f"{names['service_account']}@{PROJECT}.iam", "deletionPolicy": "ABANDON"}
     assert run.one(ACCOUNT).inputs["disabled"] is False
 
 

@@ -16,7 +16,6 @@ import pytest
 from paybill_components.oci import OciBlocks, iam
 from paybill_components.oci.blocks import (
     CELL_REFS,
-    FINAL_BACKUP_RETENTION_DAYS,
     KEY_ROTATION_DAYS,
     VCN_CIDR,
     connection_template,
@@ -47,17 +46,21 @@ DYNAMIC_GROUP = "oci:Identity/dynamicGroup:DynamicGroup"
 POLICY = "oci:Identity/policy:Policy"
 PROVIDER = "pulumi:providers:oci"
 STACK_REF = "pulumi:pulumi:StackReference"
+ACCESS = "paybill:tenant:Access"
 
 STATEFUL = {VAULT, KEY, BUCKET, SECRET, DB_SYSTEM, BACKUP}
 NETWORK_TYPES = {VCN, DEFAULT_LIST, SECURITY_LIST, SUBNET, NSG, NSG_RULE}
 
 NETWORK_TIER = Counter({VCN: 1, DEFAULT_LIST: 1, SECURITY_LIST: 1, SUBNET: 1, NSG: 1, NSG_RULE: 2})
-DATA_TIER = Counter({COMPARTMENT: 1, VAULT: 1, KEY: 1, POLICY: 1, BUCKET: 1, SECRET: 1, DB_SYSTEM: 1})
-IDENTITY = Counter({DYNAMIC_GROUP: 1, POLICY: 1})
+# the data tier: the service policy, the admin secret, and the DB system's own dynamic group and policy
+DATA_TIER = Counter({COMPARTMENT: 1, VAULT: 1, KEY: 1, POLICY: 2, BUCKET: 1, SECRET: 1, DB_SYSTEM: 1,
+                     DYNAMIC_GROUP: 1})
+APP_LOGIN = Counter({SECRET: 1})  # a dedicated instance's application login (never the admin's secret)
+IDENTITY = Counter({ACCESS: 1, DYNAMIC_GROUP: 1, POLICY: 1})
 EXPECTED_TYPES = {
     "cell": NETWORK_TIER + DATA_TIER + Counter({"paybill:cell:Cell": 1, PROVIDER: 1}),
-    "silo": NETWORK_TIER + DATA_TIER + IDENTITY + Counter({"paybill:tenant:Silo": 1, PROVIDER: 1}),
-    "bridge": DATA_TIER + IDENTITY + Counter({"paybill:tenant:Bridge": 1, PROVIDER: 1, STACK_REF: 1}),
+    "silo": NETWORK_TIER + DATA_TIER + APP_LOGIN + IDENTITY + Counter({"paybill:tenant:Silo": 1, PROVIDER: 1}),
+    "bridge": DATA_TIER + APP_LOGIN + IDENTITY + Counter({"paybill:tenant:Bridge": 1, PROVIDER: 1, STACK_REF: 1}),
     "pooled": IDENTITY + Counter({COMPARTMENT: 1, SECRET: 1, "paybill:tenant:Pooled": 1, PROVIDER: 1,
                                   STACK_REF: 1}),
 }
@@ -99,6 +102,12 @@ def _oci(run: Any) -> list[Any]:
 def _by_name(run: Any, type_token: str, name: str) -> Any:
     found = [resource for resource in run.by_type(type_token) if resource.name == name]
     assert len(found) == 1, f"expected one {type_token} named {name}, found {len(found)}"
+    return found[0]
+
+
+def _named(run: Any, type_token: str, field: str, value: str) -> Any:
+    found = [resource for resource in run.by_type(type_token) if resource.inputs.get(field) == value]
+    assert len(found) == 1, f"expected one {type_token} with {field} {value}, found {len(found)}"
     return found[0]
 
 
@@ -158,14 +167,19 @@ def test_physical_names_come_from_naming(runs: dict[str, Any], topology: str) ->
     assert run.one(VAULT).inputs["displayName"] == names["vault"]
     assert run.one(KEY).inputs["displayName"] == names["key"]
     assert run.one(BUCKET).inputs["name"] == names["bucket"]
-    assert run.one(SECRET).inputs["secretName"] == names["secret"]
+    assert _named(run, SECRET, "secretName", names["secret"]).name.endswith("-db-admin-secret")
     assert run.one(DB_SYSTEM).inputs["displayName"] == names["db_system"]
     assert run.one(DB_SYSTEM).inputs["credentials"]["username"] == names["db_admin"]
     policy_names = {p.inputs["name"] for p in run.by_type(POLICY)}
-    assert names["service_policy"] in policy_names
+    group_names = {group.inputs["name"] for group in run.by_type(DYNAMIC_GROUP)}
+    assert names["service_policy"] in policy_names and names["db_policy"] in policy_names
     if topology == "silo":
-        assert run.one(DYNAMIC_GROUP).inputs["name"] == names["dynamic_group"]
-        assert policy_names == {names["service_policy"], names["policy"]}
+        assert group_names == {names["dynamic_group"], names["db_dynamic_group"]}
+        assert policy_names == {names["service_policy"], names["policy"], names["db_policy"]}
+        assert _named(run, SECRET, "secretName", names["db_app_secret"]).name == "acme-db-app-secret"
+    else:
+        assert group_names == {names["db_dynamic_group"]}
+        assert policy_names == {names["service_policy"], names["db_policy"]}
 
 
 def test_pooled_and_bridge_names(runs: dict[str, Any]) -> None:
@@ -221,13 +235,29 @@ def test_data_tier_is_encrypted_private_and_backed_up(runs: dict[str, Any], topo
     assert db["instanceCount"] == 1
     assert db["networkDetails"]["isReaderEndpointEnabled"] is False
 
-    secret = run.one(SECRET)
+    owner = "cell-a" if topology == "cell" else "acme"
+    secret = _named(run, SECRET, "secretName", _names(owner)["secret"])
     assert secret.inputs["enableAutoGeneration"] is True
     assert "secretContent" not in secret.inputs  # OCI Vault generates the password: none in state
     assert secret.inputs["secretGenerationContext"]["generationType"] == "PASSPHRASE"
     assert (secret.inputs["keyId"], secret.inputs["vaultId"]) == (key_id, vault.id)
     password = db["credentials"]["passwordDetails"]
     assert password == {"passwordType": "VAULT_SECRET", "secretId": secret.id, "secretVersion": "1"}
+    # Rotating the secret never replaces the DB system: `credentials` is create-only, so it is ignored
+    # (a rotation resets the password through the API).
+    registered = run.one(DB_SYSTEM)
+    assert registered.ignore_changes == ("credentials",)
+
+    # The DB system's own identity: the compartment's PostgreSQL DB systems may use the storage key and
+    # read the administrator secret, nothing else; the DB system waits for that policy.
+    group = _named(run, DYNAMIC_GROUP, "name", _names(owner)["db_dynamic_group"])
+    compartment = run.one(COMPARTMENT).id
+    assert group.inputs["matchingRule"] == iam.db_system_matching_rule(compartment)
+    assert group.inputs["compartmentId"] == TENANCY
+    policy = _named(run, POLICY, "name", _names(owner)["db_policy"])
+    assert policy.inputs["compartmentId"] == compartment
+    assert policy.inputs["statements"] == iam.db_system_statements(group.id, compartment, key_id, secret.id)
+    assert policy.urn in registered.dependencies
 
 
 @pytest.mark.parametrize("topology", ["cell", "silo"])
@@ -332,22 +362,25 @@ def test_compartment_is_never_deleted(runs: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("isolation", ["silo", "bridge", "pooled"])
-def test_offboarding_retains_data_and_takes_a_final_backup(runs: dict[str, Any], isolation: str) -> None:
+def test_offboarding_keeps_all_but_the_access_path_and_takes_a_final_backup(runs: dict[str, Any],
+                                                                           isolation: str) -> None:
     run = runs[f"{isolation}-offboarding"]
     names = _names("acme")
-    kept = STATEFUL | NETWORK_TYPES
+    assert not any(ACCESS in resource.urn for resource in run.resources)  # no identity, no grants
+    assert _tenant_policy(run) is None
+    assert names["dynamic_group"] not in {group.inputs["name"] for group in run.by_type(DYNAMIC_GROUP)}
     for resource in _oci(run):
-        assert resource.protect is False, resource.name  # the stack can be destroyed...
-        is_service_policy = resource.type == POLICY and resource.inputs["name"] == names["service_policy"]
-        expected = resource.type in kept or is_service_policy
-        assert resource.retain_on_delete is expected, resource.name  # ...without destroying the data
+        assert resource.protect is (resource.type in STATEFUL), resource.name  # protected as ever
+        assert resource.retain_on_delete is True, resource.name  # and kept in the cloud on delete
     if isolation == "pooled":
         assert run.by_type(BACKUP) == []
+        assert run.outputs["final_backup"]["kind"] == "logical dump"
         return
     backup = run.one(BACKUP).inputs
     assert backup["dbSystemId"] == run.one(DB_SYSTEM).id
     assert backup["displayName"] == names["final_backup"]
-    assert backup["retentionPeriod"] == FINAL_BACKUP_RETENTION_DAYS
+    assert backup["retentionPeriod"] == runs[f"{isolation}-offboarding:spec"].database.backup_retention_days
+    assert run.outputs["final_backup"]["id"] == run.one(BACKUP).id
 
 
 # --- identity -------------------------------------------------------------------------------------
@@ -356,8 +389,7 @@ def test_offboarding_retains_data_and_takes_a_final_backup(runs: dict[str, Any],
 @pytest.mark.parametrize("isolation", ["silo", "bridge", "pooled"])
 def test_suspended_identity_exists_without_grants(runs: dict[str, Any], isolation: str) -> None:
     run = runs[f"{isolation}-suspended"]
-    group = run.one(DYNAMIC_GROUP)
-    assert group.inputs["name"] == _names("acme")["dynamic_group"]
+    group = _named(run, DYNAMIC_GROUP, "name", _names("acme")["dynamic_group"])
     assert _tenant_policy(run) is None
     for policy in run.by_type(POLICY):
         assert group.id not in json.dumps(policy.inputs["statements"])
@@ -368,13 +400,18 @@ def test_suspended_identity_exists_without_grants(runs: dict[str, Any], isolatio
 def test_dedicated_identity_reaches_only_its_own_store_key_and_secret(runs: dict[str, Any], isolation: str) -> None:
     run = runs[isolation]
     names = _names("acme")
-    group = run.one(DYNAMIC_GROUP)
+    group = _named(run, DYNAMIC_GROUP, "name", names["dynamic_group"])
     compartment = run.one(COMPARTMENT).id
     assert group.inputs["compartmentId"] == TENANCY
     assert group.inputs["matchingRule"] == iam.dynamic_group_matching_rule(compartment)
     policy = _tenant_policy(run)
     assert policy is not None and policy.inputs["compartmentId"] == compartment
-    secret = run.one(SECRET).id
+    # its own application login's secret: never the administrator's
+    secret = _named(run, SECRET, "secretName", names["db_app_secret"]).id
+    assert run.outputs["database"]["secret_id"] == secret != run.outputs["database"]["admin_secret_id"]
+    app = _named(run, SECRET, "secretName", names["db_app_secret"]).inputs
+    template = json.loads(app["secretGenerationContext"]["secretTemplate"])
+    assert (template["database"], template["username"]) == (names["database"], names["db_user"])
     assert policy.inputs["statements"] == iam.tenant_statements(
         group.id, store_compartment_id=compartment, bucket=names["bucket"], secret_compartment_id=compartment,
         secret_id=secret, key_compartment_id=compartment, key_id=run.one(KEY).id,
@@ -386,7 +423,7 @@ def test_dedicated_identity_reaches_only_its_own_store_key_and_secret(runs: dict
 
 def test_pooled_identity_reaches_only_its_prefix_and_its_secret(runs: dict[str, Any]) -> None:
     cell, acme, globex = runs["cell"], runs["pooled"], runs["pooled-globex"]
-    group = acme.one(DYNAMIC_GROUP)
+    group = _named(acme, DYNAMIC_GROUP, "name", _names("acme")["dynamic_group"])
     policy = _tenant_policy(acme)
     assert policy is not None
     # The statements reach the cell's compartment, so the policy sits on the common parent.
@@ -408,6 +445,24 @@ def test_pooled_identity_reaches_only_its_prefix_and_its_secret(runs: dict[str, 
     other_text = json.dumps(other.inputs["statements"])
     assert "/tenants/globex/*/" in other_text and "tenants/acme" not in other_text
     assert acme.one(SECRET).id not in other_text and group.id not in other_text
+
+
+def test_identity_goes_through_the_home_region_provider(stackkit: Any) -> None:
+    """OCI manages compartments, dynamic groups and policies only in the tenancy's home region: a stack
+    elsewhere manages them through a provider there (its own provider serves everything else)."""
+    import dataclasses
+
+    spec = stackkit.tenant_stack(CLOUD, "silo")
+    spec = dataclasses.replace(spec, account={**spec.account, "home_region": "us-ashburn-1"})
+    run = stackkit.run_tenant(spec)
+    providers = {provider.inputs["region"]: provider for provider in run.by_type(PROVIDER)}
+    assert set(providers) == {"eu-frankfurt-1", "us-ashburn-1"}
+    home = providers["us-ashburn-1"].urn
+    for resource in _oci(run):
+        identity = resource.type in (COMPARTMENT, DYNAMIC_GROUP, POLICY)
+        assert resource.provider.startswith(home + "::") is identity, resource.name
+        if resource.type in (DYNAMIC_GROUP, POLICY):
+            assert resource.delete_before_replace, resource.name  # names are unique in the tenancy
 
 
 # --- outputs and handles ----------------------------------------------------------------------------

@@ -23,7 +23,21 @@ def _matches(pattern: str, object_name: str) -> bool:
 
 
 def test_matching_rule_is_the_tenant_compartment() -> None:
-    assert iam.dynamic_group_matching_rule(TENANT_CMP) == f"ALL {{resource.compartment.id = '{TENANT_CMP}'}}"
+    # instances match on instance.compartment.id, every other resource principal on resource.compartment.id
+    assert iam.dynamic_group_matching_rule(TENANT_CMP) == (
+        f"ANY {{instance.compartment.id = '{TENANT_CMP}', resource.compartment.id = '{TENANT_CMP}'}}")
+
+
+def test_db_system_rule_and_statements_name_one_compartment_key_and_secret() -> None:
+    assert iam.db_system_matching_rule(TENANT_CMP) == (
+        f"ALL {{resource.type = 'postgresqldbsystem', resource.compartment.id = '{TENANT_CMP}'}}")
+    group, key, secret = ("ocid1.dynamicgroup.oc1..dbgroup", "ocid1.key.oc1..storagekey",
+                          "ocid1.vaultsecret.oc1..adminsecret")
+    statements = iam.db_system_statements(group, TENANT_CMP, key, secret)
+    assert statements == [iam.key_statement(group, TENANT_CMP, key), iam.secret_statement(group, TENANT_CMP, secret)]
+    assert iam.statement_ocids(statements) == {group, TENANT_CMP, key, secret}
+    with pytest.raises(iam.PolicyInputError):
+        iam.db_system_matching_rule("ocid1.compartment.oc1..a' OR 1=1")
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,9 @@ from a cell's stack output through `cell_handles`):
                     host, port, dbname, username, secret_arn (its connection-info secret, no password),
                     db_resource_id, instance_arn
     identity    role_arn, role_name, service_principal
+    final_backup kind, name, arn, retention_days, taken_by (offboarding: an `aws.rds.Snapshot` of the
+                instance, kept until retention end; a retiring shape: the final snapshot RDS takes when
+                the instance is deleted, `final_snapshot_identifier`, kept with the shape's key)
 
 No handle has `secrets`: the databases use IAM database authentication (`rds-db:connect`) and the
 admin password is generated and kept by RDS in Secrets Manager, so no credential reaches the state.
@@ -27,6 +30,13 @@ Identity: an IAM role that `SERVICE_PRINCIPAL` (ECS tasks) may assume, only on b
 by `paybill_components.aws.iam.tenant_policy`) reaching exactly its bucket or prefix, its key, its
 database user and its secret; suspended, the role has no policy at all. An inline policy is used
 rather than a managed one so that it cannot be attached to any other principal.
+
+Guards (`self.guards`, paybill_iac.model.spec.Guards): while kept, the instance has
+`deletion_protection` and the bucket `force_destroy=False` (S3 refuses to delete a non-empty bucket);
+lifted (a retiring shape) both are off and the instance's deletion keeps a final snapshot and its
+automated backups (their key is kept too); released (retention end) no final snapshot is taken and the
+automated backups go with the instance. The bucket waits for its key (`depends_on`), so a destroy
+deletes the bucket before the key that encrypted it.
 
 What Pulumi cannot do here: creating the PostgreSQL database and role inside an instance (`CREATE
 DATABASE`, `CREATE ROLE ... ; GRANT rds_iam`) needs a SQL connection to a private endpoint; that is
@@ -199,11 +209,15 @@ class AwsBlocks(CloudBlocks):
         )
         alias = aws.kms.Alias(f"{name}-key-alias", name=names["key_alias"], target_key_id=key.key_id,
                               opts=self.child())
-        return Handle({"key_id": key.key_id, "key_arn": key.arn, "alias": alias.name})
+        return Handle({"key_id": key.key_id, "key_arn": key.arn, "alias": alias.name}, resource=key)
 
     def object_store(self, name: str, names: Mapping[str, str], scope: Handle, key: Handle) -> Handle:
+        # No input of the bucket names its key (the encryption configuration does): `depends_on` gives the
+        # engine the edge, so the key is never deleted before the data it encrypted.
+        after_key = pulumi.ResourceOptions(depends_on=[key.resource]) if key.resource is not None else None
         bucket = aws.s3.Bucket(
-            f"{name}-bucket", bucket=names["bucket"], force_destroy=False, tags=self._tags(), opts=self.child()
+            f"{name}-bucket", bucket=names["bucket"], force_destroy=not self.guarded, tags=self._tags(),
+            opts=self.child(after_key),
         )
         public_access = aws.s3.BucketPublicAccessBlock(
             f"{name}-bucket-public-access",
@@ -295,11 +309,11 @@ class AwsBlocks(CloudBlocks):
             vpc_security_group_ids=[network["security_group_id"]],
             parameter_group_name=parameters.name,
             publicly_accessible=False,
-            deletion_protection=True,
+            deletion_protection=self.guarded,
             backup_retention_period=size.backup_retention_days,
-            delete_automated_backups=False,
+            delete_automated_backups=not self.keeps_backups,
             copy_tags_to_snapshot=True,
-            skip_final_snapshot=False,
+            skip_final_snapshot=not self.keeps_backups,
             final_snapshot_identifier=names["db_final_snapshot"],
             auto_minor_version_upgrade=True,
             tags=self._tags(),
@@ -318,7 +332,24 @@ class AwsBlocks(CloudBlocks):
             "master_user_secret_arn": instance.master_user_secrets.apply(
                 lambda secrets: secrets[0].secret_arn if secrets else None
             ),
-        })
+        }, resource=instance)
+
+    def final_backup(self, name: str, names: Mapping[str, str], scope: Handle, database: Handle,
+                     size: DatabaseSize) -> Handle:
+        if self.guards == "lifted":
+            # The retiring instance's deletion takes it (`final_snapshot_identifier`); the key stays with it.
+            return Handle({"kind": "rds final snapshot", "name": names["db_final_snapshot"],
+                           "taken_by": "RDS, when the retiring instance is deleted"})
+        snapshot = aws.rds.Snapshot(
+            f"{name}-db-offboard-snapshot",
+            db_instance_identifier=database["identifier"],
+            db_snapshot_identifier=names["db_backup"],
+            tags=self._tags(),
+            opts=self.child(),
+        )
+        return Handle({"kind": "rds snapshot", "name": snapshot.db_snapshot_identifier,
+                       "arn": snapshot.db_snapshot_arn, "retention_days": size.backup_retention_days,
+                       "taken_by": "this stack, on offboarding; deleted with it at retention end"})
 
     def tenant_database(self, name: str, names: Mapping[str, str], scope: Handle, cell: CellHandles) -> Handle:
         # RDS has no resource for a database inside an instance: the tenant gets its connection

@@ -51,6 +51,19 @@ identity         managedidentity.UserAssignedIdentity names["identity"] in the t
                  Storage Blob Data Contributor on its container (pooled) or its storage account
                  (silo, bridge), Key Vault Crypto User on its key (silo, bridge)
     identity_id, identity_name, client_id, principal_id, tenant_id, roles
+final_backup     (offboarding) dbforpostgresql.BackupsAutomaticAndOnDemand names["db_backup"]: an on-demand
+                 backup of the server, which Azure keeps for the server's backup retention ("a full backup
+                 triggered by the customer ... retained for a period of time as defined by the backup
+                 retention policy", PostgreSqlFlexibleServerBackupOrigin.CustomerOnDemand); the server is
+                 kept until retention end, so the backup lives as long as the retention
+    kind, name, retention_days, taken_by
+
+Guards: the delete lock (CanNotDelete on the server) stays in every render; the engine deletes it
+before the server it locks (it depends on the server), so a retiring shape or a released stack goes in
+one `up`/`destroy` once `protect` is lifted. A database inside a server is never deleted by the engine
+(`retain_on_delete`, resource facts `dropped_by_data_plane`): a pooled tenant's lives in the cell's
+server, which the cell's lock covers (ARM refuses), so the data plane's db-drop removes it
+(`DROP DATABASE`, which management locks do not govern); a dedicated server's goes with the server.
 
 The tenant's PostgreSQL role (`username`) is created inside the server by the platform, mapped to the
 identity's principal id (`pgaadauth_create_principal_with_oid`): ARM has no resource for it.
@@ -75,7 +88,7 @@ from pulumi_azure_native import (
 )
 
 from paybill_components.azure import iam
-from paybill_components.blocks import CellHandles, CloudBlocks, Grants, Handle
+from paybill_components.blocks import CellHandles, CloudBlocks, Grants, Guards, Handle
 from paybill_iac.model.sizing import DatabaseSize
 from paybill_iac.model.spec import Placement
 
@@ -117,8 +130,8 @@ class AzureBlocks(CloudBlocks):
     cloud = "azure"
 
     def __init__(self, placement: Placement, markers: Mapping[str, str], *, retain_data: bool = False,
-                 opts: pulumi.ResourceOptions | None = None):
-        super().__init__(placement, markers, retain_data=retain_data, opts=opts)
+                 guards: Guards = "kept", opts: pulumi.ResourceOptions | None = None):
+        super().__init__(placement, markers, retain_data=retain_data, guards=guards, opts=opts)
         self._client_config: pulumi.Output[Any] | None = None
 
     @staticmethod
@@ -319,7 +332,7 @@ class AzureBlocks(CloudBlocks):
             "encryption_identity_id": _after(encryption_identity.id, *grants),
             "encryption_identity_principal_id": encryption_identity.principal_id,
             "encryption_identity_client_id": encryption_identity.client_id,
-        })
+        }, resource=key)
 
     def object_store(self, name: str, names: Mapping[str, str], scope: Handle, key: Handle) -> Handle:
         group = scope["resource_group_name"]
@@ -506,7 +519,23 @@ class AzureBlocks(CloudBlocks):
             "admin_identity_id": admin.id,
             "admin_client_id": admin.client_id,
             "admin_principal_name": admin.name,
-        })
+        }, resource=server)
+
+    def final_backup(self, name: str, names: Mapping[str, str], scope: Handle, database: Handle,
+                     size: DatabaseSize) -> Handle:
+        if self.guards == "lifted":
+            return Handle({"kind": "none", "taken_by": "Azure keeps a deleted flexible server's backups only for its "
+                                                       "restore window: the plan change moved the data first"})
+        backup = dbforpostgresql.BackupsAutomaticAndOnDemand(
+            f"{name}-db-offboard-backup",
+            backup_name=names["db_backup"],
+            server_name=database["server_name"],
+            resource_group_name=database["resource_group_name"],
+            opts=self.child(),
+        )
+        return Handle({"kind": "flexible server on-demand backup", "name": backup.name,
+                       "retention_days": size.backup_retention_days,
+                       "taken_by": "this stack, on offboarding; Azure keeps it for the server's backup retention"})
 
     def tenant_database(self, name: str, names: Mapping[str, str], scope: Handle, cell: CellHandles) -> Handle:
         database = dbforpostgresql.Database(

@@ -35,6 +35,22 @@ IAM binding: without roles/cloudsql.instanceUser the user cannot log in.
 
 The Cloud Storage and Cloud SQL service agents get roles/cloudkms.cryptoKeyEncrypterDecrypter on the one
 key they use (never on the ring or project); the bucket and instance wait for those grants.
+
+    final_backup  kind, instance, retention_days, taken_by: pulumi-gcp 10 has no resource that takes a
+              Cloud SQL backup (only the `sql.getBackupRun` data source), so on offboarding the workflow
+              takes an on-demand backup (`gcloud sql backups create`), which Cloud SQL keeps with the
+              instance, itself kept until retention end; a retiring shape's deletion keeps its final
+              backup (`settings.finalBackupConfig`) and retained backups (`retainBackupsOnDelete`)
+
+Guards (`self.guards`): kept, the instance has both deletion protections (Pulumi's and the Cloud SQL
+API's) and buckets and managed folders refuse a forced delete; lifted (a retiring shape) both are
+off while the deletion still keeps a final backup and the retained backups, encrypted with the key
+the retiring shape keeps; released (retention end) no backup outlives the instance. KMS key rings and
+keys are never deleted by Google Cloud (a destroy only destroys the key versions): their names carry
+the shape's generation (naming.NEVER_FREED) so that a shape provisioned again never collides.
+The tenant's Cloud SQL user and a pooled tenant's database are abandoned, not deleted, when they leave
+the program (`deletion_policy="ABANDON"`: Cloud SQL cannot delete a PostgreSQL role or database that
+owns objects); the data plane drops them (db-drop).
 """
 
 from __future__ import annotations
@@ -45,7 +61,7 @@ from typing import Any
 import pulumi
 import pulumi_gcp as gcp
 
-from paybill_components.blocks import CellHandles, CloudBlocks, Grants, Handle
+from paybill_components.blocks import CellHandles, CloudBlocks, Grants, Guards, Handle
 from paybill_components.gcp import iam
 from paybill_iac.model.sizing import DatabaseSize
 from paybill_iac.model.spec import Placement
@@ -93,8 +109,8 @@ class GcpBlocks(CloudBlocks):
     cloud = "gcp"
 
     def __init__(self, placement: Placement, markers: Mapping[str, str], *, retain_data: bool = False,
-                 opts: pulumi.ResourceOptions | None = None):
-        super().__init__(placement, markers, retain_data=retain_data, opts=opts)
+                 guards: Guards = "kept", opts: pulumi.ResourceOptions | None = None):
+        super().__init__(placement, markers, retain_data=retain_data, guards=guards, opts=opts)
         self.project = _project(placement)
         self._agent_grants: dict[int, dict[str, pulumi.Resource]] = {}
 
@@ -167,7 +183,7 @@ class GcpBlocks(CloudBlocks):
             )
             for agent, email in agents.items()
         }
-        handle = Handle({"key_ring": ring.id, "key_id": key.id})
+        handle = Handle({"key_ring": ring.id, "key_id": key.id}, resource=key)
         self._agent_grants[id(handle)] = grants
         return handle
 
@@ -186,7 +202,7 @@ class GcpBlocks(CloudBlocks):
             soft_delete_policy=gcp.storage.BucketSoftDeletePolicyArgs(
                 retention_duration_seconds=BUCKET_SOFT_DELETE_SECONDS
             ),
-            force_destroy=False, labels=self.tags,
+            force_destroy=not self.guarded, labels=self.tags,
             opts=self.child(self._after_agent(key, "storage")),
         )
         return Handle({"bucket": bucket.name, "url": bucket.url})
@@ -204,7 +220,7 @@ class GcpBlocks(CloudBlocks):
         sql = gcp.sql
         instance = sql.DatabaseInstance(
             f"{name}-db", name=names["db_instance"], project=self.project, region=self.placement.region,
-            database_version=size.engine_version, deletion_protection=True, encryption_key_name=key["key_id"],
+            database_version=size.engine_version, deletion_protection=self.guarded, encryption_key_name=key["key_id"],
             final_backup_description=f"final backup of {names['db_instance']}",
             settings=sql.DatabaseInstanceSettingsArgs(
                 tier=size.instance_class,
@@ -214,8 +230,8 @@ class GcpBlocks(CloudBlocks):
                 # The plan's storage is a ceiling: the disk never grows past it on its own; a plan
                 # change (or an override in the catalog) resizes it.
                 disk_autoresize=False,
-                deletion_protection_enabled=True,
-                retain_backups_on_delete=True,
+                deletion_protection_enabled=self.guarded,
+                retain_backups_on_delete=self.keeps_backups,
                 ip_configuration=sql.DatabaseInstanceSettingsIpConfigurationArgs(
                     ipv4_enabled=False,
                     private_network=network["self_link"],
@@ -232,7 +248,7 @@ class GcpBlocks(CloudBlocks):
                     ),
                 ),
                 final_backup_config=sql.DatabaseInstanceSettingsFinalBackupConfigArgs(
-                    enabled=True, retention_days=size.backup_retention_days
+                    enabled=self.keeps_backups, retention_days=size.backup_retention_days
                 ),
                 database_flags=[sql.DatabaseInstanceSettingsDatabaseFlagArgs(name="cloudsql.iam_authentication",
                                                                              value="on")],
@@ -245,13 +261,25 @@ class GcpBlocks(CloudBlocks):
             "instance": instance.name,
             "connection_name": instance.connection_name,
             "private_ip": instance.private_ip_address,
-        })
+        }, resource=instance)
+
+    def final_backup(self, name: str, names: Mapping[str, str], scope: Handle, database: Handle,
+                     size: DatabaseSize) -> Handle:
+        if self.guards == "lifted":
+            return Handle({"kind": "cloud sql final backup", "instance": database["instance"],
+                           "retention_days": size.backup_retention_days,
+                           "taken_by": "Cloud SQL, when the retiring instance is deleted (finalBackupConfig; "
+                                       "retainBackupsOnDelete keeps its automated backups)"})
+        return Handle({"kind": "cloud sql on-demand backup", "instance": database["instance"],
+                       "retention_days": size.backup_retention_days,
+                       "taken_by": "the offboarding workflow (gcloud sql backups create --instance <instance>); "
+                                   "Cloud SQL keeps it with the instance until retention end"})
 
     def tenant_database(self, name: str, names: Mapping[str, str], scope: Handle, cell: CellHandles) -> Handle:
         server = cell.database
         database = gcp.sql.Database(
             f"{name}-database", name=names["database"], instance=server["instance"], project=server["project"],
-            opts=self.child(),
+            deletion_policy="ABANDON", opts=self.child(),
         )
         return Handle({
             "project": server["project"],
@@ -266,7 +294,7 @@ class GcpBlocks(CloudBlocks):
     ) -> Handle:
         folder = gcp.storage.ManagedFolder(
             f"{name}-folder", bucket=cell.store["bucket"], name=iam.managed_folder_name(prefix),
-            force_destroy=False, opts=self.child(),
+            force_destroy=not self.guarded, opts=self.child(),
         )
         return Handle({
             "bucket": folder.bucket,
@@ -289,7 +317,7 @@ class GcpBlocks(CloudBlocks):
         db_user = gcp.sql.User(
             f"{name}-db-user", instance=database["instance"], project=database["project"],
             name=account.email.apply(iam.sql_iam_user_name), type="CLOUD_IAM_SERVICE_ACCOUNT",
-            opts=self.child(),
+            deletion_policy="ABANDON", opts=self.child(),
         )
         for grant in iam.tenant_grants(shared_store=grants.prefix is not None, active=grants.active):
             self._grant(name, grant, member, grants)

@@ -3,8 +3,9 @@
 What each block creates, and the keys of the `Handle.refs` it returns (every value a pulumi Input):
 
 scope              identity.Compartment under `account["parent_compartment_id"]`, `enable_delete=False`
-                   (destroying the stack forgets the compartment and never deletes it, so data retained
-                   on offboarding keeps its home).
+                   while the shape's guards are kept or lifted (a destroy forgets the compartment and never
+                   deletes it, so what a retiring shape keeps, its vault, keeps its home); released at
+                   retention end, it is deleted with everything else.
                    refs: compartment_id
 network            core.Vcn (no internet, NAT or service gateway: nothing routes in or out), its default
                    security list emptied, a private regional core.Subnet (`prohibit_public_ip_on_vnic`,
@@ -25,8 +26,24 @@ database           psql.DbSystem (OCI Database with PostgreSQL) in the network's
                    NSG, storage regionally durable and encrypted with the key, daily backups kept
                    `size.backup_retention_days`; its administrator password is a vault.Secret that OCI
                    Vault generates itself (enable_auto_generation), so no password is ever in code or in
-                   Pulumi state. On offboarding a psql.Backup is taken (OCI has no final-backup-on-delete).
-                   refs: db_system_id, host, port, admin_username, secret_id, compartment_id
+                   Pulumi state. The DB system's own identity: an identity.DynamicGroup of the
+                   compartment's PostgreSQL DB systems and an identity.Policy letting them use the storage
+                   key and read the administrator secret (the DB system waits for it). A tenant's
+                   application login gets its own Vault-generated secret (names["db_app_secret"]: silo and
+                   bridge; the pooled tenant's is its tenant database secret), the only secret its
+                   identity may read: never the administrator's.
+                   Rotation never replaces the DB system: `credentials` is create-only (pulumi-oci marks
+                   it not "(Updatable)"; Terraform would force a new DB system), so the DB system ignores
+                   changes to it, and a rotation resets the password through the API
+                   (`oci psql db-system reset-master-user-password-vault-secret-password-details
+                   --db-system-id ... --password-details-secret-id ... --password-details-secret-version N`,
+                   ResetMasterUserPassword; terraform-provider-oci#2098).
+                   refs: db_system_id, host, port, admin_username, secret_id (the application login's
+                   secret; the administrator's for a cell), admin_secret_id, compartment_id
+final backup       psql.Backup names["final_backup"] on offboarding and for a retiring shape (OCI has no
+                   final-backup-on-delete), kept `size.backup_retention_days` (retention_period), after
+                   which OCI deletes it; a retiring shape's is retained on delete with its key.
+                   refs: kind, name, id, retention_days, taken_by
 tenant database    (pooled) OCI has no per-database resource for PostgreSQL: a vault.Secret in the
                    cell's vault, encrypted with the cell's key, placed in the tenant's compartment,
                    holding the connection details of the tenant's role as JSON with a Vault-generated
@@ -37,7 +54,8 @@ tenant database    (pooled) OCI has no per-database resource for PostgreSQL: a v
 store slice        (pooled) the prefix `names["prefix"]` of the cell's bucket; nothing is created: the
                    tenant's policy confines it with `target.object.name = /<prefix>*/`.
                    refs: namespace, bucket, prefix, compartment_id
-identity           identity.DynamicGroup matching every resource in the tenant's compartment and, while
+identity           identity.DynamicGroup matching every instance and resource in the tenant's compartment
+                   (`instance.compartment.id` and `resource.compartment.id`) and, while
                    the tenant is active, an identity.Policy (statements from `iam.tenant_statements`):
                    object read/write on its bucket (pooled: only under its prefix), `read secret-bundles`
                    on its database secret, `use keys` on its own key (not on a pooled cell's shared key).
@@ -56,6 +74,13 @@ pulumi's `protect` and, on offboarding, `retain_on_delete` (from paybill_iac.mod
 The dynamic group is created in the tenancy (OCI keeps dynamic groups there): `account["tenancy_id"]`
 when the catalog gives one, otherwise `account["parent_compartment_id"]`, which must then be the
 tenancy itself.
+
+Home region: OCI creates, changes and deletes compartments, dynamic groups and policies only in the
+tenancy's home region (403 elsewhere). When the catalog names it (`accounts.oci_home_region`) and it
+is not the stack's region, those resources go through a second provider in the home region. In the
+home region itself the stack's own provider serves (changing a resource's explicit provider makes
+the Pulumi engine replace it, so stacks that already work are left as they are). Dynamic groups and
+policies are replaced delete-first: their names are unique in the tenancy.
 """
 
 from __future__ import annotations
@@ -67,7 +92,7 @@ from typing import Any, ClassVar
 import pulumi
 import pulumi_oci as oci
 
-from paybill_components.blocks import CellHandles, CloudBlocks, Grants, Handle
+from paybill_components.blocks import CellHandles, CloudBlocks, Grants, Guards, Handle
 from paybill_components.oci import iam
 from paybill_iac.model.sizing import DatabaseSize
 from paybill_iac.model.spec import Placement
@@ -93,8 +118,6 @@ PASSWORD_TEMPLATE = "DBAAS_DEFAULT_PASSWORD"
 SECRETS_DEFAULT_PASSWORD, is not tailored to database password rules)."""
 
 BACKUP_START = "02:00"
-FINAL_BACKUP_RETENTION_DAYS = 90
-"""How long the backup taken on offboarding is kept."""
 
 # The refs each cell part carries across the cell stack's `cell` output (see the module docstring).
 CELL_REFS: dict[str, tuple[str, ...]] = {
@@ -102,7 +125,7 @@ CELL_REFS: dict[str, tuple[str, ...]] = {
     "network": ("vcn_id", "subnet_id", "nsg_id", "cidr", "compartment_id"),
     "key": ("vault_id", "key_id", "management_endpoint", "crypto_endpoint", "compartment_id"),
     "store": ("namespace", "bucket", "compartment_id"),
-    "database": ("db_system_id", "host", "port", "admin_username", "secret_id", "compartment_id"),
+    "database": ("db_system_id", "host", "port", "admin_username", "secret_id", "admin_secret_id", "compartment_id"),
 }
 
 
@@ -134,7 +157,24 @@ class OciBlocks(CloudBlocks):
     def provider(name: str, placement: Placement) -> pulumi.ProviderResource:
         return oci.Provider(name, region=placement.region)
 
+    def __init__(self, placement: Placement, markers: Mapping[str, str], *, retain_data: bool = False,
+                 guards: Guards = "kept", opts: pulumi.ResourceOptions | None = None):
+        super().__init__(placement, markers, retain_data=retain_data, guards=guards, opts=opts)
+        self._home_provider: pulumi.ProviderResource | None = None
+
     # --- account settings ------------------------------------------------------------------------
+
+    def _identity_opts(self, name: str, extra: pulumi.ResourceOptions | None = None) -> pulumi.ResourceOptions:
+        """Options of an identity resource (compartment, dynamic group, policy): through the home region's
+        provider when the stack runs elsewhere; dynamic groups and policies replaced delete-first."""
+        home = self.placement.account.get("home_region")
+        options = pulumi.ResourceOptions()
+        if home and home != self.placement.region:
+            if self._home_provider is None:
+                self._home_provider = oci.Provider(f"{name}-home-provider", region=home,
+                                                   opts=pulumi.ResourceOptions(parent=self.opts.parent))
+            options = pulumi.ResourceOptions(provider=self._home_provider)
+        return self.child(pulumi.ResourceOptions.merge(options, extra))
 
     def _parent_compartment(self) -> str:
         parent = self.placement.account.get("parent_compartment_id")
@@ -158,9 +198,9 @@ class OciBlocks(CloudBlocks):
             compartment_id=self._parent_compartment(),
             name=names["compartment"],
             description="paybill-iac: the resources of one tenant or cell",
-            enable_delete=False,
+            enable_delete=self.guards == "released",
             freeform_tags=self.tags,
-            opts=self.child(),
+            opts=self._identity_opts(name),
         )
         return Handle({"compartment_id": compartment.id})
 
@@ -284,7 +324,7 @@ class OciBlocks(CloudBlocks):
             opts=self.child(),
         )
         return Handle({"vault_id": vault.id, "key_id": key.id, "management_endpoint": vault.management_endpoint,
-                       "crypto_endpoint": vault.crypto_endpoint, "compartment_id": compartment_id})
+                       "crypto_endpoint": vault.crypto_endpoint, "compartment_id": compartment_id}, resource=key)
 
     def object_store(self, name: str, names: Mapping[str, str], scope: Handle, key: Handle) -> Handle:
         compartment_id = scope["compartment_id"]
@@ -298,7 +338,7 @@ class OciBlocks(CloudBlocks):
                 lambda ids: [iam.object_storage_service_statement(region, ids[0], ids[1])]
             ),
             freeform_tags=self.tags,
-            opts=self.child(),
+            opts=self._identity_opts(name, pulumi.ResourceOptions(delete_before_replace=True)),
         )
         namespace = oci.objectstorage.get_namespace_output(opts=self._invoke_opts()).namespace
         bucket = oci.objectstorage.Bucket(
@@ -341,6 +381,28 @@ class OciBlocks(CloudBlocks):
             freeform_tags=self.tags,
             opts=self.child(),
         )
+        # The DB system's own identity: its resource principal may use the storage key and read the
+        # administrator secret, and nothing else.
+        db_group = oci.identity.DynamicGroup(
+            f"{name}-db-dynamic-group",
+            compartment_id=self._tenancy(),
+            name=names["db_dynamic_group"],
+            description="paybill-iac: the PostgreSQL DB systems of one compartment",
+            matching_rule=pulumi.Output.from_input(compartment_id).apply(iam.db_system_matching_rule),
+            freeform_tags=self.tags,
+            opts=self._identity_opts(name, pulumi.ResourceOptions(delete_before_replace=True)),
+        )
+        db_policy = oci.identity.Policy(
+            f"{name}-db-policy",
+            compartment_id=compartment_id,
+            name=names["db_policy"],
+            description="paybill-iac: the DB system may use its storage key and read its administrator secret",
+            statements=pulumi.Output.all(db_group.id, compartment_id, key["key_id"], admin_secret.id).apply(
+                lambda ids: iam.db_system_statements(ids[0], ids[1], ids[2], ids[3])
+            ),
+            freeform_tags=self.tags,
+            opts=self._identity_opts(name, pulumi.ResourceOptions(delete_before_replace=True)),
+        )
         db_system = oci.psql.DbSystem(
             f"{name}-db",
             compartment_id=compartment_id,
@@ -377,28 +439,63 @@ class OciBlocks(CloudBlocks):
                 },
             },
             freeform_tags=self.tags,
-            opts=self.child(),
+            # `credentials` are create-only (a change would replace the DB system): a rotation resets
+            # the password through the API instead (module docstring).
+            opts=self.child(pulumi.ResourceOptions(depends_on=[db_policy], ignore_changes=["credentials"])),
         )
-        if self.retain_data:
-            # Offboarding: the DB system is retained, and an on-demand backup outlives it.
-            oci.psql.Backup(
-                f"{name}-db-final-backup",
-                compartment_id=compartment_id,
-                db_system_id=db_system.id,
-                display_name=names["final_backup"],
-                description="paybill-iac: taken when the tenant was offboarded",
-                retention_period=FINAL_BACKUP_RETENTION_DAYS,
-                freeform_tags=self.tags,
-                opts=self.child(),
-            )
-        return Handle({
+        host = db_system.network_details.apply(_private_ip)
+        refs: dict[str, Any] = {
             "db_system_id": db_system.id,
-            "host": db_system.network_details.apply(_private_ip),
+            "host": host,
             "port": POSTGRES_PORT,
             "admin_username": names["db_admin"],
             "secret_id": admin_secret.id,
+            "admin_secret_id": admin_secret.id,
             "compartment_id": compartment_id,
-        })
+        }
+        if "db_app_secret" in names:  # a tenant's own instance: its application login's secret
+            database, username = names["database"], names["db_user"]
+            app_secret = oci.vault.Secret(
+                f"{name}-db-app-secret",
+                compartment_id=compartment_id,
+                vault_id=key["vault_id"],
+                key_id=key["key_id"],
+                secret_name=names["db_app_secret"],
+                description="paybill-iac: the tenant's PostgreSQL login, password generated by OCI Vault",
+                enable_auto_generation=True,
+                secret_generation_context={
+                    "generation_type": "PASSPHRASE",
+                    "generation_template": PASSWORD_TEMPLATE,
+                    "passphrase_length": PASSWORD_LENGTH,
+                    "secret_template": host.apply(
+                        lambda value: connection_template(value, POSTGRES_PORT, database, username)),
+                },
+                metadata={"host": host, "port": str(POSTGRES_PORT), "database": database, "username": username,
+                          "db_system_id": db_system.id},
+                freeform_tags=self.tags,
+                opts=self.child(),
+            )
+            refs.update(secret_id=app_secret.id, database=database, username=username)
+        return Handle(refs, resource=db_system)
+
+    def final_backup(self, name: str, names: Mapping[str, str], scope: Handle, database: Handle,
+                     size: DatabaseSize) -> Handle:
+        # OCI keeps no backup of a deleted DB system on its own: an on-demand backup outlives it, for
+        # the plan's retention (OCI deletes it after retention_period).
+        backup = oci.psql.Backup(
+            f"{name}-db-final-backup",
+            compartment_id=scope["compartment_id"],
+            db_system_id=database["db_system_id"],
+            display_name=names["final_backup"],
+            description=("paybill-iac: taken when the tenant was offboarded" if self.guards != "lifted"
+                         else "paybill-iac: taken when a plan change retired this shape"),
+            retention_period=size.backup_retention_days,
+            freeform_tags=self.tags,
+            opts=self.child(),
+        )
+        return Handle({"kind": "psql backup", "name": names["final_backup"], "id": backup.id,
+                       "retention_days": size.backup_retention_days,
+                       "taken_by": "this stack; OCI deletes it once its retention period ends"})
 
     def tenant_database(self, name: str, names: Mapping[str, str], scope: Handle, cell: CellHandles) -> Handle:
         compartment_id = scope["compartment_id"]
@@ -461,7 +558,7 @@ class OciBlocks(CloudBlocks):
             description="paybill-iac: the workloads in one tenant's compartment",
             matching_rule=pulumi.Output.from_input(compartment_id).apply(iam.dynamic_group_matching_rule),
             freeform_tags=self.tags,
-            opts=self.child(),
+            opts=self._identity_opts(name, pulumi.ResourceOptions(delete_before_replace=True)),
         )
         refs: dict[str, Any] = {"dynamic_group_id": dynamic_group.id, "dynamic_group": names["dynamic_group"]}
         if not grants.active:
@@ -491,7 +588,7 @@ class OciBlocks(CloudBlocks):
             description="paybill-iac: what one tenant's workloads may reach",
             statements=statements,
             freeform_tags=self.tags,
-            opts=self.child(),
+            opts=self._identity_opts(name, pulumi.ResourceOptions(delete_before_replace=True)),
         )
         refs["policy_id"] = policy.id
         return Handle(refs)

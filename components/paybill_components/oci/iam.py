@@ -61,13 +61,37 @@ def prefix_pattern(prefix: str) -> str:
 
 
 def dynamic_group_matching_rule(compartment_id: str) -> str:
-    """Every resource (instance, function, container instance...) in the tenant's own compartment.
+    """Every workload in the tenant's own compartment: compute instances (`instance.compartment.id`,
+    the variable instance principals match on) and every other resource principal (functions,
+    container instances...: `resource.compartment.id`, which never matches an instance). OCI's
+    dynamic-group documentation lists the two variables separately; ANY matches either.
 
     A compartment rule rather than a tag rule: matching rules only read defined tags
     (`tag.<namespace>.<key>.value`), and the markers are freeform tags, which any holder of the
     resource could edit; the compartment is the tenant's isolation boundary already.
     """
-    return f"ALL {{resource.compartment.id = '{_ocid(compartment_id, 'compartment_id')}'}}"
+    compartment = _ocid(compartment_id, "compartment_id")
+    return f"ANY {{instance.compartment.id = '{compartment}', resource.compartment.id = '{compartment}'}}"
+
+
+DB_SYSTEM_RESOURCE_TYPE = "postgresqldbsystem"
+"""The resource type of an OCI Database with PostgreSQL DB system (its OCIDs read ocid1.postgresqldbsystem)."""
+
+
+def db_system_matching_rule(compartment_id: str) -> str:
+    """The PostgreSQL DB systems of one compartment (their resource principals), nothing else."""
+    compartment = _ocid(compartment_id, "compartment_id")
+    return f"ALL {{resource.type = '{DB_SYSTEM_RESOURCE_TYPE}', resource.compartment.id = '{compartment}'}}"
+
+
+def db_system_statements(dynamic_group_id: str, compartment_id: str, key_id: str, secret_id: str) -> list[str]:
+    """What a DB system needs of its own compartment: to use the key that encrypts its storage and to
+    read the administrator secret it is created (and reset) with. The same statement shapes as a
+    tenant's (one key, one secret, by OCID); check them once in a real tenancy (README, "One-time
+    checks"): OCI's documentation also shows `any-user` statements conditioned on
+    `request.principal.type`, which this library's rules refuse."""
+    return [key_statement(dynamic_group_id, compartment_id, key_id),
+            secret_statement(dynamic_group_id, compartment_id, secret_id)]
 
 
 def object_statement(dynamic_group_id: str, compartment_id: str, bucket: str, prefix: str | None = None) -> str:
