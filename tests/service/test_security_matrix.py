@@ -459,9 +459,9 @@ def malformed_bodies(server: Server) -> None:
              (b'"up"', json_type, 400, "bad-request"), (b"[" * 2000 + b"]" * 2000, json_type, 400, "bad-request"),
              (b'{"approval": 1}', {"content-type": "text/plain"}, 415, "unsupported-media-type"),
              (b'{"approval": 1}', {}, 415, "unsupported-media-type"),
-             (b'{"surprise": 1}', json_type, 400, "bad-request"), (b'{"approval": "1"}', json_type, 400, "bad-request"),
-             (b'{"approval": -3}', json_type, 400, "bad-request"), (b'{"approval": true}', json_type, 400, "bad-request"),
-             (b'{"approval": 1e400}', json_type, 400, "bad-request"), (b"\xff\xfe\x00", json_type, 400, "bad-request")]
+             *[(body, json_type, 400, "bad-request")
+               for body in (b'{"surprise": 1}', b'{"approval": "1"}', b'{"approval": -3}', b'{"approval": true}',
+                            b'{"approval": 1e400}', b"\xff\xfe\x00")]]
     for content, headers, status, kind in cases:
         response, ran = runs_during(server, lambda content=content, headers=headers: post(
             server, agent, "/v1/tenants/hooli/up", content=content, headers=headers))
