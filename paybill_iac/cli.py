@@ -127,6 +127,8 @@ def _register_others(cli: click.Group) -> None:
     __import__("paybill_iac.cli_ops", fromlist=["register"]).register(cli)
     cli.add_command(__import__("paybill_iac.cli_db", fromlist=["db"]).db)
     __import__("paybill_iac.cli_service", fromlist=["register"]).register(cli)
+    # `fleet manifests|apply|status` (the Pulumi Kubernetes Operator), attached to cli_ops' `fleet` group
+    __import__("paybill_iac.cli_pko", fromlist=["register"]).register(cli)
     # end of registered commands
 
 
