@@ -326,3 +326,7 @@ def register(group: click.Group) -> None:
     for command in (up, refresh, destroy, lifecycle, fleet, journal, review):
         group.add_command(command)
 
+
+
+# --- `lifecycle plan`: the offline lifecycle plan (paybill_iac.cli_lifecycle; only click at import) ----
+lifecycle.add_command(__import__("paybill_iac.cli_lifecycle", fromlist=["plan"]).plan)

@@ -437,7 +437,7 @@ class _ConfigReader:
         if value is None:
             self.problems.append(f"config key '{full}' is missing (expected {expected})")
             return _MISSING
-        if isinstance(value, str) and expected.startswith(("a mapping", "a list")):
+        if isinstance(value, str) and expected.startswith(("a mapping", "a list", "a whole number")):
             try:
                 value = json.loads(value)
             except ValueError:

@@ -145,3 +145,73 @@ def test_the_stack_program_stops_on_a_broken_config_before_any_resource(catalog:
     with pytest.raises(SpecError, match="config key 'paybill:names' is missing"):
         run_stack(REPO / "stacks" / "tenant" / "__main__.py", project="paybill-tenant", stack="wonka",
                   config=resigned(config))
+
+
+# --- lifecycle: guards, generations, a retiring shape ------------------------------------------------
+
+
+def test_a_plan_change_round_trips_its_retiring_shape(catalog: Any) -> None:
+    old, new = tenant_spec(catalog, "hooli"), tenant_spec(catalog, "cyberdyne")  # bridge, silo (aws)
+    assert old is not None and new is not None
+    moving = replace(new, tenant="hooli", region=old.region, generation=1).with_retiring(old, "lifted")
+    config = moving.to_config()
+    assert config["paybill:retiring"]["guards"] == "lifted" and config["paybill:generation"] == 1
+    back = TenantSpec.from_config("hooli", as_pulumi_passes_it(config))
+    assert back == moving
+    old_again = back.retiring_spec()
+    assert old_again is not None and (old_again.isolation, old_again.names) == (old.isolation, old.names)
+    assert old_again.markers == old.markers  # the old shape keeps its plan's and model's markers
+
+
+def test_guards_released_only_at_retention_end(catalog: Any) -> None:
+    offboarding = tenant_spec(catalog, "wayne")
+    assert offboarding is not None and offboarding.state == "offboarding"
+    released = offboarding.released()
+    assert TenantSpec.from_config("wayne", released.to_config()) == released
+    assert not released.retain_data and released.offboarding
+    active = tenant_spec(catalog, "hooli")
+    assert active is not None
+    with pytest.raises(SpecError, match="retention end"):
+        active.released()
+    with pytest.raises(SpecError, match="only a retiring shape"):
+        replace(active, guards="lifted")
+
+
+def test_a_retiring_shape_is_another_model_and_its_config_is_checked(catalog: Any) -> None:
+    hooli = tenant_spec(catalog, "hooli")
+    assert hooli is not None
+    with pytest.raises(SpecError, match="updates the shape in place"):
+        hooli.with_retiring(hooli)
+    silo = tenant_spec(catalog, "cyberdyne")
+    assert silo is not None
+    moving = replace(silo, tenant="hooli", region=hooli.region, generation=1).with_retiring(hooli)
+    config = moving.to_config()
+    for broken, message in [
+        ({**config["paybill:retiring"], "isolation": "silo"}, "other than silo"),
+        ({**config["paybill:retiring"], "guards": "released"}, "kept or lifted"),
+        ({**config["paybill:retiring"], "names": {}}, "names must be exactly"),
+        ({k: v for k, v in config["paybill:retiring"].items() if k != "database"}, "needs database"),
+    ]:
+        with pytest.raises(SpecError, match=message):
+            TenantSpec.from_config("hooli", resigned({**config, "paybill:retiring": broken}))
+
+
+def test_the_generation_moves_only_the_names_the_cloud_never_frees(catalog: Any) -> None:
+    spec = tenant_spec(catalog, "soylent")  # gcp silo
+    assert spec is not None
+    catalog.generations["soylent"] = 2
+    try:
+        moved = tenant_spec(catalog, "soylent")
+    finally:
+        del catalog.generations["soylent"]
+    assert moved is not None and moved.generation == 2
+    changed = {key for key in spec.names if spec.names[key] != moved.names[key]}
+    assert changed == {"key_ring", "key"} == set(naming.NEVER_FREED["gcp"])
+    assert moved.names["key_ring"].endswith("-g2")
+    assert TenantSpec.from_config("soylent", moved.to_config()) == moved
+    assert "paybill:generation" not in spec.to_config()  # generation 0: the config as it always was
+
+
+def test_the_oci_home_region_reaches_the_stack(catalog: Any) -> None:
+    spec = tenant_spec(catalog, "oscorp")
+    assert spec is not None and spec.account["home_region"] == catalog.settings.accounts.oci_home_region
