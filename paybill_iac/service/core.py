@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from paybill_iac.automation import AgentBudget, Automation, Settings, StackRef
-from paybill_iac.automation.store import Store, default_url
+from paybill_iac.automation.store import Store, default_url, reads
 from paybill_iac.automation.store.approvals import APPROVAL_TTL, Approval
 from paybill_iac.automation.store.principals import Principal, Principals
 from paybill_iac.catalog import load_catalog
@@ -153,7 +153,7 @@ class Service:
         limits.update({key: value for key, value in tenant.overrides.model_dump(mode="json").items()
                        if value is not None})
         stack = StackRef.tenant(tenant_id).key
-        last = self.store.journal.entries(stack=stack, limit=1)
+        last = reads.last_operation(self.store.db, stack)
         return {
             **_summary(catalog, tenant_id),
             "plan": {"id": plan.id, "name": plan.name, "isolation": plan.isolation, "clouds": list(plan.clouds),
@@ -162,8 +162,7 @@ class Service:
             "subscription": tenant.subscription.model_dump(mode="json"),
             "placement": {"cloud": tenant.cloud, "region": tenant.region, "cell": catalog.placements.get(tenant_id)},
             "stack": stack,
-            "deployed": {"state": self.store.journal.last_state(tenant_id),
-                         "last_operation": _entry(last[0]) if last else None},
+            "deployed": {"state": reads.last_state(self.store.db, tenant_id), "last_operation": last},
         }
 
     # --- operations ---------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import Column, Float, ForeignKey, Integer, String, Table, Text, and_, insert, select, update
 
 from paybill_iac.automation.store.db import Database, metadata
+from paybill_iac.automation.store.reads import rows
 from paybill_iac.errors import UsageError
 from paybill_iac.model.naming import id_problem
 
@@ -37,6 +38,9 @@ NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 CLOUDS = ("aws", "azure", "gcp", "oci")
 _TOKEN = re.compile(r"^pbt_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
 _DUMMY = hashlib.sha256(b"paybill-no-such-token").hexdigest()
+_AUTHENTICATE = ("SELECT t.secret_sha256, t.expires_at, t.revoked_at, p.name, p.kind, p.role, p.tenants, "
+                 "p.max_changes, p.created_at, p.created_by FROM paybill_tokens t "
+                 "JOIN paybill_principals p ON p.name = t.principal WHERE t.id = :token_id")
 
 principals_table = Table(
     "paybill_principals", metadata,
@@ -178,11 +182,8 @@ class Principals:
         """The principal a valid token belongs to; None for anything else (no reason is given to a caller)."""
         match = _TOKEN.fullmatch(token)
         token_id, secret = (match.group(1), match.group(2)) if match else ("", "")
-        query = _joined().where(tokens_table.c.id == token_id)
-        row = None
-        if match:
-            with self.db.transaction() as conn:
-                row = conn.execute(query).mappings().first()
+        found = rows(self.db, _AUTHENTICATE, token_id=token_id) if match else []
+        row = found[0] if found else None
         expected = row["secret_sha256"] if row is not None else _DUMMY
         same = hmac.compare_digest(_hash(secret), expected)
         if row is None or not same or row["revoked_at"] is not None:
