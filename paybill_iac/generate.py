@@ -126,11 +126,6 @@ def _compare_tenants(tenant_ids: Sequence[str]) -> list[tuple[str, Path | None, 
     return compared
 
 
-# The share of the tenants this process renders itself, beside its one worker on two cores: less than
-# half, as it then makes the Path of every file the worker compared.
-OWN_SHARE = 0.45
-
-
 def generate(catalog: Catalog, out: Path, *, check: bool = False, prune: bool = False) -> GenerateResult:
     """Write what changed (nothing with `check`); report orphans and remove them with `prune`.
 
@@ -143,17 +138,21 @@ def generate(catalog: Catalog, out: Path, *, check: bool = False, prune: bool = 
 def _generate(catalog: Catalog, out: Path, check: bool, prune: bool) -> GenerateResult:
     global _JOB
     result = GenerateResult()
-    shared = _shared_files(catalog, out)
-    if not check:
-        for folder in {out / "tenant", out / "cell", catalog.root}:
-            folder.mkdir(parents=True, exist_ok=True)
+    shared: dict[Path, str] = {}
+
+    def shared_files() -> None:  # the cells' files and the ledger, while the workers render tenants'
+        shared.update(_shared_files(catalog, out))
+
     # Rendering and comparing 10,000 files is CPU work, spread over forked workers; the few writes
     # stay here, where they do not contend for the file system's journal.
     _JOB = (catalog, out, os.getpid())
     try:
-        tenants = map_chunks(_compare_tenants, sorted(catalog.tenants), here=True, share=OWN_SHARE)
+        tenants = map_chunks(_compare_tenants, sorted(catalog.tenants), here=True, meanwhile=shared_files)
     finally:
         _JOB = None
+    if not check:
+        for folder in {out / "tenant", out / "cell", catalog.root}:
+            folder.mkdir(parents=True, exist_ok=True)
     compared = [(path or _tenant_path(out, tenant_id), data, exists) for tenant_id, path, data, exists in tenants]
     compared += [_compare(path, content) for path, content in shared.items()]
     for path, data, exists in compared:

@@ -48,20 +48,24 @@ def workers() -> int:
         return os.cpu_count() or 1
 
 
+# Items are handed out in this many chunks per process: whoever is free takes the next one, so a
+# process slowed by other work (its `meanwhile`, another program) does less, and the last chunk to
+# finish is small.
+CHUNKS_PER_PROCESS = 16
+
+
 def map_chunks(
     func: Callable[[Sequence[Item]], list[Result]], items: Sequence[Item], *, here: bool = False,
-    share: float | None = None, meanwhile: Callable[[], object] | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> list[Result]:
     """`func` over contiguous chunks of `items`, results concatenated in order.
 
     `func` must be a module-level function; workers are forked, so they see this process's state as
     it was at the call (e.g. a loaded catalog) without pickling it, and only their results are
-    pickled. With `here`, this process works the last chunk itself while the workers run the
-    others: one fork fewer, and its results are not pickled. `share` (with `here`) is the fraction of
-    the items this process keeps, when it has more to do afterwards than the workers (default: an
-    equal part). `meanwhile` is other work of this process, done while the workers run (after its
-    own chunk); it is called in every case, after `func` when nothing is forked. Serial in a process
-    that runs other threads.
+    pickled. With `here`, this process takes chunks too: one fork fewer, and its results are not
+    pickled. `meanwhile` is other work of this process, done while the workers run (first, with
+    `here`); it is called in every case, after `func` when nothing is forked. Serial in a process that
+    runs other threads.
     """
     count = workers()
     # Forking a process that runs other threads (a service's connection pools, gRPC) can deadlock the
@@ -72,35 +76,52 @@ def map_chunks(
         if meanwhile is not None:
             meanwhile()
         return serial
-    kept = 0
-    if here:
-        kept = round(len(items) * min(max(share, 0.0), 1.0)) if share is not None else len(items) // count
-    forked_items = len(items) - kept
-    size = max(1, -(-forked_items // (count - 1 if here else count)))
-    chunks = [items[start : min(start + size, forked_items)] for start in range(0, forked_items, size)]
+    size = max(1, -(-len(items) // (count * CHUNKS_PER_PROCESS)))
+    chunks = [items[start : start + size] for start in range(0, len(items), size)]
+    # The chunks' numbers, 4 bytes each, in a pipe every process reads: a read of 4 bytes takes one
+    # whole number (all are written before anyone reads, each read is one pipe operation).
+    tokens, feed = os.pipe()
+    try:
+        os.write(feed, b"".join(index.to_bytes(4, "little") for index in range(len(chunks))))
+    finally:
+        os.close(feed)
     for stream in (sys.stdout, sys.stderr):  # or a worker could write what is buffered a second time
         if stream is not None:
             stream.flush()
     children: list[tuple[int, int]] = []
     try:
-        for chunk in chunks:
-            children.append(_fork(func, chunk))
-        own = func(items[forked_items:]) if here else []
-        if meanwhile is not None:
+        for _ in range(count - 1 if here else count):
+            children.append(_fork(func, chunks, tokens))
+        done: dict[int, list[Result]] = {}
+        if here:
+            if meanwhile is not None:
+                meanwhile()
+            done.update(_take(func, chunks, tokens))
+        elif meanwhile is not None:
             meanwhile()
-        results: list[Result] = []
         while children:
-            results.extend(_collect(*children.pop(0)))
-        return results + own
+            done.update(_collect(*children.pop(0)))
+        return [result for index in range(len(chunks)) for result in done[index]]
     finally:
+        os.close(tokens)
         for pid, read in children:  # only after a failure: stop and reap the workers left
             os.close(read)
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
 
 
-def _fork(func: Callable[[Sequence[Any]], list[Any]], chunk: Sequence[Any]) -> tuple[int, int]:
-    """Start a worker running `func(chunk)`; (its pid, the pipe its pickled results come through)."""
+def _take(func: Callable[[Sequence[Any]], list[Any]], chunks: list[Sequence[Any]], tokens: int
+          ) -> list[tuple[int, list[Any]]]:
+    """`func` over each chunk whose number this process reads from `tokens`, until there is none left."""
+    done = []
+    while token := os.read(tokens, 4):
+        index = int.from_bytes(token, "little")
+        done.append((index, func(chunks[index])))
+    return done
+
+
+def _fork(func: Callable[[Sequence[Any]], list[Any]], chunks: list[Sequence[Any]], tokens: int) -> tuple[int, int]:
+    """Start a worker taking chunks (`_take`); (its pid, the pipe its pickled results come through)."""
     read, write = os.pipe()
     pid = os.fork()
     if pid:
@@ -112,7 +133,7 @@ def _fork(func: Callable[[Sequence[Any]], list[Any]], chunk: Sequence[Any]) -> t
     try:
         os.close(read)
         try:
-            payload = pickle.dumps((True, func(chunk)), protocol=pickle.HIGHEST_PROTOCOL)
+            payload = pickle.dumps((True, _take(func, chunks, tokens)), protocol=pickle.HIGHEST_PROTOCOL)
         except BaseException as error:  # noqa: BLE001 - re-raised in the parent
             payload = _pickled_error(error)
         with os.fdopen(write, "wb") as stream:
@@ -129,7 +150,7 @@ def _pickled_error(error: BaseException) -> bytes:
         return pickle.dumps((False, RuntimeError(f"{type(error).__name__}: {error}")))
 
 
-def _collect(pid: int, read: int) -> list[Any]:
+def _collect(pid: int, read: int) -> list[tuple[int, list[Any]]]:
     """A worker's results (read before waiting: a full pipe would block it), or its exception."""
     try:
         with os.fdopen(read, "rb") as stream:

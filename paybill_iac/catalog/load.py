@@ -242,11 +242,6 @@ def _names(job: _TenantJob, tenant: Tenant) -> tuple[str, ...] | None:
         return None
 
 
-# The share of the tenant files the loading process reads itself, beside its one worker on two cores:
-# less than half, because it then merges what the worker sent (validating its plain data again).
-OWN_SHARE = 0.45
-
-
 def _generations(catalog: Catalog, ledger: Ledger) -> None:
     """The generation of each tenant's names, as the ledger records it (for the specs that read it)."""
     generations = getattr(catalog, "generations", None)
@@ -291,13 +286,13 @@ def _load_catalog(root: Path, check_placements: bool) -> Catalog:
         reader.issues.append(CatalogIssue(reader.rel(tenants_dir), "catalog", "", "", "folder is missing"))
     ledgers: list[Ledger] = []
 
-    def read_ledger() -> None:  # while the workers read tenant files
+    def read_ledger() -> None:  # while the workers read tenant files, before this process joins them
         if check_placements:
             ledgers.append(placement.read_ledger(root, reader))
 
     _JOB = _TenantJob(tenants_dir, catalog, settings.org if settings else None, os.getpid())
     try:
-        read = map_chunks(_read_tenants, names, here=True, share=OWN_SHARE, meanwhile=read_ledger)
+        read = map_chunks(_read_tenants, names, here=True, meanwhile=read_ledger)
     finally:
         _JOB = None
     tenant_files: dict[str, str] = {}

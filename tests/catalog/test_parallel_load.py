@@ -114,18 +114,26 @@ def fails_in_a_worker(items: Sequence[int]) -> list[int]:
 PARENT = os.getpid()
 
 
-def test_this_process_takes_its_share_and_does_other_work_meanwhile(forking: None) -> None:
+@pytest.mark.parametrize("here", [True, False])
+def test_chunks_come_back_in_order_and_other_work_is_done_meanwhile(forking: None, here: bool) -> None:
     done = []
-    results = parallel.map_chunks(pids, range(100), here=True, share=0.3, meanwhile=lambda: done.append(True))
-    assert [item for _, item in results] == list(range(100)) and done == [True]
-    assert [pid == os.getpid() for pid, _ in results] == [False] * 70 + [True] * 30
+    results = parallel.map_chunks(pids, range(1000), here=here, meanwhile=lambda: done.append(True))
+    assert [item for _, item in results] == list(range(1000)) and done == [True]
+    if not here:
+        assert os.getpid() not in {pid for pid, _ in results}
 
 
-def test_a_failing_worker_raises_here(forking: None) -> None:
+def test_a_failure_in_a_worker_or_here_is_raised_here(forking: None) -> None:
     global PARENT
     PARENT = os.getpid()
-    with pytest.raises(ValueError, match="no"):
-        parallel.map_chunks(fails_in_a_worker, list(range(10)), here=True)
+    with pytest.raises(ValueError, match="no"):  # workers take every chunk without `here`
+        parallel.map_chunks(fails_in_a_worker, list(range(10)))
+    with pytest.raises(ValueError, match="not here"):  # this process's own work fails: the workers are reaped
+        parallel.map_chunks(pids, list(range(10)), here=True, meanwhile=fails_meanwhile)
+
+
+def fails_meanwhile() -> None:
+    raise ValueError("not here")
 
 
 def test_the_example_catalog_loads_the_same_from_a_copy(tmp_path: Path, forking: None) -> None:
