@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from paybill_iac.cli_shard import PreviewCommand  # `preview merge|shards` (sharded previews); imports only click
+
 FORMATS = ("table", "json", "markdown", "sarif")
 EXTENSIONS = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".sarif": "sarif", ".txt": "table"}
 
@@ -26,7 +28,7 @@ def _pairs(formats: tuple[str, ...], outputs: tuple[str, ...]) -> list[tuple[str
     return list(zip(formats, outputs, strict=True))
 
 
-@click.command()
+@click.command(cls=PreviewCommand)
 @click.argument("catalog", default="stacks/catalog", required=False,
                 type=click.Path(file_okay=False, path_type=Path))
 @click.option("--tenant", "tenants", multiple=True, metavar="ID",
@@ -45,8 +47,12 @@ def _pairs(formats: tuple[str, ...], outputs: tuple[str, ...]) -> list[tuple[str
               help="Worker processes (default: every core). 1 runs in this process.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr (default: when stderr is a terminal and $CI is unset).")
+@click.option("--shard", metavar="I/N", default=None,
+              help="Preview only part I of N (deterministic; a cell runs with the tenants that need it); "
+                   "`paybill-iac preview merge` joins the parts' JSON reports.")
 def preview(catalog: Path, tenants: tuple[str, ...], base: str | None, formats: tuple[str, ...],
-            outputs: tuple[str, ...], actor: str, jobs: int | None, progress: bool | None) -> None:
+            outputs: tuple[str, ...], actor: str, jobs: int | None, progress: bool | None,
+            shard: str | None) -> None:
     """Preview every tenant's stack offline and check it with the policy packs.
 
     Runs the real stack programs of stacks/ under the Pulumi mock runtime with the config the catalog
@@ -59,8 +65,14 @@ def preview(catalog: Path, tenants: tuple[str, ...], base: str | None, formats: 
     from paybill_iac.preview import Options, exit_code, render, run_preview
 
     targets = _pairs(formats, outputs)
-    report = run_preview(Options(catalog=catalog, tenants=list(tenants) or None, base=base, actor=actor,
-                                 jobs=jobs, progress=progress))
+    options = Options(catalog=catalog, tenants=list(tenants) or None, base=base, actor=actor, jobs=jobs,
+                      progress=progress)
+    if shard is not None:  # one part of a sharded preview (paybill_iac.preview.shard)
+        from paybill_iac.cli_shard import run_shard
+
+        report = run_shard(options, shard)
+    else:
+        report = run_preview(options)
     to_stdout = False
     for fmt, output in targets:
         text = render(report, fmt)

@@ -1,0 +1,110 @@
+"""`paybill-iac preview merge FILE...` and `paybill-iac preview shards`: the commands of sharded previews
+(paybill_iac.preview.shard, merge), reached through `paybill-iac preview`, which stays a command with an
+optional CATALOG argument (a click group would read `merge` as a catalog folder). Only click here.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+SUBCOMMANDS_HELP = ("Sharded previews: `--shard I/N` runs one of N parts; `paybill-iac preview merge FILE...` "
+                    "merges their JSON reports; `paybill-iac preview shards` says how many parts a preview is "
+                    "worth (a CI matrix). A catalog folder named merge or shards: write ./merge.")
+
+
+class PreviewCommand(click.Command):
+    """`preview`, whose first word may instead name one of `SUBCOMMANDS`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] in SUBCOMMANDS:
+            ctx.meta["paybill.preview.subcommand"] = (args[0], args[1:])
+            return []
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        found = ctx.meta.pop("paybill.preview.subcommand", None)
+        if found is None:
+            return super().invoke(ctx)
+        name, rest = found
+        command = SUBCOMMANDS[name]
+        with command.make_context(f"{ctx.info_name} {name}", rest, parent=ctx) as sub:
+            return command.invoke(sub)
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_epilog(ctx, formatter)
+        with formatter.section("Sharding"):
+            formatter.write_text(SUBCOMMANDS_HELP)
+
+
+@click.command("merge")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--format", "formats", multiple=True, type=click.Choice(("table", "json", "markdown", "sarif")),
+              help="table (default), json, markdown or sarif; repeat with --output for several reports.")
+@click.option("--output", "outputs", multiple=True, metavar="FILE",
+              help="Write the report here instead of stdout ('-' for stdout); pairs with --format in order.")
+def merge(files: tuple[Path, ...], formats: tuple[str, ...], outputs: tuple[str, ...]) -> None:
+    """Merge the JSON reports of every shard of a preview (`preview --shard I/N --format json`) into the
+    report, comment, SARIF and exit code of the unsharded preview.
+
+    Exit 0 when no mandatory policy is violated, 1 when one is (or a stack failed to run), 2 when a shard is
+    missing, repeated or of another preview.
+    """
+    from paybill_iac.cli_preview import _pairs
+    from paybill_iac.preview import exit_code, render
+    from paybill_iac.preview.merge import merge as merge_reports
+    from paybill_iac.preview.merge import read
+
+    targets = _pairs(formats, outputs)
+    report = merge_reports(read(list(files)))
+    _write(report, targets, render)
+    sys.exit(exit_code(report))
+
+
+def _write(report: dict[str, Any], targets: list[tuple[str, str | None]], render: Any) -> None:
+    to_stdout = False
+    for fmt, output in targets:
+        text = render(report, fmt)
+        if output is None or output == "-":
+            click.echo(text, nl=False)
+            to_stdout = True
+        else:
+            target = Path(output)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+    if not to_stdout:
+        from paybill_iac.preview.render import summary_line
+
+        click.echo(summary_line(report))
+
+
+@click.command("shards")
+@click.argument("catalog", default="stacks/catalog", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--tenant", "tenants", multiple=True, metavar="ID", help="Only this tenant (repeatable).")
+@click.option("--base", metavar="GITREF", help="Count only the stacks a change affects, compared with GITREF.")
+@click.option("--max", "max_shards", default=8, show_default=True, type=click.IntRange(1, 256),
+              help="At most this many shards.")
+@click.option("--per-shard", default=400, show_default=True, type=click.IntRange(min=1),
+              help="One shard per this many stacks.")
+def shards(catalog: Path, tenants: tuple[str, ...], base: str | None, max_shards: int, per_shard: int) -> None:
+    """Print, as JSON, how many shards a preview is worth: {"stacks": S, "count": N, "matrix": ["1/N", ...]}."""
+    from paybill_iac.preview.report import Options
+    from paybill_iac.preview.shard import plan
+
+    found = plan(Options(catalog=catalog, tenants=list(tenants) or None, base=base), max_shards=max_shards,
+                 per_shard=per_shard)
+    click.echo(json.dumps(found))
+
+
+SUBCOMMANDS: dict[str, click.Command] = {"merge": merge, "shards": shards}
+
+
+def run_shard(options: Any, shard: str) -> dict[str, Any]:
+    """`preview --shard I/N`: the shard's report (paybill_iac.preview.shard)."""
+    from paybill_iac.preview.shard import Shard, preview
+
+    return preview(options, Shard.parse(shard))
