@@ -135,6 +135,18 @@ def _register_others(cli: click.Group) -> None:
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: run the CLI, turning every error into a message and an exit code."""
     try:
+        return _main(argv)
+    finally:
+        if argv is None:  # the process's own command line: the process ends when this returns
+            # Spare the interpreter's last garbage collection, at exit, a walk over every object the
+            # command made (a loaded catalog of 10,000 tenants: 100,000 of them, 50 ms or more).
+            import gc
+
+            gc.freeze()
+
+
+def _main(argv: list[str] | None) -> Any:
+    try:
         return cli.main(args=argv, prog_name="paybill-iac", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
