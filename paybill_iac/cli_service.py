@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,10 @@ def serve(catalog: Path, state_url: str | None, state_dir: Path, backend_url: st
         raise UsageError("--approval-ttl: approvals always expire; give a duration such as 24h")
 
     import uvicorn
+
+    # Operations are CPU-bound Python in worker threads; hand the GIL back to the event loop (which answers the
+    # reads) every millisecond instead of every five, so a running operation does not stall every read.
+    sys.setswitchinterval(0.001)
 
     from paybill_iac.catalog import load_catalog
     from paybill_iac.service.app import asgi
