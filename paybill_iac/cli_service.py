@@ -5,7 +5,6 @@ level; uvicorn, the mcp SDK and the automation layer load when a command runs.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 import sys
@@ -44,6 +43,8 @@ def parse_bind(bind: str) -> tuple[str, int]:
 
 
 def is_loopback(host: str) -> bool:
+    import ipaddress
+
     if host == "localhost":
         return True
     try:
