@@ -87,9 +87,10 @@ def _write(report: dict[str, Any], targets: list[tuple[str, str | None]], render
 @click.option("--tenant", "tenants", multiple=True, metavar="ID", help="Only this tenant (repeatable).")
 @click.option("--base", metavar="GITREF", help="Count only the stacks a change affects, compared with GITREF.")
 @click.option("--max", "max_shards", default=8, show_default=True, type=click.IntRange(1, 256),
-              help="At most this many shards.")
+              envvar="PAYBILL_PREVIEW_MAX_SHARDS", help="At most this many shards ($PAYBILL_PREVIEW_MAX_SHARDS).")
 @click.option("--per-shard", default=400, show_default=True, type=click.IntRange(min=1),
-              help="One shard per this many stacks.")
+              envvar="PAYBILL_PREVIEW_STACKS_PER_SHARD",
+              help="One shard per this many stacks ($PAYBILL_PREVIEW_STACKS_PER_SHARD).")
 def shards(catalog: Path, tenants: tuple[str, ...], base: str | None, max_shards: int, per_shard: int) -> None:
     """Print, as JSON, how many shards a preview is worth: {"stacks": S, "count": N, "matrix": ["1/N", ...]}."""
     from paybill_iac.preview.report import Options
