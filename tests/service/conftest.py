@@ -154,7 +154,7 @@ class Server:
 
 
 def start_server(root: Path, state_url: str, owner_url: str, backend: str, *, double: bool = True,
-                 extra: tuple[str, ...] = ()) -> Server:
+                 extra: tuple[str, ...] = (), scheme: str = "http", verify: Any = True) -> Server:
     """`paybill-iac serve` in a subprocess on a free loopback port; waits for /healthz."""
     catalog = root / "stacks" / "catalog"
     if not catalog.exists():
@@ -175,11 +175,11 @@ def start_server(root: Path, state_url: str, owner_url: str, backend: str, *, do
                    "--no-access-log", *extra]
         with log.open("wb") as output:
             process = subprocess.Popen(command, cwd=root, env=env, stdout=output, stderr=subprocess.STDOUT)
-        server = Server(f"http://127.0.0.1:{port}", owner_url, root, process, log, runner_log, backend)
+        server = Server(f"{scheme}://127.0.0.1:{port}", owner_url, root, process, log, runner_log, backend)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and process.poll() is None:
             try:
-                if httpx.get(f"{server.url}/healthz", timeout=1.0).status_code == 200:
+                if httpx.get(f"{server.url}/healthz", timeout=1.0, verify=verify).status_code == 200:
                     return server
             except httpx.TransportError:
                 time.sleep(0.05)

@@ -101,3 +101,44 @@ def test_without_the_pulumi_cli_an_authorised_operation_answers_503(tmp_path: Pa
     finally:
         server.stop()
     assert "Traceback" not in server.output()
+
+
+def test_https_with_a_certificate(tmp_path: Path) -> None:
+    import datetime
+    import ipaddress
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "paybill-test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .sign(key, hashes.SHA256()))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                         serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()))
+    trust = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
+    url = f"sqlite:///{tmp_path / 'state' / 'state.db'}"
+    server = start_server(tmp_path, url, url, "sqlite", scheme="https", verify=trust,
+                          extra=("--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "key.pem")))
+    try:
+        agent = server.token(tenants=("hooli",))
+        response = httpx.get(f"{server.url}/v1/tenants", headers={"Authorization": f"Bearer {agent.token}"},
+                             verify=trust)
+        assert response.status_code == 200 and response.json()["tenants"][0]["id"] == "hooli"
+        plain = server.url.replace("https://", "http://")
+        try:
+            refused = httpx.get(f"{plain}/v1/tenants", headers={"Authorization": f"Bearer {agent.token}"})
+            assert refused.status_code >= 400  # never served in clear text
+        except httpx.HTTPError:
+            pass
+    finally:
+        server.stop()
