@@ -205,9 +205,9 @@ _JOB: _TenantJob | None = None
 
 # One tenant file, read: (the file (its Path in the loading process; its name from a worker: a Path
 # pickles slowly), the tenant or None when it is invalid, the issues of the file alone, the issues
-# against plans and cells, the values of its naming.tenant_names). A worker sends the tenant's model:
-# it unpickles faster than the parent could validate the tenant's data again.
-_Read = tuple[Path | str, Any, list[CatalogIssue], list[CatalogIssue], tuple[str, ...] | None]
+# against plans and cells, its validation.slot_hashes for the name-collision check). A worker sends
+# the tenant's model: it unpickles faster than the parent could validate the tenant's data again.
+_Read = tuple[Path | str, Any, list[CatalogIssue], list[CatalogIssue], bytes | None]
 
 
 def _read_tenants(names: Sequence[str]) -> list[_Read]:
@@ -231,15 +231,17 @@ def _read_tenants(names: Sequence[str]) -> list[_Read]:
     return results
 
 
-def _names(job: _TenantJob, tenant: Tenant) -> tuple[str, ...] | None:
-    """The tenant's names for the collision check (None when it will not run, or derives them again)."""
+def _names(job: _TenantJob, tenant: Tenant) -> bytes | None:
+    """The tenant's part of the name-collision check (None when the check will not run, or when it
+    should derive the names again, and fail as it would)."""
     plan = job.catalog.plans.get(tenant.plan)
     if job.org is None or plan is None:
         return None
     try:
-        return tuple(naming.tenant_names(tenant.cloud, job.org, tenant.id, plan.isolation).values())
+        names = naming.tenant_names(tenant.cloud, job.org, tenant.id, plan.isolation)
     except Exception:  # noqa: BLE001 - the collision check derives them again and fails as it would
         return None
+    return validation.slot_hashes(tenant.cloud, "tenant", tuple(names.values()))
 
 
 def _generations(catalog: Catalog, ledger: Ledger) -> None:
@@ -296,7 +298,7 @@ def _load_catalog(root: Path, check_placements: bool) -> Catalog:
     finally:
         _JOB = None
     tenant_files: dict[str, str] = {}
-    known_names: dict[str, tuple[str, ...]] = {}
+    known_names: dict[str, bytes] = {}
     for file, tenant, issues, checks, tenant_names in read:
         if tenant is None:
             if issues:
