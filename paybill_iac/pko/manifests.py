@@ -348,6 +348,17 @@ def kustomization(paths: Sequence[str]) -> str:
 # --- the folder (`paybill-iac fleet manifests --out DIR`) ------------------------------------------
 
 
+def _write(path: Path, data: bytes, *, replace: bool) -> None:
+    """As `paybill-iac generate` writes stack files: an existing file replaced atomically (a crash never
+    leaves half of it), a new one created exclusively without a sync per file (a crash leaves at most a
+    partial new file, which the next run, or --check, finds stale)."""
+    if replace:
+        atomic_write(path, data)
+        return
+    with open(path, "xb") as stream:
+        stream.write(data)
+
+
 @dataclass
 class WriteResult:
     written: list[Path] = field(default_factory=list)
@@ -364,16 +375,16 @@ class WriteResult:
 _JOB: tuple[Catalog, Rollout, dict[str, int], Path] | None = None
 
 
-def _compared(out: Path, relative: str, data: bytes) -> tuple[str, bytes | None]:
-    """(relative path, the bytes to write or None when the file holds them already)."""
+def _compared(out: Path, relative: str, data: bytes) -> tuple[str, bytes | None, bool]:
+    """(relative path, the bytes to write or None when the file holds them already, whether it exists)."""
     try:
         current: bytes | None = (out / relative).read_bytes()
     except FileNotFoundError:
         current = None
-    return relative, None if current == data else data
+    return relative, None if current == data else data, current is not None
 
 
-def _render_tenants(tenant_ids: Sequence[str]) -> list[tuple[str, bytes | None]]:
+def _render_tenants(tenant_ids: Sequence[str]) -> list[tuple[str, bytes | None, bool]]:
     """`_compared` of each tenant with a stack (in a forked worker for large catalogs)."""
     assert _JOB is not None
     catalog, rollout, waves, out = _JOB
@@ -395,25 +406,25 @@ def write_manifests(catalog: Catalog, settings: PkoSettings, out: Path, *, names
             tenants = map_chunks(_render_tenants, sorted(catalog.tenants), here=True)
         finally:
             _JOB = None
-        entries: list[tuple[str, bytes | None]] = []
+        entries: list[tuple[str, bytes | None, bool]] = []
         for cell_id in cells_in_use(catalog):
             manifest = rollout.manifest(cell_spec(catalog, cell_id), CELL_WAVE)
             entries.append(_compared(out, relative_path(manifest), render(manifest).encode()))
         entries += tenants
-        paths = [relative for relative, _ in entries]
+        paths = [relative for relative, _, _ in entries]
         entries.append(_compared(out, KUSTOMIZATION, kustomization(paths).encode()))
         result = WriteResult()
         if not check:
             for made in (out / TENANTS_DIR, out / CELLS_DIR):
                 made.mkdir(parents=True, exist_ok=True)
-        for relative, data in entries:
+        for relative, data, exists in entries:
             target = out / relative
             if data is None:
                 result.unchanged.append(target)
                 continue
             result.written.append(target)
             if not check:
-                atomic_write(target, data)
+                _write(target, data, replace=exists)
         wanted = set(paths)
         for folder in (TENANTS_DIR, CELLS_DIR):
             try:
