@@ -1,17 +1,20 @@
 """One table of facts about every resource type paybill-iac creates, keyed by canonical type token.
 
-The components (which resources are protected, which are kept on offboarding), the policy packs
+The components (which resources are protected), the policy packs
 (stateful, taggable and grant types, the agent allow-list), the agent gates and the tests all read
 this table; nothing else keeps a list of types. A type missing here is not created by a component,
 is not on the agent allow-list, and is treated as holding data by the gates (deny by default).
 
     holds_data      deleting it loses tenant data or what decrypts it (keys, stores, databases,
-                    secrets): `protect` while the tenant lives, kept in the cloud on offboarding
+                    secrets): `protect` while the tenant lives
     guards_data     deleting it deletes or exposes data it contains (Azure resource group, delete
-                    lock): protected like data, never retained on its own
-    keep_with_data  not data itself, but the kept data needs it after offboarding (the network a
-                    private database lives in, a key grant a service agent uses): kept in the cloud
-                    on offboarding
+                    lock): protected like data
+    keep_with_data  not data itself, but the kept data needs it (the network a private database lives
+                    in, a key grant a service agent uses): the agent gates count it as data
+
+What an offboarding tenant keeps is not a list of types: it keeps everything of its stack but its
+access path (paybill_components.blocks.guard_by_facts), and tests/lifecycle proves from the recorded
+dependency graph that this is closed under dependencies on every cloud and isolation model.
     tag_property    the input property carrying the markers (dotted camelCase), or None
     grant           grants access to something (IAM policies, bindings, role assignments)
     agent_may_create an AI agent may create it (the component-built types; providers are separate)
@@ -98,8 +101,7 @@ class ResourceFacts:
 
     @property
     def retained_on_offboarding(self) -> bool:
-        """Kept in the cloud when an offboarding tenant's stack is destroyed (a guard too: deleting an
-        Azure resource group deletes the retained data inside it)."""
+        """Data, a guard of data, or what data needs: what the agent gates never let an agent delete."""
         return self.holds_data or self.guards_data or self.keep_with_data
 
 
