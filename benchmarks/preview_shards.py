@@ -17,6 +17,7 @@ import argparse
 import copy
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -30,11 +31,20 @@ BALANCE = 0.15
 MERGE_SECONDS = 2.0
 
 
+CPU: list[float] = []  # the CPU seconds (user + system) of each run, its worker processes included
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _run(arguments: list[str]) -> float:
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu()
     done = subprocess.run([sys.executable, "-m", "paybill_iac.cli", *arguments], capture_output=True, text=True,
                           env=dict(os.environ, CI="1"))
     seconds = time.perf_counter() - started
+    CPU.append(_cpu() - cpu)
     if done.returncode not in (0, 1):
         raise SystemExit(f"`paybill-iac {' '.join(arguments)}` failed ({done.returncode}): {done.stderr}")
     return seconds
@@ -74,11 +84,13 @@ def main() -> int:
         catalog = write_catalog(folder / "catalog", args.tenants)
         common = ["--jobs", str(args.jobs), "--no-progress", "--format", "json"]
         full_seconds = _run(["preview", str(catalog), *common, "--output", str(folder / "full.json")])
-        shard_seconds, paths = [], []
+        full_cpu = CPU[-1]
+        shard_seconds, shard_cpu, paths = [], [], []
         for index in range(1, args.shards + 1):
             path = folder / f"shard-{index}.json"
             shard_seconds.append(_run(["preview", str(catalog), *common, "--shard", f"{index}/{args.shards}",
                                        "--output", str(path)]))
+            shard_cpu.append(CPU[-1])
             paths.append(path)
         merge_args = ["preview", "merge", *map(str, paths), "--format", "json", "--output", str(folder / "merged.json"),
                       "--format", "markdown", "--output", str(folder / "merged.md"),
@@ -108,6 +120,11 @@ def main() -> int:
     spread = (max(shard_seconds) - min(shard_seconds)) / (sum(shard_seconds) / len(shard_seconds))
     print(f"shards: worst {worst:.0%} from 1/{args.shards} of the unsharded time (target {BALANCE:.0%}); "
           f"spread between shards {spread:.0%}; sum {sum(shard_seconds):.1f} s")
+    cpu_share = full_cpu / args.shards
+    cpu_worst = max(abs(cpu / cpu_share - 1) for cpu in shard_cpu)
+    print(f"CPU time (user + system, workers included; steadier than wall time on a busy machine): unsharded "
+          f"{full_cpu:.1f} s, 1/{args.shards}: {cpu_share:.2f} s; shards "
+          + ", ".join(f"{cpu:.2f}" for cpu in shard_cpu) + f" s: worst {cpu_worst:.0%} from 1/{args.shards}")
     print(f"merge of {args.shards} reports ({summary['tenants']} tenants): {merge_seconds:.2f} s; of {big_tenants} "
           f"tenants: {big_merge:.2f} s (target {MERGE_SECONDS:.0f} s); merged report equals the unsharded one: {same}")
     return 0 if same else 1
