@@ -12,7 +12,8 @@ import importlib
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,11 +46,24 @@ def _common(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-def _automation(catalog: Path, actor: str, state_url: str | None, state_dir: Path, backend_url: str) -> Automation:
-    from paybill_iac.automation import Automation
+@contextmanager
+def _automation(catalog: Path, actor: str, state_url: str | None, state_dir: Path,
+                backend_url: str) -> Iterator[Automation]:
+    """The Automation of one command; SIGINT or SIGTERM during an operation ends the command with 128 + the
+    signal once the operation was journaled as interrupted and its lease released."""
+    from paybill_iac.automation import Automation, OperationInterrupted
 
-    return Automation.open(catalog, actor=actor, state_url=state_url, state_dir=state_dir, backend_url=backend_url,
+    auto = Automation.open(catalog, actor=actor, state_url=state_url, state_dir=state_dir, backend_url=backend_url,
                            notify=lambda message: click.echo(f"note: {message}", err=True))
+    try:
+        yield auto
+    except OperationInterrupted as stopped:
+        click.echo(f"interrupted: {stopped}; the journal says so and the lease is released"
+                   + ("; the stack is flagged for review (`paybill-iac review`)" if stopped.phase not in
+                      ("preview", "gate", "start") else ""), err=True)
+        sys.exit(stopped.exit_code)
+    finally:
+        auto.close()
 
 
 def _hook(spec: str | None, option: str) -> Callable[..., Any] | None:
@@ -123,6 +137,18 @@ def _print_results(results: list[Any], done: str) -> None:
     click.echo(done)
 
 
+PLAN_ONLY_HELP = ("Touch no stack: edit the catalog, declare the workflow in the ledger (placements.yaml) and "
+                  "regenerate the stack files, for a pull request; the workflow runs once it is merged "
+                  "(paybill-iac lifecycle run-declared).")
+
+
+def _print_declared(declared: Any, tenant_id: str) -> None:
+    click.echo(f"declared: {declared.describe(tenant_id)}")
+    click.echo(f"commit tenants/{tenant_id}.yaml, placements.yaml and the regenerated stack files in a pull "
+               "request: its preview shows this workflow, and `paybill-iac lifecycle run-declared` runs it once "
+               "the pull request is merged")
+
+
 @_lifecycle("onboard", "Place, generate, bring up the cell if new and the tenant; set it active.", [])
 def onboard(tenant_id: str, approval: int | None, **common: Any) -> None:
     with _automation(**common) as auto:
@@ -135,13 +161,63 @@ def onboard(tenant_id: str, approval: int | None, **common: Any) -> None:
                  help="The service's data-move hook, called with a MoveContext after the new shape exists."),
     click.option("--cut-over", default=None, metavar="MODULE:FUNCTION",
                  help="The service's cut-over hook, called before the catalog switches plan."),
+    click.option("--plan-only", is_flag=True, help=PLAN_ONLY_HELP),
 ])
 def change_plan(tenant_id: str, plan: str, data_move: str | None, cut_over: str | None, approval: int | None,
-                **common: Any) -> None:
+                plan_only: bool, **common: Any) -> None:
     move, cut = _hook(data_move, "--data-move"), _hook(cut_over, "--cut-over")
     with _automation(**common) as auto:
+        if plan_only:
+            _print_declared(auto.declare_change_plan(tenant_id, plan), tenant_id)
+            return
         results = auto.change_plan(tenant_id, plan, data_move=move, cut_over=cut, approval=approval)
         _print_results(results, f"tenant {tenant_id} is on plan {plan}")
+
+
+@_lifecycle("move", "Move a pooled tenant to another cell, region or cloud, its data with it; resumable.", [
+    click.option("--cell", default=None, help="The cell to move to (default: placed in its new region)."),
+    click.option("--region", default=None, help="The region to move to."),
+    click.option("--cloud", default=None, help="The cloud to move to (with --region)."),
+    click.option("--data-move", default=None, metavar="MODULE:FUNCTION",
+                 help="The service's data-move hook, called with a MoveContext once the new database exists."),
+    click.option("--cut-over", default=None, metavar="MODULE:FUNCTION",
+                 help="The service's cut-over hook, called before the catalog switches location."),
+    click.option("--plan-only", is_flag=True, help=PLAN_ONLY_HELP),
+])
+def move(tenant_id: str, cell: str | None, region: str | None, cloud: str | None, data_move: str | None,
+         cut_over: str | None, approval: int | None, plan_only: bool, **common: Any) -> None:
+    moving, cut = _hook(data_move, "--data-move"), _hook(cut_over, "--cut-over")
+    with _automation(**common) as auto:
+        if plan_only:
+            _print_declared(auto.declare_move(tenant_id, cell=cell, region=region, cloud=cloud), tenant_id)
+            return
+        results = auto.move(tenant_id, cell=cell, region=region, cloud=cloud, data_move=moving, cut_over=cut,
+                            approval=approval)
+        _print_results(results, f"tenant {tenant_id} moved")
+
+
+@lifecycle.command("run-declared")
+@click.option("--tenant", "tenants", multiple=True, help="Only these tenants (repeatable).")
+@click.option("--data-move", default=None, metavar="MODULE:FUNCTION", help="The data-move hook (change-plan, move).")
+@click.option("--cut-over", default=None, metavar="MODULE:FUNCTION", help="The cut-over hook (change-plan, move).")
+@click.option("--snapshot", default=None, metavar="MODULE:FUNCTION", help="The snapshot hook (offboard).")
+@_common
+def run_declared(tenants: tuple[str, ...], data_move: str | None, cut_over: str | None, snapshot: str | None,
+                 **common: Any) -> None:
+    """Run the workflows the ledger declares (pull requests made with --plan-only, once merged). Exit 1 when one
+    did not finish (run it again: each carries on from where it stopped)."""
+    hooks = {"data_move": _hook(data_move, "--data-move"), "cut_over": _hook(cut_over, "--cut-over"),
+             "snapshot": _hook(snapshot, "--snapshot")}
+    with _automation(**common) as auto:
+        done = auto.run_declared(tenants=list(tenants) or None, **hooks)
+    for item in done:
+        for result in item.results:
+            _print_result(result)
+        click.echo(f"{item.workflow} {item.tenant}: " + (f"failed: {item.error}" if item.error else "done"))
+    if not done:
+        click.echo("no declared workflow")
+    if any(item.error for item in done):
+        sys.exit(1)
 
 
 @_lifecycle("suspend", "Suspend a tenant: its identity is granted nothing; all data stays.", [])
@@ -159,10 +235,14 @@ def resume(tenant_id: str, approval: int | None, **common: Any) -> None:
 @_lifecycle("offboard", "Offboard a tenant: final snapshot and retention first, then destroy what holds no data.", [
     click.option("--snapshot", default=None, metavar="MODULE:FUNCTION",
                  help="The service's snapshot hook, called before the stack is destroyed."),
+    click.option("--plan-only", is_flag=True, help=PLAN_ONLY_HELP),
 ])
-def offboard(tenant_id: str, snapshot: str | None, approval: int | None, **common: Any) -> None:
+def offboard(tenant_id: str, snapshot: str | None, approval: int | None, plan_only: bool, **common: Any) -> None:
     hook = _hook(snapshot, "--snapshot")
     with _automation(**common) as auto:
+        if plan_only:
+            _print_declared(auto.declare_offboard(tenant_id), tenant_id)
+            return
         results = auto.offboard(tenant_id, snapshot=hook, approval=approval)
         retained = auto.store.retained.find(tenant_id)
         until = max((item.retain_until for item in retained), default=None)
@@ -327,6 +407,6 @@ def register(group: click.Group) -> None:
         group.add_command(command)
 
 
-
 # --- `lifecycle plan`: the offline lifecycle plan (paybill_iac.cli_lifecycle; only click at import) ----
 lifecycle.add_command(__import__("paybill_iac.cli_lifecycle", fromlist=["plan"]).plan)
+

@@ -1,7 +1,8 @@
 """paybill_iac.automation: tenant and cell stacks driven from backend services and AI agents.
 
     Automation      the entry point for services and the CLI: an Operator plus the lifecycle workflows
-                    (onboard, change_plan, suspend, resume, offboard, retention_end) and fleet operations
+                    (onboard, change_plan, move, suspend, resume, offboard, retention_end, the declared
+                    ones) and fleet operations
     Operator        every stack operation (preview/up/refresh/destroy, `run_step`) with leases, the
                     journal, agent gates, approvals and retries; review, approvals, the journal
     Settings        what an Operator is built from (catalog, actor, database, backend, runner...)
@@ -22,10 +23,17 @@ Modules, each importing only those above it (no module imports this package's __
     dataplane       DataPlane, DirectDataPlane, a data-plane step through the lease and the journal
     settings        Settings
     policy          the per-run policy pack configs (from paybill_policies)
-    execution       how an operation runs under the gates, approvals and retries
+    engine          the engine's operation types; which CLI failures are transient
+    interrupts      SIGINT and SIGTERM during an operation
+    tenancy         a workflow's hold on its tenant (the workflow lease)
+    execution       how an operation runs under the gates, approvals and retries (lifting guards after them)
+    desk            what waits for a human: review, approvals, clearing, the journal
     operator        Operator, OperationResult, Review
-    catalog_edit    tenant-file edits made by workflows
-    workflows       the lifecycle workflows over an Operator
+    catalog_edit    tenant-file edits made by workflows, with the ledger
+    runbook         what the workflows share: records, steps, catalog edits
+    workflows       onboard, suspend, resume, offboard over an Operator
+    plan_change     change plan and move (the workflows that move data)
+    declare         workflows declared in a pull request (--plan-only), run on merge
     retention       retention end: the database an offboarding kept is dropped
     fleet           waves, FleetRunner, LocalProcessFleetRunner
     api             Automation
@@ -43,10 +51,12 @@ from paybill_iac.automation.errors import (
     ApprovalNeeded,
     DataPlaneFailed,
     NeedsReview,
+    OperationInterrupted,
     RetryableFailure,
     RunFailed,
     StackLocked,
     TransientFailure,
+    WorkflowBusy,
 )
 from paybill_iac.automation.fleet import (
     FleetPlan,
@@ -58,7 +68,7 @@ from paybill_iac.automation.fleet import (
 )
 from paybill_iac.automation.gates import AgentBudget, gate_reasons
 from paybill_iac.automation.invocation import POLICY_PACKS, Invocation, Layout, StackRef, build_invocation
-from paybill_iac.automation.operator import OperationResult, Operator, Review
+from paybill_iac.automation.operator import OperationResult, Operator, Review, Unguard
 from paybill_iac.automation.policy import policy_configs
 from paybill_iac.automation.retry import RetryPolicy
 from paybill_iac.automation.runner import ChangeSummary, PulumiRunner, RunResult, StackRunner, Step
@@ -68,9 +78,9 @@ from paybill_iac.automation.workflows import MoveContext, OffboardContext
 
 __all__ = [
     "POLICY_PACKS", "AgentBudget", "ApprovalNeeded", "Automation", "ChangeSummary", "DataPlane", "DataPlaneFailed",
-    "DirectDataPlane", "FleetPlan", "FleetReport",
-    "FleetRunner", "Invocation", "JournalEntry", "Layout", "LocalProcessFleetRunner", "MoveContext", "NeedsReview",
-    "OffboardContext", "OperationResult", "Operator", "PulumiRunner", "RetryPolicy", "RetryableFailure", "Review",
-    "RunFailed", "RunResult", "Settings", "StackLocked", "StackRef", "StackRunner", "Step", "Store", "TenantOutcome",
-    "TransientFailure", "build_invocation", "gate_reasons", "plan_waves", "policy_configs",
+    "DirectDataPlane", "FleetPlan", "FleetReport", "FleetRunner", "Invocation", "JournalEntry", "Layout",
+    "LocalProcessFleetRunner", "MoveContext", "NeedsReview", "OffboardContext", "OperationInterrupted",
+    "OperationResult", "Operator", "PulumiRunner", "RetryPolicy", "RetryableFailure", "Review", "RunFailed",
+    "RunResult", "Settings", "StackLocked", "StackRef", "StackRunner", "Step", "Store", "TenantOutcome",
+    "TransientFailure", "Unguard", "WorkflowBusy", "build_invocation", "gate_reasons", "plan_waves", "policy_configs",
 ]

@@ -173,9 +173,10 @@ def run_data_step(store: Store, stack: StackRef, operation: str, target: Target,
                   call: Callable[[], DataPlaneReport], *, actor: str, lease_ttl: float,
                   recover: Callable[[], object], details: dict[str, Any] | None = None,
                   approval: int | None = None, reasons: list[str] | None = None,
-                  then: str | None = None) -> tuple[str, DataPlaneReport]:
+                  then: str | None = None, workflow_owner: str | None = None) -> tuple[str, DataPlaneReport]:
     """Run `call` (a data-plane operation on `target`) as `operation` on `stack`; returns its journal id
-    and report. `reasons`: why an agent's step needs a human (it is refused, with an approval request,
+    and report. `workflow_owner`: the hold of the workflow this step is part of (tenancy.py). `reasons`: why an
+    agent's step needs a human (it is refused, with an approval request,
     unless `approval` is one a human gave for exactly this target); `then` says how to carry on once
     approved (`{approval}` in it is the request's id)."""
     details = {**(details or {}), "database": target.database.database, "server": target.server,
@@ -206,7 +207,8 @@ def run_data_step(store: Store, stack: StackRef, operation: str, target: Target,
     if gated:
         details["approval"] = approval
     try:
-        store.leases.acquire(stack.key, owner, operation, actor, lease_ttl)
+        store.leases.acquire(stack.key, owner, operation, actor, lease_ttl, tenant=stack.tenant_id,
+                             workflow_owner=workflow_owner)
     except (LeaseHeld, NeedsReview) as busy:
         journal.refusal(op_id=op_id, actor=actor, stack=stack.key, tenant=stack.tenant_id, operation=operation,
                         owner=owner, result="busy" if isinstance(busy, LeaseHeld) else "needs-review",
@@ -234,7 +236,8 @@ def run_data_step(store: Store, stack: StackRef, operation: str, target: Target,
             journal.end(op_id=op_id, result="failed", error=f"{type(failure).__name__}: {failure}")
             raise
         except BaseException as interrupted:  # the job was stopped half-way: a human looks first
-            journal.end(op_id=op_id, result="interrupted", error=type(interrupted).__name__)
+            journal.end(op_id=op_id, result="interrupted", error=f"{type(interrupted).__name__}: {interrupted}",
+                        details={"phase": "data"})
             store.flags.add(stack.key, f"{operation} by {actor} was interrupted ({type(interrupted).__name__}): "
                                        "the tenant's database may be half-way; run the step again", op_id)
             raise

@@ -7,9 +7,18 @@
     with approval    exactly what a human approved: the saved plan (checked unchanged by its sha256) for
                      an up; for a destroy, only if it still deletes exactly what was reviewed. Each
                      approval is consumed once, by the actor who requested it, before it expires.
+    lifting guards   an up that must delete protected resources (a plan change retiring the old shape):
+                     the gate judges what the caller declares it deletes (`Unguard.reviewed`, from the
+                     workflow's record: the engine refuses to even preview the deletion of a protected
+                     resource), and only once the gate passed, or the approval given for exactly that
+                     was consumed, is `protect` lifted; then a preview (saving the plan for an agent)
+                     must delete nothing beyond what was reviewed, and the up applies it. A refusal, a
+                     failure or an interrupt after the lift sets `protect` again on whatever is left.
 
-Lock conflicts and transient failures are retried with backoff (retry.py); a missing Pulumi CLI
-becomes PulumiCLIMissing.
+Retries (retry.py): lock conflicts and the backend's transient failures, with backoff. An update that
+failed after changing resources (`partial`) is never simply run again: a refresh comes first, and an
+update bound to a saved plan is not retried at all (the plan no longer matches the state). No retry
+once SIGINT or SIGTERM arrived. A missing Pulumi CLI becomes PulumiCLIMissing.
 """
 
 from __future__ import annotations
@@ -17,21 +26,26 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
-from paybill_iac.automation.errors import ApprovalNeeded
+from paybill_iac.automation.engine import is_deleting
+from paybill_iac.automation.errors import ApprovalNeeded, RetryableFailure, RunFailed
 from paybill_iac.automation.gates import AgentBudget, gate_reasons, is_agent
+from paybill_iac.automation.interrupts import Interruption
 from paybill_iac.automation.invocation import Invocation, Layout, StackRef
 from paybill_iac.automation.retry import RetryPolicy, with_retries
 from paybill_iac.automation.runner import ChangeSummary, RunResult, StackRunner
 from paybill_iac.automation.store import Approvals
-from paybill_iac.automation.store.approvals import unusable
+from paybill_iac.automation.store.approvals import Approval, unusable
 from paybill_iac.errors import GateRefused, PulumiCLIMissing, UsageError
 
 Gate = Callable[[ChangeSummary], list[str]]
 """A caller's own gate: reasons an agent's previewed change needs a human ([] when it does not)."""
+
+PHASES = {"preview": "preview", "preview-destroy": "preview", "up": "apply", "destroy": "apply",
+          "refresh": "refresh"}
 
 
 class Build(Protocol):
@@ -42,12 +56,29 @@ class Build(Protocol):
 
 
 @dataclass(frozen=True)
+class Unguard:
+    """Protected resources an up deletes on purpose: `protect` is lifted from `urns` only after the gate."""
+
+    urns: tuple[str, ...]
+    reviewed: ChangeSummary
+    """What the up is declared to delete (the gate judges it; the preview after the lift is held to it)."""
+
+
+@dataclass(frozen=True)
 class Done:
     """What ran: the last run's result, the attempts it took, the approval it consumed."""
 
     run: RunResult
     attempts: int
     approval: int | None = None
+    refreshed: int = 0
+
+
+@dataclass
+class _Attempts:
+    refresh: bool = False
+    refreshed: int = 0
+    notes: list[str] = field(default_factory=list)
 
 
 class Execution:
@@ -65,15 +96,19 @@ class Execution:
         self.sleep = sleep
         self.rng = rng
         self.notify = notify
+        self.interruption = Interruption()
+        self.refreshed = 0
 
-    def execute(self, base: Invocation, op_id: str, approval: int | None, gated: Gate | None,
-                build: Build) -> Done:
+    def execute(self, base: Invocation, op_id: str, approval: int | None, gated: Gate | None, build: Build,
+                unguard: Unguard | None = None) -> Done:
         """Run `base` as the actor may: see the module docstring. `build` makes the preview invocations."""
+        if unguard is not None:
+            return self._unguarded(base, op_id, approval, gated, build, unguard)
         if approval is not None:
             return self._approved(base, approval, build)
         operation, stack = base.operation, base.stack
         if not is_agent(self.actor) or operation not in ("up", "destroy"):
-            return Done(*self.run(base))
+            return self._done(self.run(base))
         # An agent: preview first (saving the plan for an up), gate, then apply exactly what was previewed.
         if operation == "up":
             plan_file = str(self.layout.plan_file(stack, op_id))
@@ -86,40 +121,79 @@ class Execution:
         if gated is not None:
             reasons += gated(preview.summary)
         if reasons:
-            request = self.approvals.request(
-                stack=stack.key, tenant=stack.tenant_id, operation=operation, requested_by=self.actor,
-                reasons=reasons, change_summary=preview.summary.as_dict(), plan_path=plan_file,
-                plan_sha256=_sha256(plan_file))
-            raise ApprovalNeeded(self.actor, operation, stack, reasons, request)
+            self._refuse(base, reasons, preview.summary, plan_file)
         apply = replace(base, plan_file=plan_file) if operation == "up" else base
-        return Done(*self.run(apply))
+        return self._done(self.run(apply))
 
     def run(self, invocation: Invocation) -> tuple[RunResult, int]:
-        """Run with retries; returns the result and the attempts it took."""
+        """Run with retries; returns the result and the attempts it took (see the module on partial updates)."""
+        attempts = _Attempts()
+        where = f"{invocation.operation} {invocation.stack.key}"
 
-        def notify(attempt: int, error: Exception, wait: float) -> None:
-            self.notify(f"{invocation.operation} {invocation.stack.key}: attempt {attempt} failed ({error}); "
-                        f"retrying in {wait:.1f}s")
+        def action() -> RunResult:
+            if attempts.refresh:
+                self.interruption.phase = "refresh"
+                refresh = replace(invocation, operation="refresh", plan_file=None, targets=(), excludes=(),
+                                  message=f"{invocation.message} (refresh after a partial update)")
+                self.runner.run(refresh)
+                attempts.refresh, attempts.refreshed = False, attempts.refreshed + 1
+            self.interruption.phase = PHASES.get(invocation.operation, invocation.operation)
+            return self.runner.run(invocation)
+
+        def on_retry(attempt: int, error: Exception, wait: float) -> None:
+            self.interruption.check()  # no retry once a signal arrived
+            partial = error.partial if isinstance(error, RetryableFailure) else 0
+            if partial and invocation.plan_file:
+                raise RunFailed(f"{where} changed {partial} resource(s) before it failed ({error}); its saved plan no "
+                                "longer matches the stack, so it is not run again: a human refreshes the stack, then "
+                                "the operation is previewed and applied anew") from error
+            attempts.refresh = bool(partial)
+            self.notify(f"{where}: attempt {attempt} failed ({error}); "
+                        + ("refreshing, then " if partial else "") + f"retrying in {wait:.1f}s")
 
         try:
-            return with_retries(lambda: self.runner.run(invocation), self.retry, sleep=self.sleep, rng=self.rng,
-                                on_retry=notify)
+            result, count = with_retries(action, self.retry, sleep=self.sleep, rng=self.rng, on_retry=on_retry)
         except FileNotFoundError as error:
+            self.interruption.check()
             if "pulumi" in str(error):
                 raise PulumiCLIMissing(f"`{invocation.operation}` of {invocation.stack.key}") from None
             raise
+        except Exception:
+            self.interruption.check()  # the engine stopped because we told it to: say so, not "failed"
+            raise
+        self.interruption.check()
+        self.refreshed = attempts.refreshed
+        return result, count
 
-    def _approved(self, base: Invocation, approval_id: int, build: Build) -> Done:
-        operation, stack = base.operation, base.stack
+    def _done(self, ran: tuple[RunResult, int], approval: int | None = None) -> Done:
+        return Done(ran[0], ran[1], approval, self.refreshed)
+
+    def _refuse(self, base: Invocation, reasons: list[str], summary: ChangeSummary, plan_file: str) -> None:
+        stack = base.stack
+        request = self.approvals.request(
+            stack=stack.key, tenant=stack.tenant_id, operation=base.operation, requested_by=self.actor,
+            reasons=reasons, change_summary=summary.as_dict(), plan_path=plan_file, plan_sha256=_sha256(plan_file))
+        raise ApprovalNeeded(self.actor, base.operation, stack, reasons, request)
+
+    def _approval(self, base: Invocation, approval_id: int) -> Approval:
         approval = self.approvals.get(approval_id)
         if approval is None:
             raise UsageError(f"no approval request #{approval_id}")
-        if approval.stack != stack.key or approval.operation != operation:
+        if approval.stack != base.stack.key or approval.operation != base.operation:
             raise UsageError(f"approval request #{approval_id} is for {approval.operation} of {approval.stack}, "
-                             f"not {operation} of {stack.key}")
+                             f"not {base.operation} of {base.stack.key}")
         refused = unusable(approval, self.actor, self.approvals.db.clock())
         if refused:
             raise GateRefused(refused)
+        return approval
+
+    def _use(self, approval_id: int) -> None:
+        if not self.approvals.use(approval_id, self.actor):
+            raise GateRefused(f"approval request #{approval_id} was used by another operation")
+
+    def _approved(self, base: Invocation, approval_id: int, build: Build) -> Done:
+        operation, stack = base.operation, base.stack
+        approval = self._approval(base, approval_id)
         if operation == "up":
             if not approval.plan_sha256 or _sha256(approval.plan_path) != approval.plan_sha256:
                 raise GateRefused(f"the plan of approval request #{approval_id} ({approval.plan_path}) is missing "
@@ -133,10 +207,57 @@ class Execution:
                 raise GateRefused(f"the destroy of {stack.key} no longer matches approval request #{approval_id}; "
                                   "nothing was applied")
             apply = base
-        if not self.approvals.use(approval_id, self.actor):
-            raise GateRefused(f"approval request #{approval_id} was used by another operation")
-        run, attempts = self.run(apply)
-        return Done(run, attempts, approval_id)
+        self._use(approval_id)
+        return self._done(self.run(apply), approval_id)
+
+    def _unguarded(self, base: Invocation, op_id: str, approval: int | None, gated: Gate | None, build: Build,
+                   unguard: Unguard) -> Done:
+        """An up deleting protected resources on purpose (module docstring, "lifting guards")."""
+        stack, reviewed = base.stack, unguard.reviewed
+        self.interruption.phase = "gate"
+        if approval is not None:
+            found = self._approval(base, approval)
+            if ChangeSummary.from_dict(found.change_summary).changed_urns != reviewed.changed_urns:
+                raise GateRefused(f"approval request #{approval} was given for other deletions than this "
+                                  f"{base.operation} of {stack.key} makes; nothing was changed")
+            self._use(approval)
+        elif is_agent(self.actor):
+            reasons = gate_reasons(stack, reviewed, self.budget) + (gated(reviewed) if gated else [])
+            if reasons:
+                self._refuse(base, reasons, reviewed, "")
+        agent = is_agent(self.actor)
+        plan_file = str(self.layout.plan_file(stack, op_id)) if agent else None
+        self.interruption.phase = "unprotect"
+        present = {step.urn for step in self.runner.resources(base)}  # a resumed retire may find some gone
+        self.runner.unprotect(base, [urn for urn in unguard.urns if urn in present])
+        try:
+            preview, _ = self.run(build("preview", stack, plan_file=plan_file, excludes=base.excludes))
+            allowed = set(reviewed.changed_urns)
+            beyond = sorted({step.urn for step in preview.summary.steps
+                             if is_deleting(step.op) and step.urn not in allowed})
+            if beyond:
+                raise GateRefused(f"the {base.operation} of {stack.key} would also delete or replace "
+                                  f"{len(beyond)} resource(s) that were not reviewed ({', '.join(beyond[:5])}); "
+                                  "nothing was applied and their protection is set again")
+            return self._done(self.run(replace(base, plan_file=plan_file) if agent else base), approval)
+        except BaseException:
+            self._protect_again(base, unguard.urns)
+            raise
+
+    def _protect_again(self, base: Invocation, urns: tuple[str, ...]) -> None:
+        """Set `protect` again on whichever of `urns` the stack still holds (an interrupt waits for it)."""
+        self.interruption.phase = "protect"
+        closing, self.interruption.closing = self.interruption.closing, True
+        try:
+            present = {step.urn for step in self.runner.resources(base)}
+            left = [urn for urn in urns if urn in present]
+            if left:
+                self.runner.protect(base, left)
+        except Exception as error:  # noqa: BLE001 - the original failure is what the caller must see
+            self.notify(f"{base.stack.key}: setting protect again on {len(urns)} resource(s) failed ({error}): "
+                        "check the stack by hand")
+        finally:
+            self.interruption.closing = closing
 
 
 def _sha256(path: str) -> str:

@@ -3,15 +3,20 @@ retries. Services, the CLI, the lifecycle workflows and fleet workers all go thr
 
 Every operation goes through `Operator.run_step`:
 
-    1. scan for crashed operations (expired leases, journal starts without an end): flag their
-       stacks for review, never cancel anything; refuse to touch a flagged stack
-    2. take the stack's lease (one operation per stack across processes and hosts), renewed by a
-       heartbeat while the operation runs
+    1. scan for crashed operations (expired leases, journal starts without an end), on one consistent
+       snapshot: flag their stacks for review, never cancel anything; refuse to touch a flagged stack
+    2. take the stack's lease (one operation per stack across processes and hosts, expiring by the
+       database's clock), renewed by a heartbeat while the operation runs; refused while the tenant is
+       in a lifecycle workflow this operation is not part of (WorkflowBusy names it and its step)
     3. journal the start
     4. run it (execution.py): agents preview (saving an update plan), pass the gates, then `up`
-       constrained to that plan (or to the plan a human approved); humans run the operation
-    5. retry lock conflicts and transient failures with backoff
-    6. journal the end (result, change summary, error, the state deployed); release the lease
+       constrained to that plan (or to the plan a human approved); humans run the operation; an up
+       that deletes protected resources on purpose lifts `protect` only after its gate (Unguard)
+    5. retry lock conflicts and the backend's transient failures with backoff (a refresh first after
+       a partial update)
+    6. journal the end (result, change summary, error, the state deployed); release the lease.
+       SIGINT and SIGTERM end it the same way (interrupts.py): the journal says `interrupted` and the
+       phase, the stack is flagged when the phase could have changed it
 
 Public API:
 
@@ -21,11 +26,14 @@ Public API:
     stack_config(stack, catalog), invocation(operation, stack, catalog, ...)   what would run (no effects)
     outputs(stack, catalog), resources(stack, catalog)                       the stack's current state
     preview / up / refresh / destroy(tenant=, cell=, [approval=])            one stack operation
-    run_step(stack, operation, *, catalog, approval, excludes, details, gated, prepare)
+    run_step(stack, operation, *, catalog, approval, excludes, details, gated, unguard)
                                              the one path every operation takes (workflows call it)
+    hold(kind, tenant)                       a workflow's hold on its tenant (tenancy.TenantHold); the
+                                             operations run inside it are part of the workflow
     data_plane, run_data_step(stack, operation, target, call, ...)   a data-plane step (db-apply...)
     check_deployed_transition(tenant_id, state)   the catalog's state follows the state last deployed
-    review(), approve(id), reject(id), clear_review(stack), journal(...)     what waits for a human
+    review(), approve(id), reject(id), clear_review(stack), journal(...), scan(), clock()
+                                             what waits for a human (desk.py)
 """
 
 from __future__ import annotations
@@ -34,31 +42,40 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, Self
 
 import paybill_iac.automation.dataplane as dataplane
-from paybill_iac.automation.errors import ApprovalNeeded, NeedsReview, RetryableFailure
-from paybill_iac.automation.execution import Execution, Gate
-from paybill_iac.automation.gates import check_actor, is_human
+from paybill_iac.automation.desk import HumanDesk, Review
+from paybill_iac.automation.errors import (
+    ApprovalNeeded,
+    NeedsReview,
+    OperationInterrupted,
+    RetryableFailure,
+    WorkflowBusy,
+)
+from paybill_iac.automation.execution import Done, Execution, Gate, Unguard
+from paybill_iac.automation.gates import check_actor
+from paybill_iac.automation.interrupts import CHANGING_PHASES, Interruption, handle_signals
 from paybill_iac.automation.invocation import Invocation, StackRef, build_invocation
 from paybill_iac.automation.policy import policy_configs
 from paybill_iac.automation.runner import ChangeSummary, StackRunner, Step
 from paybill_iac.automation.settings import Settings
 from paybill_iac.automation.specs import generated_config
-from paybill_iac.automation.store import Approval, Heartbeat, JournalEntry, Retained, ReviewFlag, Store, new_owner
-from paybill_iac.catalog import load_catalog
+from paybill_iac.automation.store import SCAN_GRACE, Heartbeat, Journal, Store, new_owner
+from paybill_iac.automation.tenancy import TenantHold
+from paybill_iac.catalog import ledger, load_catalog
 from paybill_iac.errors import GateRefused, LeaseHeld, OperationError, PaybillError, UsageError
 from paybill_iac.model.catalog import Catalog
 from paybill_iac.model.lifecycle import check_transition
 
-log = logging.getLogger("paybill_iac.automation")
+__all__ = ["OperationResult", "Operator", "Review", "Unguard"]
 
-Prepare = Callable[[Invocation], None]
-"""Runs under the lease, after the journal start and before the operation (e.g. lift `protect`)."""
+log = logging.getLogger("paybill_iac.automation")
 
 
 @dataclass(frozen=True)
@@ -79,21 +96,7 @@ class OperationResult:
         return f"{self.operation} {self.stack}: {self.summary.describe()}"
 
 
-@dataclass(frozen=True)
-class Review:
-    """What needs a human: flagged stacks, pending approvals, retained data whose retention ended."""
-
-    flags: list[ReviewFlag]
-    approvals: list[Approval]
-    retention_ended: list[Retained]
-    found_now: list[ReviewFlag]
-
-    @property
-    def empty(self) -> bool:
-        return not (self.flags or self.approvals or self.retention_ended)
-
-
-class Operator:
+class Operator(HumanDesk):
     """Runs tenant and cell stack operations for one actor. See the module docstring for the API."""
 
     def __init__(
@@ -103,9 +106,10 @@ class Operator:
         store: Store | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         notify: Callable[[str], None] | None = None,
     ):
+        """`clock` replaces the state database's clock (tests only)."""
         check_actor(settings.actor)
         self.settings = settings
         self.actor = settings.actor
@@ -113,11 +117,12 @@ class Operator:
         self.store = store or Store(settings.database_url, clock=clock)
         self.runner: StackRunner = settings.runner or _pulumi_runner()
         self.data_plane: dataplane.DataPlane = settings.data_plane or dataplane.DirectDataPlane()
-        self.clock = clock
         self.notify = notify or log.warning
-        self._execution = Execution(self.runner, self.store.approvals, self.layout, actor=self.actor,
-                                    budget=settings.budget, retry=settings.retry, sleep=sleep,
-                                    rng=rng or random.Random(), notify=self.notify)
+        self.scan_grace = SCAN_GRACE
+        self.workflow_owner: str | None = None
+        """The owner of the tenant hold this Operator runs a workflow under (None outside a workflow)."""
+        self._sleep = sleep
+        self._rng = rng or random.Random()
         self._catalog: Catalog | None = None
 
     @classmethod
@@ -204,6 +209,7 @@ class Operator:
         `approval` applies a plan a human approved."""
         stack = self.stack_ref(tenant, cell)
         if stack.kind == "tenant":
+            self.check_declared(stack.name, "up")
             self.check_deployed_transition(stack.name, self.catalog.tenants[stack.name].state)
         return self.run_step(stack, "up", approval=approval)
 
@@ -227,11 +233,30 @@ class Operator:
             _check_cell_empty(stack.name, catalog)
         return self.run_step(stack, "destroy", approval=approval)
 
+    def check_declared(self, tenant_id: str, operation: str) -> None:
+        """A tenant whose move is declared in the ledger (a merged --plan-only) changes only through that
+        workflow: its stack file already says where the data goes, and an `up` would get there by deleting."""
+        entry = ledger.read(self.settings.catalog_dir).entries.get(tenant_id)
+        if entry is not None and entry.declared is not None:
+            raise WorkflowBusy(f"tenant '{tenant_id}' has a declared workflow, {entry.declared.describe(tenant_id)}: "
+                               f"{operation} is refused, the workflow does it (`paybill-iac lifecycle run-declared`)")
+
     def check_deployed_transition(self, tenant_id: str, state: str) -> None:
         """The catalog's state must be reachable from the state last deployed (hand edits included)."""
         previous = self.store.journal.last_state(tenant_id)
         if previous is not None:
             check_transition(tenant_id, previous, state)
+
+    @contextmanager
+    def hold(self, kind: str, tenant: str) -> Iterator[TenantHold]:
+        """Hold `tenant` for a `kind` workflow: its workflow lease for all the steps run inside (they pass it),
+        every other operation on the tenant refused meanwhile (WorkflowBusy naming the workflow and step)."""
+        with TenantHold(self.store, kind, tenant, self.actor, self.settings.lease_ttl) as held:
+            previous, self.workflow_owner = self.workflow_owner, held.owner
+            try:
+                yield held
+            finally:
+                self.workflow_owner = previous
 
     def run_step(
         self,
@@ -243,67 +268,42 @@ class Operator:
         excludes: tuple[str, ...] = (),
         details: dict[str, Any] | None = None,
         gated: Gate | None = None,
-        prepare: Prepare | None = None,
+        unguard: Unguard | None = None,
     ) -> OperationResult:
         """Run `operation` on `stack` as `catalog` (default: the current one) describes it, through the crash
         scan, the lease, the journal, the gates and retries. `approval` applies a plan a human approved;
         `excludes` leaves those URNs untouched; `details` go into the journal; `gated` adds gate reasons
-        of the caller's own (an agent's preview is refused when it returns any); `prepare` runs under the
-        lease just before the operation."""
+        of the caller's own (an agent's preview is refused when it returns any); `unguard` lifts `protect`
+        from resources the up deletes on purpose, only once the gate passed (execution.py)."""
         catalog = catalog or self.catalog
         state = catalog.tenants[stack.name].state if stack.kind == "tenant" else None
         # Everything that can be refused for bad input is built before a lease is taken.
         base = self.invocation(operation, stack, catalog, excludes=excludes)
-        self._recover()
-        op_id = uuid.uuid4().hex
-        owner = new_owner()
+        self.scan()
+        op_id, owner = uuid.uuid4().hex, new_owner()
         details = {**(details or {}), **({"approval": approval} if approval else {}),
-                   **({"excluded": len(excludes)} if excludes else {})}
-        flags = self.store.flags.find(stack=stack.key)
-        if flags:
-            error = NeedsReview(f"stack {stack.key} needs review before any operation: {flags[0].reason}. A human "
-                                f"checks it, then clears it with `paybill-iac review --clear {stack.key}`")
-            self._journal_refusal(op_id, owner, stack, operation, "needs-review", str(error), details)
-            raise error
-        try:
-            self.store.leases.acquire(stack.key, owner, operation, self.actor, self.settings.lease_ttl)
-        except (LeaseHeld, NeedsReview) as error:
-            result = "busy" if isinstance(error, LeaseHeld) else "needs-review"
-            self._journal_refusal(op_id, owner, stack, operation, result, str(error), details)
-            raise
+                   **({"excluded": len(excludes)} if excludes else {}),
+                   **({"lifts_protection": len(unguard.urns)} if unguard else {})}
+        self._take(stack, operation, op_id, owner, details)
         heartbeat = Heartbeat(self.store.leases, stack.key, owner, self.settings.lease_ttl)
         journal = self.store.journal
+        execution = self._execution()
         try:
             journal.start(op_id=op_id, actor=self.actor, stack=stack.key, tenant=stack.tenant_id,
                           operation=operation, owner=owner, details=details)
             heartbeat.start()
-            try:
-                if prepare is not None:
-                    prepare(base)
-                done = self._execution.execute(base, op_id, approval, gated, partial(self.invocation, catalog=catalog))
-            except ApprovalNeeded as refusal:
-                journal.end(op_id=op_id, result="refused", error=str(refusal),
-                            details={"approval_requested": refusal.approval_id})
-                raise
-            except GateRefused as refusal:
-                journal.end(op_id=op_id, result="refused", error=str(refusal))
-                raise
-            except PaybillError as failure:
-                attempts = failure.attempts if isinstance(failure, RetryableFailure) else 1
-                journal.end(op_id=op_id, result="failed", error=str(failure), details={"attempts": attempts})
-                raise
-            except Exception as failure:
-                journal.end(op_id=op_id, result="failed", error=f"{type(failure).__name__}: {failure}")
-                raise
-            except BaseException as interrupted:  # KeyboardInterrupt, SystemExit: the run may be half-way
-                journal.end(op_id=op_id, result="interrupted", error=type(interrupted).__name__)
-                self.store.flags.add(stack.key, f"{operation} by {self.actor} was interrupted "
-                                     f"({type(interrupted).__name__}) while running: the stack may be half-updated",
-                                     op_id)
-                raise
-            deployed = state if operation == "up" and stack.kind == "tenant" else None
-            journal.end(op_id=op_id, result="succeeded", change_summary=done.run.summary.as_dict(), state=deployed,
-                        details={"attempts": done.attempts, **({"approval": done.approval} if done.approval else {})})
+            with handle_signals(self.runner, execution.interruption) as interruption:
+                try:
+                    done = execution.execute(base, op_id, approval, gated, partial(self.invocation, catalog=catalog),
+                                             unguard)
+                except BaseException as error:
+                    interruption.closing = True
+                    self._journal_failure(journal, op_id, stack, operation, error, interruption)
+                    raise
+                interruption.closing = True
+                deployed = state if operation == "up" and stack.kind == "tenant" else None
+                journal.end(op_id=op_id, result="succeeded", change_summary=done.run.summary.as_dict(),
+                            state=deployed, details=_success(done))
             return OperationResult(stack.key, operation, op_id, done.run.summary, done.run.outputs, done.attempts,
                                    done.approval)
         finally:
@@ -314,63 +314,63 @@ class Operator:
                       **options: Any) -> OperationResult:
         """A data-plane operation (`call` on `target`) as the step `operation` (db-apply...) on `stack`, through the
         crash scan, the lease and the journal; options: details, approval, reasons, then (see dataplane.py)."""
-        op_id, report = dataplane.run_data_step(self.store, stack, operation, target, call, actor=self.actor,
-                                                lease_ttl=self.settings.lease_ttl, recover=self._recover, **options)
+        interruption = Interruption(phase="data")
+        with handle_signals(None, interruption):
+            op_id, report = dataplane.run_data_step(
+                self.store, stack, operation, target, call, actor=self.actor, lease_ttl=self.settings.lease_ttl,
+                recover=self.scan, workflow_owner=self.workflow_owner, **options)
+            interruption.closing = True
         return OperationResult(stack.key, operation, op_id, dataplane.data_summary(report), report=report,
                                approval=options.get("approval") if options.get("reasons") else None)
 
-    def _journal_refusal(self, op_id: str, owner: str, stack: StackRef, operation: str, result: str, error: str,
-                         details: dict[str, Any]) -> None:
-        self.store.journal.refusal(op_id=op_id, actor=self.actor, stack=stack.key, tenant=stack.tenant_id,
-                                   operation=operation, owner=owner, result=result, error=error, details=details)
+    def _execution(self) -> Execution:
+        """A fresh Execution per operation (it carries the operation's Interruption)."""
+        settings = self.settings
+        return Execution(self.runner, self.store.approvals, self.layout, actor=self.actor, budget=settings.budget,
+                         retry=settings.retry, sleep=self._sleep, rng=self._rng, notify=self.notify)
 
-    def _recover(self) -> list[ReviewFlag]:
-        found = self.store.scan()
-        for flag in found:
-            self.notify(f"stack {flag.stack} flagged for review: {flag.reason}")
-        return found
-
-    # --- what waits for a human ---------------------------------------------------------------------
-
-    def review(self) -> Review:
-        """Scan for crashed operations, then list everything waiting for a human."""
-        found = self._recover()
-        now = self.clock()
-        due = [item for item in self.store.retained.find() if item.retain_until <= now]
-        return Review(self.store.flags.find(), self.store.approvals.find(status="pending"), due, found)
-
-    def approve(self, approval_id: int) -> Approval:
-        """A human other than the requester approves an agent's reviewed change (its saved plan) before the
-        request expires; only its requester can then apply it, once."""
-        self._require_human("approve a change")
-        return self.store.approvals.decide(approval_id, self.actor, approve=True)
-
-    def reject(self, approval_id: int) -> Approval:
-        """A human other than the requester rejects a pending request: it never applies."""
-        self._require_human("reject a change")
-        return self.store.approvals.decide(approval_id, self.actor, approve=False)
-
-    def clear_review(self, stack_key: str) -> int:
-        """A human clears a stack's review flags after checking it; returns how many were cleared."""
-        self._require_human("clear a review flag")
+    def _take(self, stack: StackRef, operation: str, op_id: str, owner: str, details: dict[str, Any]) -> None:
+        """The stack's lease, or a refusal journaled in one transaction (needs review, busy, workflow busy)."""
+        flags = self.store.flags.find(stack=stack.key)
         try:
-            stack = StackRef.parse(stack_key)
-        except ValueError as error:
-            raise UsageError(str(error)) from None
-        cleared = self.store.clear(stack.key, self.actor)
-        if not cleared:
-            raise UsageError(f"stack {stack.key} has no open review flag")
-        return cleared
+            if flags:
+                raise NeedsReview(f"stack {stack.key} needs review before any operation: {flags[0].reason}. A human "
+                                  f"checks it, then clears it with `paybill-iac review --clear {stack.key}`")
+            self.store.leases.acquire(stack.key, owner, operation, self.actor, self.settings.lease_ttl,
+                                      tenant=stack.tenant_id, workflow_owner=self.workflow_owner)
+        except (LeaseHeld, NeedsReview) as error:
+            self.store.journal.refusal(
+                op_id=op_id, actor=self.actor, stack=stack.key, tenant=stack.tenant_id, operation=operation,
+                owner=owner, result="busy" if isinstance(error, LeaseHeld) else "needs-review", error=str(error),
+                details=details)
+            raise
 
-    def journal(self, *, tenant: str | None = None, stack: str | None = None,
-                limit: int | None = 50) -> list[JournalEntry]:
-        """Operations, newest first; `stack` as tenant/<id> or cell/<id>."""
-        key = StackRef.parse(stack).key if stack else None
-        return self.store.journal.entries(tenant=tenant, stack=key, limit=limit)
+    def _journal_failure(self, journal: Journal, op_id: str, stack: StackRef, operation: str, error: BaseException,
+                         interruption: Interruption) -> None:
+        if isinstance(error, ApprovalNeeded):
+            journal.end(op_id=op_id, result="refused", error=str(error),
+                        details={"approval_requested": error.approval_id})
+        elif isinstance(error, GateRefused):
+            journal.end(op_id=op_id, result="refused", error=str(error))
+        elif isinstance(error, PaybillError):
+            attempts = error.attempts if isinstance(error, RetryableFailure) else 1
+            journal.end(op_id=op_id, result="failed", error=str(error), details={"attempts": attempts})
+        elif isinstance(error, Exception):
+            journal.end(op_id=op_id, result="failed", error=f"{type(error).__name__}: {error}")
+        else:  # SIGINT, SIGTERM (OperationInterrupted), KeyboardInterrupt, SystemExit: the run may be half-way
+            phase = error.phase if isinstance(error, OperationInterrupted) else interruption.phase
+            name = str(error) if isinstance(error, OperationInterrupted) else type(error).__name__
+            journal.end(op_id=op_id, result="interrupted", error=name,
+                        details={"phase": phase, **({"signal": error.signum}
+                                                    if isinstance(error, OperationInterrupted) else {})})
+            if phase in CHANGING_PHASES:
+                self.store.flags.add(stack.key, f"{operation} by {self.actor} was interrupted ({name}) in its "
+                                                f"{phase} phase: the stack may be half-updated", op_id)
 
-    def _require_human(self, what: str) -> None:
-        if not is_human(self.actor):
-            raise GateRefused(f"only a human may {what}; the actor is {self.actor}")
+
+def _success(done: Done) -> dict[str, Any]:
+    return {"attempts": done.attempts, **({"approval": done.approval} if done.approval else {}),
+            **({"refreshed": done.refreshed} if done.refreshed else {})}
 
 
 def _check_cell_empty(cell_id: str, catalog: Catalog) -> None:

@@ -158,6 +158,11 @@ def _location(tenant: str, values: Mapping[str, Any]) -> Location:
     return Location(**values)
 
 
+def declared_from(values: Any, tenant: str = "") -> Declared:
+    """A Declared from its `as_dict()` form (LedgerProblem when it is not one)."""
+    return _declared(tenant, values)
+
+
 def _declared(tenant: str, values: Any) -> Declared:
     if not isinstance(values, dict) or values.get("workflow") not in WORKFLOWS:
         raise LedgerProblem(f"entry '{tenant}', field 'declared': expected a mapping whose workflow is one of "

@@ -7,6 +7,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,13 @@ def open_store() -> Iterator[Any]:
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[Env]:
     """The example catalog and both stack projects, copied to a temporary folder."""
+    with make_env(tmp_path) as made:
+        yield made
+
+
+@contextmanager
+def make_env(tmp_path: Path) -> Iterator[Env]:
+    """What the `env` fixture gives, in `tmp_path`, for as long as the block runs."""
     stacks = tmp_path / "stacks"
     shutil.copytree(REPO / "stacks" / "catalog", stacks / "catalog")
     for project in ("tenant", "cell"):

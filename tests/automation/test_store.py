@@ -94,9 +94,11 @@ def test_scan_flags_crashed_operations_but_not_running_ones(db_url: str, open_st
     store.journal.start(op_id="orphan", actor="human", stack="paybill-cell/c1", tenant=None, operation="destroy",
                         owner="gone")
     clock.advance(10)
+    assert {flag.stack for flag in store.scan()} == {"paybill-tenant/dead"}  # the orphan is younger than the grace
+    clock.advance(30)
     store.leases.renew("paybill-tenant/live", "live-owner", ttl=60)
     raised = store.scan()
-    assert sorted({flag.stack for flag in raised}) == ["paybill-cell/c1", "paybill-tenant/dead"]
+    assert sorted({flag.stack for flag in raised}) == ["paybill-cell/c1", "paybill-tenant/dead"]  # + its open entry
     assert store.scan() == []  # flags are raised once
     assert store.leases.get("paybill-tenant/dead") is not None  # never cancelled automatically
     # a human clears the dead stack: flags closed, stale lease removed, the open entry ended as abandoned
@@ -130,7 +132,8 @@ def test_workflow_steps_are_recorded_once(db_url: str, open_store) -> None:
     workflow = store.workflows.start("change-plan", "acme", {"to": "growth"}, "human")
     store.workflows.step_done(workflow.id, "provision", {"old_outputs": {"a": 1}})
     store.workflows.step_done(workflow.id, "provision", {"ignored": True})
-    assert store.workflows.running("change-plan", "acme").steps == ("provision",)
+    assert store.workflows.running("change-plan", "acme").steps == ("record", "provision")
+    assert store.workflows.record(workflow.id) == {}
     assert store.workflows.step_detail(workflow.id, "provision") == {"old_outputs": {"a": 1}}
     store.workflows.finish(workflow.id)
     assert store.workflows.running("change-plan", "acme") is None

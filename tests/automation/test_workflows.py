@@ -30,7 +30,11 @@ def test_edit_text_keeps_comments_and_layout() -> None:
     with pytest.raises(UsageError, match="expected one top-level 'state:'"):
         edit_text("id: a\n", {"state": "active"})
     with pytest.raises(UsageError, match="edit only"):
-        edit_text(text, {"cloud": "gcp"})
+        edit_text(text, {"name": "Acme"})
+    assert edit_text(text, {"cell": "aws-euw1-b"}).endswith("subscription: {seats: 2}\ncell: aws-euw1-b\n")
+    assert edit_text("id: a\ncell: x   # pinned\nplan: p\n", {"cell": None}) == "id: a\nplan: p\n"
+    with pytest.raises(UsageError, match="cannot be removed"):
+        edit_text(text, {"plan": None})
 
 
 def test_a_bad_edit_writes_nothing(env: Env) -> None:
@@ -54,8 +58,11 @@ def test_onboard_brings_up_a_new_cell_then_the_tenant_then_sets_active(env: Env)
     assert _state(env, "umbrella") == "active"
     assert '"active"' in (env.stacks / "tenant" / "Pulumi.umbrella.yaml").read_text()
     assert auto.store.journal.last_state("umbrella") == "active"
+    assert auto.onboard("umbrella") == []  # run again once it finished (its caller may not have heard): nothing to do
+    text = env.tenant_file("acme").read_text()
     with pytest.raises(TransitionError, match="is active; onboard takes"):
-        auto.onboard("umbrella")
+        auto.onboard("acme")  # never onboarded by a workflow
+    assert env.tenant_file("acme").read_text() == text
 
 
 def test_a_failed_onboard_leaves_the_catalog_and_resumes(env: Env) -> None:
@@ -120,7 +127,8 @@ def test_change_plan_pooled_to_bridge_runs_provision_move_cut_over_retire(env: E
         moves.append(context)
 
     auto.change_plan("globex", "growth", data_move=data_move, cut_over=lambda context: cut.append(context.to_plan))
-    cell_up, provision, retire = runner.calls
+    cell_up, provision, retire_preview, retire = runner.calls
+    assert retire_preview.operation == "preview" and retire.operation == "up"  # previewed once protection is lifted
     assert cell_up.stack.key == "paybill-cell/azure-weu-a"  # the cell was never brought up by us
     assert provision.stack_config["config"]["paybill:isolation"] == "bridge"
     assert set(provision.excludes) == {step.urn for step in runner.resources(provision)
@@ -149,7 +157,7 @@ def test_change_plan_resumes_after_a_failed_data_move(env: Env) -> None:
         auto.change_plan("globex", "growth")
     runner.calls.clear()
     auto.change_plan("globex", "growth", data_move=lambda context: None)
-    assert [(call.stack.name, call.excludes) for call in runner.calls] == [("globex", ())]
+    assert [(call.operation, call.excludes) for call in runner.calls] == [("preview", ()), ("up", ())]  # the retire
     assert yaml.safe_load(env.tenant_file("globex").read_text())["plan"] == "growth"
 
 
@@ -205,8 +213,9 @@ def test_offboard_snapshots_and_retains_before_destroying(env: Env) -> None:
     assert retained.retain_until == pytest.approx(auto.clock() + 7 * 86400, abs=60)
     assert _state(env, "acme") == "offboarded"
     assert not (env.stacks / "tenant" / "Pulumi.acme.yaml").exists()
+    assert auto.offboard("acme") == []  # run again once it finished: nothing to do
     with pytest.raises(UsageError, match="already offboarded"):
-        auto.offboard("acme")
+        auto.offboard("vandelay")  # offboarded before any workflow record
     assert auto.review().retention_ended == []
 
 

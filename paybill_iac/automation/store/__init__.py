@@ -1,7 +1,7 @@
 """The automation database, one module per concern, and `Store`: the one object an Operator opens.
 
     db.py          engine, schema, transactions, the default URL (SQLite file or PostgreSQL)
-    leases.py      Leases (one operation per stack), Heartbeat, new_owner
+    leases.py      Leases (one operation per stack, one workflow per tenant), Heartbeat, new_owner
     journal.py     Journal (append-only start and end rows), JournalEntry
     approvals.py   ReviewFlags and Approvals: what waits for a human
     workflows.py   WorkflowRecords (lifecycle workflows and their steps), RetainedData
@@ -13,27 +13,30 @@ several of them: the crash scan and a human clearing a stack.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import and_, delete, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import and_, delete, or_, select
+from sqlalchemy.engine import Connection, Engine
 
 from paybill_iac.automation.store.approvals import Approval, Approvals, ReviewFlag, ReviewFlags
-from paybill_iac.automation.store.db import Database, default_url, iso, leases_table
+from paybill_iac.automation.store.db import Database, default_url, iso, journal_table, leases_table
 from paybill_iac.automation.store.journal import Journal, JournalEntry
-from paybill_iac.automation.store.leases import Heartbeat, Lease, Leases, new_owner
+from paybill_iac.automation.store.leases import WORKFLOW_PREFIX, Heartbeat, Lease, Leases, new_owner, workflow_key
 from paybill_iac.automation.store.workflows import Retained, RetainedData, Workflow, WorkflowRecords
 
 __all__ = ["Approval", "Approvals", "Database", "Heartbeat", "Journal", "JournalEntry", "Lease", "Leases",
            "Retained", "RetainedData", "ReviewFlag", "ReviewFlags", "Store", "Workflow", "WorkflowRecords",
-           "default_url", "new_owner"]
+           "default_url", "new_owner", "workflow_key"]
+
+SCAN_GRACE = 30.0
+"""Seconds a journal entry without an end and without a live lease is left alone before it is flagged."""
 
 
 class Store:
     """The automation database. Safe to share between threads; open one per process."""
 
-    def __init__(self, url: str | None = None, *, clock: Callable[[], float] = time.time):
+    def __init__(self, url: str | None = None, *, clock: Callable[[], float] | None = None):
         self.db = Database(url or default_url(), clock=clock)
         self.flags = ReviewFlags(self.db)
         self.leases = Leases(self.db, self.flags)
@@ -57,34 +60,66 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
-    def scan(self) -> list[ReviewFlag]:
-        """Find crashed operations: expired leases, and journal starts without an end whose owner holds
-        no live lease. Flag their stacks (never cancel anything); return the flags newly raised."""
-        now = self.db.clock()
-        raised: list[ReviewFlag] = []
-        live: dict[str, str] = {}
-        for lease in self.leases.all():
-            if lease.expired(now):
-                reason = (f"the lease of {lease.operation} by {lease.actor} (owner {lease.owner}) expired at "
-                          f"{iso(lease.expires_at)} without being released: the operation may have crashed")
-                if self.flags.add(lease.stack, reason):
-                    raised += self.flags.find(stack=lease.stack)[-1:]
-            else:
-                live[lease.owner] = lease.stack
-        for entry in self.journal.entries(open_only=True):
-            if entry.owner in live:
-                continue
-            reason = (f"{entry.operation} by {entry.actor} started at {iso(entry.started_at)} and never ended "
-                      "(no end in the journal, no live lease): it probably crashed")
-            if self.flags.add(entry.stack, reason, entry.op_id):
-                raised += self.flags.find(stack=entry.stack)[-1:]
-        return raised
+    def scan(self, grace: float = SCAN_GRACE) -> list[ReviewFlag]:
+        """Find crashed operations and flag their stacks (never cancel anything); return the flags newly raised.
+
+        One transaction, serialised with other scans, and each finding read in one statement (one snapshot):
+        an expired stack lease whose operation started and never ended (or never started); a journal start
+        without an end whose owner holds no live lease, started more than `grace` seconds ago. An expired
+        lease whose operation ended is only removed (the process died after its end, before the release).
+        Refusals are written as one transaction (journal.refusal), so they are never seen open."""
+        raised: list[tuple[str, str, str | None]] = []
+        with self.db.transaction() as conn:
+            self.db.lock(conn, "scan")
+            now = self.db.now(conn)
+            for lease, ended in self._expired_leases(conn, now):
+                if ended:
+                    conn.execute(delete(leases_table).where(and_(leases_table.c.stack == lease["stack"],
+                                                                 leases_table.c.owner == lease["owner"])))
+                    continue
+                reason = (f"the lease of {lease['operation']} by {lease['actor']} (owner {lease['owner']}) expired at "
+                          f"{iso(lease['expires_at'])} without being released: the operation may have crashed")
+                if self.flags.add_in(conn, lease["stack"], reason):
+                    raised.append((lease["stack"], reason, None))
+            for entry in self._abandoned(conn, now, grace):
+                reason = (f"{entry['operation']} by {entry['actor']} started at {iso(entry['at'])} and never ended "
+                          "(no end in the journal, no live lease): it probably crashed")
+                if self.flags.add_in(conn, entry["stack"], reason, entry["op_id"]):
+                    raised.append((entry["stack"], reason, entry["op_id"]))
+        found = {(flag.stack, flag.reason, flag.op_id): flag for flag in self.flags.find()}
+        return [found[key] for key in raised if key in found]
+
+    @staticmethod
+    def _expired_leases(conn: Connection, now: float) -> list[tuple[Any, bool]]:
+        """Expired stack leases, each with whether its operation has an end in the journal (one statement)."""
+        start, end = journal_table.alias("s"), journal_table.alias("e")
+        rows = conn.execute(
+            select(leases_table, end.c.id.label("ended"))
+            .select_from(leases_table.outerjoin(start, and_(start.c.owner == leases_table.c.owner,
+                                                            start.c.event == "start"))
+                         .outerjoin(end, and_(end.c.op_id == start.c.op_id, end.c.event == "end")))
+            .where(and_(leases_table.c.expires_at <= now, ~leases_table.c.stack.startswith(WORKFLOW_PREFIX)))
+            .order_by(leases_table.c.stack)).mappings().all()
+        return [(row, row["ended"] is not None) for row in rows]
+
+    @staticmethod
+    def _abandoned(conn: Connection, now: float, grace: float) -> list[Any]:
+        """Journal starts without an end, older than `grace` seconds, whose owner holds no live lease (one
+        statement)."""
+        start, end = journal_table.alias("s"), journal_table.alias("e")
+        return list(conn.execute(
+            select(start.c.op_id, start.c.stack, start.c.operation, start.c.actor, start.c.at)
+            .select_from(start.outerjoin(end, and_(end.c.op_id == start.c.op_id, end.c.event == "end"))
+                         .outerjoin(leases_table, leases_table.c.owner == start.c.owner))
+            .where(and_(start.c.event == "start", end.c.id.is_(None), start.c.at < now - grace,
+                        or_(leases_table.c.owner.is_(None), leases_table.c.expires_at <= now)))
+            .order_by(start.c.at)).mappings().all())
 
     def clear(self, stack: str, actor: str) -> int:
         """A human cleared `stack`: close its open flags, remove its lease if expired, and end (as `abandoned`)
         journal entries left open by operations that no longer hold a lease. Returns the flags cleared."""
-        now = self.db.clock()
         with self.db.transaction() as conn:
+            now = self.db.now(conn)
             cleared = self.flags.clear(conn, stack, actor, now)
             conn.execute(delete(leases_table).where(and_(leases_table.c.stack == stack,
                                                          leases_table.c.expires_at <= now)))

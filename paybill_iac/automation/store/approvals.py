@@ -88,13 +88,16 @@ class ReviewFlags:
     def add(self, stack: str, reason: str, op_id: str | None = None) -> bool:
         """Flag `stack` for review; False when the same open flag (stack, op_id) already exists."""
         with self.db.transaction() as conn:
-            query = select(flags_table.c.id).where(and_(flags_table.c.stack == stack,
-                                                        flags_table.c.cleared_at.is_(None)))
-            query = query.where(flags_table.c.op_id == op_id if op_id else flags_table.c.op_id.is_(None))
-            if conn.execute(query).first() is not None:
-                return False
-            conn.execute(insert(flags_table).values(stack=stack, reason=reason, op_id=op_id,
-                                                    flagged_at=self.db.clock()))
+            return self.add_in(conn, stack, reason, op_id)
+
+    def add_in(self, conn: Connection, stack: str, reason: str, op_id: str | None = None) -> bool:
+        """`add` inside the caller's transaction (the crash scan flags what it found in the same one)."""
+        query = select(flags_table.c.id).where(and_(flags_table.c.stack == stack, flags_table.c.cleared_at.is_(None)))
+        query = query.where(flags_table.c.op_id == op_id if op_id else flags_table.c.op_id.is_(None))
+        if conn.execute(query).first() is not None:
+            return False
+        conn.execute(insert(flags_table).values(stack=stack, reason=reason, op_id=op_id,
+                                                flagged_at=self.db.now(conn)))
         return True
 
     def find(self, *, stack: str | None = None, include_cleared: bool = False) -> list[ReviewFlag]:

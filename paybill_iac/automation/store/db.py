@@ -12,7 +12,10 @@ The tables are declared here (the service's principals and tokens in principals.
 migrations own the schema: opening a Database brings it to the newest revision (migrate.py; the
 revisions in migrations/versions/ spell the tables out, and a test checks they match these). A schema
 change is a new revision there. The journal's append-only triggers are created by the migrations.
-Times are UTC epoch seconds (floats) from the Database's clock.
+Times are UTC epoch seconds (floats) from the database's clock (`Database.now`), never the clock of the
+host that asks: on PostgreSQL the server's `clock_timestamp()`, so a client host whose clock runs ahead
+cannot expire a live lease; SQLite has no server and lives on one host's disk, so its clock is that
+host's (what its `julianday('now')` reads). Tests may give a clock of their own.
 """
 
 from __future__ import annotations
@@ -141,6 +144,9 @@ retained_table = Table(
 )
 
 
+_PG_NOW = "SELECT EXTRACT(EPOCH FROM clock_timestamp())::float8"
+
+
 def default_url(state_dir: str | os.PathLike[str] | None = None) -> str:
     """PAYBILL_STATE_URL when set, else a SQLite file under `state_dir` (default `.paybill/`)."""
     env = os.environ.get(STATE_URL_ENV)
@@ -154,12 +160,32 @@ class Database:
     """One engine over the automation database, its schema migrated to the newest revision on open (a
     read when it is current). Safe to share between threads; open one per process."""
 
-    def __init__(self, url: str, *, clock: Callable[[], float] = time.time):
+    def __init__(self, url: str, *, clock: Callable[[], float] | None = None):
         self.url = url
-        self.clock = clock
         self.engine = _engine(url)
         self.dialect = self.engine.dialect.name
+        self.given_clock = clock
+        self.clock: Callable[[], float] = clock or (self._server_time if self.dialect == "postgresql" else time.time)
+        """The database's time (a query on PostgreSQL); inside a transaction use `now(conn)`."""
         self._create_schema()
+
+    def now(self, conn: Connection | None = None) -> float:
+        """The database's time, read in `conn`'s transaction when given (no second connection)."""
+        if self.given_clock is not None or self.dialect != "postgresql":
+            return self.clock()
+        if conn is None:
+            return self._server_time()
+        return float(conn.exec_driver_sql(_PG_NOW).scalar_one())
+
+    def _server_time(self) -> float:
+        with self.engine.connect() as conn:
+            return float(conn.exec_driver_sql(_PG_NOW).scalar_one())
+
+    def lock(self, conn: Connection, key: str) -> None:
+        """Serialise the transactions that take the same `key` (PostgreSQL: a transaction-scoped advisory
+        lock; SQLite: every writing transaction already holds the one write lock, BEGIN IMMEDIATE)."""
+        if self.dialect == "postgresql":
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext(%(key)s))", {"key": f"paybill:{key}"})
 
     def close(self) -> None:
         self.engine.dispose()

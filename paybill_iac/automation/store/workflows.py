@@ -1,6 +1,11 @@
-"""Workflow records: the lifecycle workflows under way (change plan, offboard...) with the steps they
-completed and what each step recorded, and the data resources an offboarding kept in the cloud until
-their retention ends. A step is recorded once (a unique key); re-running a workflow skips it.
+"""Workflow records: the lifecycle workflows under way (onboard, change plan, offboard...) with the steps
+they completed and what each step recorded, and the data resources an offboarding kept in the cloud
+until their retention ends. A step is recorded once (a unique key); re-running a workflow skips it.
+
+A workflow starts with its record: what it needs to finish or to undo (the old shape's outputs and
+resources, the catalog edit it intends...), written as its first step, `record`, in the transaction that
+creates it, so no workflow exists without one. One workflow runs per tenant: starting a second one while
+another is recorded as running is refused (WorkflowBusy), whatever its kind.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import and_, insert, select, update
 
+from paybill_iac.automation.errors import WorkflowBusy
 from paybill_iac.automation.store.db import (
     Database,
     dumps,
@@ -70,15 +76,40 @@ class WorkflowRecords:
             row = conn.execute(query.order_by(workflows_table.c.started_at.desc()).limit(1)).first()
         return self.get(row[0]) if row else None
 
-    def start(self, kind: str, tenant: str, params: dict[str, Any], actor: str) -> Workflow:
+    def running_for(self, tenant: str) -> Workflow | None:
+        """The workflow of `tenant` still running, of any kind (there is at most one)."""
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                select(workflows_table.c.id).where(and_(workflows_table.c.tenant == tenant,
+                                                        workflows_table.c.status == "running"))
+                .order_by(workflows_table.c.started_at.desc()).limit(1)).first()
+        return self.get(row[0]) if row else None
+
+    def start(self, kind: str, tenant: str, params: dict[str, Any], actor: str,
+              record: dict[str, Any] | None = None) -> Workflow:
+        """A new running workflow with its record (step `record`), in one transaction; WorkflowBusy when the
+        tenant already has a running one."""
         workflow_id = uuid.uuid4().hex
         with self.db.transaction() as conn:
+            self.db.lock(conn, f"tenant:{tenant}")
+            other = conn.execute(select(workflows_table.c.id, workflows_table.c.kind).where(and_(
+                workflows_table.c.tenant == tenant, workflows_table.c.status == "running"))).first()
+            if other is not None:
+                raise WorkflowBusy(f"tenant '{tenant}' is already in the {other[1]} workflow {other[0]}: one workflow "
+                                   "per tenant at a time; carry that one on first")
+            now = self.db.now(conn)
             conn.execute(insert(workflows_table).values(
-                id=workflow_id, kind=kind, tenant=tenant, params=dumps(params), actor=actor,
-                started_at=self.db.clock(), status="running"))
+                id=workflow_id, kind=kind, tenant=tenant, params=dumps(params), actor=actor, started_at=now,
+                status="running"))
+            conn.execute(insert(workflow_steps_table).values(workflow_id=workflow_id, step="record", at=now,
+                                                             detail=dumps(record or {})))
         found = self.get(workflow_id)
         assert found is not None
         return found
+
+    def record(self, workflow_id: str) -> dict[str, Any] | None:
+        """What the workflow recorded before it changed anything; None for a workflow without a record."""
+        return self.step_detail(workflow_id, "record")
 
     def get(self, workflow_id: str) -> Workflow | None:
         with self.db.transaction() as conn:
@@ -96,7 +127,7 @@ class WorkflowRecords:
         """Record a completed step (once: a second record of the same step is ignored)."""
         with self.db.transaction() as conn:
             conn.execute(self.db.insert_ignore(workflow_steps_table).values(
-                workflow_id=workflow_id, step=step, at=self.db.clock(), detail=dumps(detail)))
+                workflow_id=workflow_id, step=step, at=self.db.now(conn), detail=dumps(detail)))
 
     def step_detail(self, workflow_id: str, step: str) -> dict[str, Any] | None:
         with self.db.transaction() as conn:
@@ -107,7 +138,7 @@ class WorkflowRecords:
     def finish(self, workflow_id: str) -> None:
         with self.db.transaction() as conn:
             conn.execute(update(workflows_table).where(workflows_table.c.id == workflow_id)
-                         .values(status="completed", finished_at=self.db.clock()))
+                         .values(status="completed", finished_at=self.db.now(conn)))
 
 
 class RetainedData:
