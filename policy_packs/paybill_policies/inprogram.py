@@ -6,14 +6,21 @@ guarded too.
     Enforcement.finish()  the stack rules, once every resource is registered (call it at the end)
     PolicyViolationError  what fails the program (a PolicyError)
 
-How it works, under any engine and under the mock runtime alike: an SDK-side stack transformation
-(`pulumi.runtime.register_stack_transformation`) sees each resource as it is constructed and gives it a
-`depends_on` gate. The gate resolves the resource's inputs exactly as the SDK will send them (its own
-serializer: camelCase names, secrets unwrapped, unknown values kept unknown), with each input's
-dependencies, runs the resource rules and the incremental stack rules on them and raises on a mandatory
-violation, so the SDK never sends the registration and the program fails naming the rule. The engine-side
-transforms (`register_resource_transform`) are not used for this: the mock runtime records them but never
-runs them (tests and `paybill-iac preview` would go unguarded), and they give no property dependencies.
+How it works, under any engine and under the mock runtime alike: the enforcement sits on the program's
+side of the resource monitor (the engine, or the mock runtime's monitor) and judges each registration
+request as the SDK sends it, before it is sent: the inputs exactly as the engine will get them
+(camelCase, secrets, unknown values), the parent, `protect`, the dependencies and each input's property
+dependencies. A mandatory violation raises: the registration never reaches the engine, and the program
+fails naming the rule. The outputs the engine answers for identities and stack references are kept,
+so a grant is judged against the principals of the identities it depends on. An SDK-side stack
+transformation (`register_stack_transformation`) only notes each resource, so that `finish()` runs
+the stack rules once all are registered.
+
+Why not the engine's transforms (`register_resource_transform`): the mock runtime records them but
+never runs them (tests and `paybill-iac preview` would go unguarded). Why not a `depends_on` gate per
+resource judged in an SDK transformation (tried first): serializing every resource twice and an extra
+task per resource cost about a quarter of a stack program's time under the mock runtime; judging the
+request the SDK has already serialized costs a few per cent.
 
 Fail closed: during an update, an undecided mandatory rule fails the program of an agent; during a
 preview (values not known yet) it is logged, and the same rule decides during the update before the
@@ -24,9 +31,7 @@ naming another tenant runs in the packs and `policy check`, not here.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,12 +56,14 @@ __all__ = ["ACTOR_ENV", "Enforcement", "PolicyViolationError", "enforce"]
 ACTOR_ENV = "PAYBILL_ACTOR"
 
 
+_CHOSEN: dict[tuple[tuple[str, ...], bool, bool], list[Rule]] = {}
+"""The rules that apply, per packs and kind of context (Rule.applies reads only is_agent and known)."""
+_RULES_FOR: dict[tuple[tuple[str, ...], str], list[Rule]] = {}
+"""The resource rules matching a type, per set of applicable rules (the same for every stack of a kind)."""
+
+
 class PolicyViolationError(PolicyError):
     """A mandatory rule refused a resource (or the stack) inside the stack program."""
-
-
-def _snake(name: str) -> str:
-    return "".join(f"_{char.lower()}" if char.isupper() else char for char in name)
 
 
 @dataclass
@@ -66,47 +73,75 @@ class Enforcement:
     context: PolicyContext
     packs: Sequence[str] = ALL_PACKS
     views: dict[str, ResourceView] = field(default_factory=dict)
-    gates: list[Any] = field(default_factory=list)
     found: list[Violation] = field(default_factory=list)
     undecided: list[Undecided] = field(default_factory=list)
     dry_run: bool = False
+    _mock: bool = False
     _by_type: dict[str, list[Rule]] = field(default_factory=dict)
-    _references: list[Any] = field(default_factory=list)
+    _resources: list[Any] = field(default_factory=list)
+    _related: dict[str, ResourceView] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        chosen = [rule for rule in rules(self.packs) if rule.applies(self.context)
-                  and level_of(rule, None) != "disabled"]
+        key = (tuple(self.packs), self.context.is_agent, self.context.known)
+        chosen = _CHOSEN.get(key)
+        if chosen is None:
+            chosen = _CHOSEN[key] = [rule for rule in rules(self.packs) if rule.applies(self.context)
+                                     and level_of(rule, None) != "disabled"]
         self._resource_rules = [rule for rule in chosen if rule.kind == "resource"]
         self._incremental = [rule for rule in chosen if rule.kind == "stack" and rule.incremental]
         self._stack_rules = [rule for rule in chosen if rule.kind == "stack" and not rule.incremental]
+        self._key = tuple(rule.id for rule in self._resource_rules)
 
     # --- at registration -------------------------------------------------------------------------
 
     def transformation(self, args: Any) -> Any:
-        """The SDK-side stack transformation: a gate the resource's registration waits for."""
-        import pulumi
-
-        if args.type_ == "pulumi:pulumi:StackReference":
-            self._references.append(args.resource)
-        task = asyncio.ensure_future(self._judge(args))
-        task.add_done_callback(_retrieved)
-        known: asyncio.Future[bool] = asyncio.get_event_loop().create_future()
-        known.set_result(True)
-        gate = pulumi.Output(set(), task, known)
-        gate._data.add_done_callback(_retrieved)  # the failing registration reports it
-        self.gates.append(gate)
-        return pulumi.ResourceTransformationResult(
-            args.props, pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(depends_on=gate)))
+        """The SDK-side stack transformation: note the resource (finish() waits for its registration)."""
+        self._resources.append(args.resource)
+        return None
 
     def rules_for(self, type_token: str) -> list[Rule]:
-        found = self._by_type.get(type_token)
+        key = (self._key, type_token)
+        found = _RULES_FOR.get(key)
         if found is None:
-            found = self._by_type[type_token] = [rule for rule in self._resource_rules if rule.matches(type_token)]
+            found = _RULES_FOR[key] = [rule for rule in self._resource_rules if rule.matches(type_token)]
         return found
 
-    async def _judge(self, args: Any) -> list[Any]:
-        view, related = await self._view(args)
-        self.views[view.urn] = view
+    def watch(self, monitor: Any) -> None:
+        """Judge every registration and read `monitor` receives from this program, before it does."""
+        register, read = monitor.RegisterResource, monitor.ReadResource
+
+        def register_resource(request: Any, *args: Any, **kwargs: Any) -> Any:
+            if request.type == "pulumi:pulumi:Stack":
+                return register(request, *args, **kwargs)
+            view = self.judge_request(request, request.object)
+            response = register(request, *args, **kwargs)
+            self._registered(view, response.urn, getattr(response, "object", None))
+            return response
+
+        def read_resource(request: Any, *args: Any, **kwargs: Any) -> Any:
+            view = self.judge_request(request, request.properties)
+            response = read(request, *args, **kwargs)
+            self._registered(view, response.urn, getattr(response, "properties", None))
+            return response
+
+        monitor.RegisterResource = register_resource
+        monitor.ReadResource = read_resource
+
+    def judge_request(self, request: Any, properties: Any) -> ResourceView:
+        """The view of a registration request, judged by the resource rules and the incremental stack
+        rules (with the identities and stack references it may name); raises PolicyViolationError."""
+        from pulumi.runtime import rpc
+
+        inputs = plain(rpc.deserialize_properties(properties, keep_unknowns=True)) if properties is not None else {}
+        property_dependencies = {key: tuple(value.urns) for key, value in
+                                 getattr(request, "propertyDependencies", {}).items()}
+        dependencies = tuple(getattr(request, "dependencies", ()))
+        view = ResourceView(
+            urn=self._urn(request), type=request.type, name=request.name, inputs=inputs, parent=request.parent,
+            protect=bool(getattr(request, "protect", False)),
+            retain_on_delete=bool(getattr(request, "retainOnDelete", False)), provider=request.provider,
+            dependencies=dependencies, property_dependencies=property_dependencies,
+        )
         violations: list[Violation] = []
         undecided: list[Undecided] = []
         for rule in self.rules_for(view.type):
@@ -115,62 +150,44 @@ class Enforcement:
                                for message in judge(rule, view, self.context)]
             except Unknown as error:
                 undecided.append(Undecided(rule.pack, rule.id, view.urn, str(error), rule.enforcement))
-        for rule in self._incremental:
-            try:
-                violations += [Violation(rule.pack, rule.id, rule.enforcement, urn or view.urn, rule.reported(message))
-                               for urn, message in judge_stack(rule, [view, *related], self.context)
-                               if urn in ("", view.urn)]
-            except Unknown as error:
-                undecided.append(Undecided(rule.pack, rule.id, view.urn, str(error), rule.enforcement))
-        self._settle(violations, undecided, f"resource '{view.name}' ({view.type})")
-        return []
+        if self._incremental:
+            named = set(dependencies) | {urn for urns in property_dependencies.values() for urn in urns}
+            related = [item for urn, item in self._related.items() if urn in named or item.type ==
+                       "pulumi:pulumi:StackReference"]
+            for rule in self._incremental:
+                try:
+                    violations += [Violation(rule.pack, rule.id, rule.enforcement, view.urn, rule.reported(message))
+                                   for urn, message in judge_stack(rule, [view, *related], self.context)
+                                   if urn in ("", view.urn)]
+                except Unknown as error:
+                    undecided.append(Undecided(rule.pack, rule.id, view.urn, str(error), rule.enforcement))
+        if violations or undecided:
+            self._settle(violations, undecided, f"resource '{view.name}' ({view.type})")
+        return view
 
-    async def _view(self, args: Any) -> tuple[ResourceView, list[ResourceView]]:
-        """The resource as the SDK will register it, and the views of what its grants may name (the
-        identities it depends on, with their principal outputs, and the stack's cell references)."""
-        from pulumi.runtime import rpc, settings
+    def _registered(self, view: ResourceView, urn: str, outputs: Any) -> None:
+        """Keep the registered view (by its URN) and, for an identity or a stack reference, its outputs."""
+        from dataclasses import replace
 
-        resource, opts = args.resource, args.opts
-        typ = _args_type(resource)
-        dependencies: dict[str, list[Any]] = {}
-        struct = await rpc.serialize_properties(args.props, dependencies, resource,
-                                                None if typ else resource.translate_input_property, typ)
-        inputs = plain(rpc.deserialize_properties(struct, keep_unknowns=True))
-        parent = opts.parent or settings.get_root_resource()
-        parent_urn = await parent.urn.future() if parent is not None else ""
+        view = replace(view, urn=urn)
+        if view.type in PRINCIPAL_OUTPUT or view.type == "pulumi:pulumi:StackReference":
+            from pulumi.runtime import rpc
+
+            state = plain(rpc.deserialize_properties(outputs, keep_unknowns=True)) if outputs is not None else {}
+            view = replace(view, outputs=state)
+            self._related[urn] = view
+        self.views[urn] = view
+
+    def _urn(self, request: Any) -> str:
+        from pulumi.runtime import settings
+
         chain = ""
-        if parent is not None and parent is not settings.get_root_resource() and parent_urn.count("::") >= 3:
-            qualified = parent_urn.split("::")[2]
-            # The engine qualifies a type by its ancestors' chain; the mock monitor by the parent's type only.
-            chain = (qualified.split("$")[-1] if _mock_runtime() else qualified) + "$"
-        urn = f"urn:pulumi:{settings.get_stack()}::{settings.get_project()}::{chain}{args.type_}::{args.name}"
-        property_dependencies: dict[str, tuple[str, ...]] = {}
-        related: list[ResourceView] = []
-        seen: set[int] = set()
-        for key, resources in dependencies.items():
-            urns = []
-            for dependency in resources:
-                dependency_urn = await dependency.urn.future()
-                urns.append(dependency_urn)
-                if id(dependency) not in seen:
-                    seen.add(id(dependency))
-                    identity = await _identity_view(dependency, dependency_urn)
-                    if identity is not None:
-                        related.append(identity)
-            property_dependencies[key] = tuple(urns)
-        for reference in self._references:
-            if reference is not resource:
-                outputs = await reference.outputs.future()
-                related.append(ResourceView(await reference.urn.future(), "pulumi:pulumi:StackReference",
-                                            reference._name, {}, outputs={"outputs": plain(outputs or {})}))
-        protect = opts.protect if opts.protect is not None else bool(getattr(opts.parent, "_protect", False))
-        view = ResourceView(
-            urn=urn, type=args.type_, name=args.name, inputs=inputs, parent=parent_urn, protect=bool(protect),
-            retain_on_delete=bool(opts.retain_on_delete),
-            dependencies=tuple(sorted({urn for urns in property_dependencies.values() for urn in urns})),
-            property_dependencies=property_dependencies,
-        )
-        return view, related
+        if request.parent and request.parent.count("::") >= 3:
+            qualified = request.parent.split("::")[2]
+            if qualified != "pulumi:pulumi:Stack":
+                # The engine qualifies a type by its ancestors' chain; the mock monitor by the parent's only.
+                chain = (qualified.split("$")[-1] if self._mock else qualified) + "$"
+        return f"urn:pulumi:{settings.get_stack()}::{settings.get_project()}::{chain}{request.type}::{request.name}"
 
     def _settle(self, violations: list[Violation], undecided: list[Undecided], what: str) -> None:
         import pulumi
@@ -178,14 +195,14 @@ class Enforcement:
         self.found += violations
         self.undecided += undecided
         blocking = [item for item in violations if item.level == "mandatory"]
-        for item in undecided:
-            if self.dry_run or not self.context.is_agent or item.level != "mandatory":
-                pulumi.log.warn(f"paybill policy {item.policy} could not decide on {what}: {item.message}")
+        for pending in undecided:
+            if self.dry_run or not self.context.is_agent or pending.level != "mandatory":
+                pulumi.log.warn(f"paybill policy {pending.policy} could not decide on {what}: {pending.message}")
             else:
-                blocking.append(undecided_violation(item))
-        for item in violations:
-            if item.level != "mandatory":
-                pulumi.log.warn(f"paybill policy {item.policy} (advisory) on {what}: {item.message}")
+                blocking.append(undecided_violation(pending))
+        for advisory in violations:
+            if advisory.level != "mandatory":
+                pulumi.log.warn(f"paybill policy {advisory.policy} (advisory) on {what}: {advisory.message}")
         if blocking:
             listing = "\n".join(f"  [{item.pack}] {item.policy}: {item.message}" for item in blocking)
             raise PolicyViolationError(
@@ -212,26 +229,7 @@ class Enforcement:
             self._settle(violations, undecided, "the stack")
             return len(resources)
 
-        return pulumi.Output.all(*self.gates).apply(stack_check)
-
-
-def _retrieved(future: Any) -> None:
-    """Mark a settled future's exception as seen: the registration it gates reports it once (asyncio would
-    otherwise print it again when the future is collected)."""
-    if not future.cancelled():
-        future.exception()
-
-
-async def _identity_view(resource: Any, urn: str) -> ResourceView | None:
-    """An identity's view with the output a grant names it by (PRINCIPAL_OUTPUT), or None."""
-    type_token = getattr(resource, "_type", "")
-    output = PRINCIPAL_OUTPUT.get(type_token)
-    if output is None:
-        return None
-    value = getattr(resource, _snake(output), None)
-    known = await value.future() if value is not None and hasattr(value, "future") else None
-    return ResourceView(urn, type_token, getattr(resource, "_name", ""), {},
-                        outputs={output: known} if isinstance(known, str) else {})
+        return pulumi.Output.all(*(resource.urn for resource in self._resources)).apply(stack_check)
 
 
 def _mock_runtime() -> bool:
@@ -239,17 +237,6 @@ def _mock_runtime() -> bool:
     from pulumi.runtime.mocks import MockMonitor
 
     return isinstance(settings.get_monitor(), MockMonitor)
-
-
-def _args_type(resource: Any) -> type | None:
-    """The input type (`<Class>Args`) of a generated provider resource, for the SDK's name translation."""
-    module = sys.modules.get(type(resource).__module__)
-    name = type(resource).__name__
-    for candidate in (f"{name}InitArgs", f"{name}Args"):
-        found = getattr(module, candidate, None)
-        if isinstance(found, type):
-            return found
-    return None
 
 
 def enforce(context: PolicyContext, packs: Sequence[str] = ALL_PACKS) -> Enforcement:
@@ -263,6 +250,9 @@ def enforce(context: PolicyContext, packs: Sequence[str] = ALL_PACKS) -> Enforce
         from dataclasses import replace
 
         context = replace(context, actor=actor)
-    enforcement = Enforcement(context, packs, dry_run=pulumi.runtime.is_dry_run())
+    from pulumi.runtime import settings
+
+    enforcement = Enforcement(context, packs, dry_run=pulumi.runtime.is_dry_run(), _mock=_mock_runtime())
+    enforcement.watch(settings.get_monitor())
     pulumi.runtime.register_stack_transformation(enforcement.transformation)
     return enforcement

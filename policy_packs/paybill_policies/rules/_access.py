@@ -261,13 +261,15 @@ def condition_accounts(statement: Mapping[str, Any]) -> tuple[set[str], bool]:
 def targets_cell(cloud: str, targets: Sequence[str], own_slice: Any,
                  resources: Sequence[ResourceView], context: PolicyContext) -> list[tuple[str, str]]:
     """Every resource of `cloud` whose target inputs name a resource of the tenant's cell, but its own slice."""
-    names, ids = cell_identifiers(resources, context)
-    if not names and not ids:
+    if context.kind != "tenant" or not context.cell_names:
         return []
+    candidates = [resource for resource in resources if resource.cloud == cloud and not resource.is_provider
+                  and any(resource.prop(key) for key in targets)]
+    if not candidates:
+        return []
+    names, ids = cell_identifiers(resources, context)
     found = []
-    for resource in resources:
-        if resource.cloud != cloud or resource.is_provider:
-            continue
+    for resource in candidates:
         for key in targets:
             hit = names_any(resource.prop(key), names, ids)
             if hit and not own_slice(resource, context):

@@ -3,6 +3,7 @@ readers of resource inputs, and `Need`, the row of the "input must be set" famil
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -100,6 +101,7 @@ def with_deprecated(*tokens: str) -> tuple[str, ...]:
     return tuple(found)
 
 
+@functools.cache
 def fact_tokens(cloud: str, fact: str) -> tuple[str, ...]:
     """The current tokens of `cloud` whose resource fact `fact` (a field or property of
     resource_facts.ResourceFacts) is true, in the table's order."""
@@ -109,8 +111,13 @@ def fact_tokens(cloud: str, fact: str) -> tuple[str, ...]:
 def in_stack(resources: Sequence[ResourceView], types: Sequence[str]) -> list[ResourceView]:
     """The resources of any of `types` (compared as canonical tokens; equivalent types count as the type
     they stand in for)."""
-    wanted = {resource_facts.rule_type(token) for token in types}
+    wanted = _rule_types(tuple(types))
     return [resource for resource in resources if resource.rule_type in wanted]
+
+
+@functools.cache
+def _rule_types(types: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(resource_facts.rule_type(token) for token in types)
 
 
 # --- readers -----------------------------------------------------------------------------------
