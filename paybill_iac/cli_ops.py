@@ -2,6 +2,10 @@
 layer (paybill_iac.automation) on the command line. Only click and the standard library are imported
 here; the automation package loads when a command runs.
 
+Who acts is the OS user running the command (`human:<user>` in the journal and approvals), never a typed
+name: `--actor` and PAYBILL_ACTOR are refused. With PAYBILL_SERVER_URL and PAYBILL_TOKEN set, the commands
+go through the control-plane service as the token's principal (paybill_iac.service.client) instead.
+
 Exit codes as everywhere: 0 done, 1 an operation, a gate, a lease or the catalog said no, 2 usage
 (including a missing Pulumi CLI).
 """
@@ -26,12 +30,12 @@ DEFAULT_CATALOG = "stacks/catalog"
 
 
 def _common(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--catalog, --actor, --state-url, --state-dir, --backend on every automation command."""
+    """--catalog, --state-url, --state-dir, --backend on every automation command (and `actor`: the OS user)."""
     options = [
         click.option("--catalog", "catalog", default=DEFAULT_CATALOG, show_default=True, envvar="PAYBILL_CATALOG",
                      type=click.Path(file_okay=False, path_type=Path), help="The catalog folder."),
-        click.option("--actor", default="human", show_default=True, envvar="PAYBILL_ACTOR",
-                     help="Who acts: 'human' or 'agent:<name>' (agents are gated)."),
+        click.option("--actor", default=None, envvar="PAYBILL_ACTOR", hidden=True, callback=_os_actor,
+                     help="Refused: the journal records the OS user; agents act through the service."),
         click.option("--state-url", envvar="PAYBILL_STATE_URL", default=None,
                      help="Database for leases and the journal (sqlite:///file or postgresql+psycopg://...); "
                           "default: a SQLite file in --state-dir."),
@@ -46,11 +50,31 @@ def _common(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+def _os_actor(_ctx: click.Context, _param: click.Parameter, typed: str | None) -> str:
+    """Who runs the command: `human:<OS user>`. A typed name is refused, never trusted."""
+    from paybill_iac.errors import UsageError
+    from paybill_iac.identity import local_actor
+
+    if typed is not None:
+        raise UsageError(f"--actor/PAYBILL_ACTOR ('{typed}') is not accepted: the journal records who runs the "
+                         f"command, the OS user ({local_actor()}); an agent acts through the service with its own "
+                         "token (PAYBILL_SERVER_URL, PAYBILL_TOKEN)")
+    return local_actor()
+
+
 @contextmanager
 def _automation(catalog: Path, actor: str, state_url: str | None, state_dir: Path,
                 backend_url: str) -> Iterator[Automation]:
-    """The Automation of one command; SIGINT or SIGTERM during an operation ends the command with 128 + the
-    signal once the operation was journaled as interrupted and its lease released."""
+    """The Automation of one command (through the service when PAYBILL_SERVER_URL and PAYBILL_TOKEN are set);
+    SIGINT or SIGTERM during an operation ends the command with 128 + the signal once the operation was
+    journaled as interrupted and its lease released."""
+    from paybill_iac.service.client import remote_from_env
+
+    remote = remote_from_env()
+    if remote is not None:
+        with remote:
+            yield remote  # type: ignore[misc]
+        return
     from paybill_iac.automation import Automation, OperationInterrupted
 
     auto = Automation.open(catalog, actor=actor, state_url=state_url, state_dir=state_dir, backend_url=backend_url,

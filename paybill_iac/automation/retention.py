@@ -48,8 +48,8 @@ def retention_end(op: Operator, tenant_id: str, *, approval: int | None = None) 
     target = target_from_dict(recorded)
     reasons = [f"it drops database '{target.database.database}' of tenant '{tenant_id}' and its roles for good "
                f"(retention ended {iso(retain_until)})"]
-    then = (f"`paybill-iac db drop --tenant {tenant_id} --actor {op.actor} --approval {{approval}}` drops exactly "
-            "that database")
+    then = (f"{op.actor} calls `retention_end('{tenant_id}', approval={{approval}})` again, which drops exactly that "
+            "database")
     return [op.run_data_step(stack, "db-drop", target, lambda: op.data_plane.drop(target), approval=approval,
                              reasons=reasons, then=then,
                              details={"workflow": "retention-end", "retain_until": retain_until})]

@@ -78,13 +78,21 @@ def test_the_drop_waits_for_the_retention_and_asks_first(run: Run, env: Env, mon
 
 
 def test_an_agent_s_drop_waits_for_a_human_approval(run: Run, env: Env) -> None:
+    from paybill_iac.automation import ApprovalNeeded
+    from paybill_iac.identity import local_actor
+
     _offboard(env, "acme", days_ago=30)
     code, _, err = run("db", "drop", "--tenant", "acme", "--yes", "--actor", "agent:bot")
-    assert code == 1 and "agent:bot's db-drop of paybill-tenant/acme is refused" in err
-    assert "`paybill-iac review --approve 1`" in err and "db drop --tenant acme --actor agent:bot --approval 1" in err
+    assert code == 2 and "is not accepted" in err  # the command line acts as its OS user, never a typed name
+    agent = env.make(actor="agent:bot", state_url=f"sqlite:///{env.state / 'state.db'}")
+    with pytest.raises(ApprovalNeeded) as refused:
+        agent.retention_end("acme")
+    assert "agent:bot's db-drop of paybill-tenant/acme is refused" in str(refused.value)
+    assert "`paybill-iac review --approve 1`" in str(refused.value)
     code, out, _ = run("review")
     assert code == 1 and "approve  #1 db-drop of paybill-tenant/acme by agent:bot" in out
     assert run("review", "--approve", "1")[0] == 0
-    code, out, err = run("db", "drop", "--tenant", "acme", "--yes", "--actor", "agent:bot", "--approval", "1")
-    assert code == 0, err
+    assert agent.store.approvals.get(1).decided_by == local_actor()
+    [dropped] = agent.retention_end("acme", approval=1)
+    assert dropped.approval == 1
     assert env.data_plane.operations("acme") == ["offboard", "drop"]

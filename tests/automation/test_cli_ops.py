@@ -56,23 +56,42 @@ def test_usage_errors_exit_2(run: Run) -> None:
     code, _, err = run("up")
     assert code == 2 and "exactly one stack" in err
     code, _, err = run("up", "--tenant", "acme", "--actor", "root")
-    assert code == 2 and "not 'human' or 'agent:<name>'" in err
+    assert code == 2 and "--actor/PAYBILL_ACTOR ('root') is not accepted" in err
     code, _, err = run("lifecycle", "change-plan", "acme", "--plan", "growth", "--data-move", "nope")
     assert code == 2 and "expected module:function" in err
 
 
-def test_agent_refusal_approval_and_apply(run: Run) -> None:
-    code, _, err = run("up", "--tenant", "acme", "--actor", "agent:bot")
-    assert code == 1 and "review --approve 1" in err and "deletes the protected resource" in err
+def test_agent_refusal_approval_and_apply(run: Run, env: Env) -> None:
+    """An agent (here through the Python API; remotely, through the service) is refused; the person at the
+    command line approves, recorded as their OS user; the agent applies exactly that plan."""
+    from paybill_iac.automation import ApprovalNeeded
+    from paybill_iac.identity import local_actor
+
+    agent = env.make(actor="agent:bot", runner=run.runner)  # type: ignore[attr-defined]
+    with pytest.raises(ApprovalNeeded) as refused:
+        agent.up(tenant="acme")
+    assert "review --approve 1" in str(refused.value) and "deletes the protected resource" in str(refused.value)
     code, out, _ = run("review")
     assert code == 1 and "approve  #1 up of paybill-tenant/acme by agent:bot" in out
-    code, _, err = run("review", "--approve", "1", "--actor", "agent:bot")
-    assert code == 1 and "only a human" in err
     assert run("review", "--approve", "1")[0] == 0
-    code, out, _ = run("up", "--tenant", "acme", "--actor", "agent:bot", "--approval", "1")
-    assert code == 0 and "(approval #1)" in out
+    assert agent.store.approvals.get(1).decided_by == local_actor()
+    assert agent.up(tenant="acme", approval=1).approval == 1
     code, out, _ = run("review")
     assert code == 0 and "nothing needs a human" in out
+
+
+def test_the_journal_records_the_os_user_never_a_typed_name(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    from paybill_iac.identity import local_actor
+
+    assert run("up", "--tenant", "globex")[0] == 0
+    code, out, _ = run("journal", "--json")
+    assert [json.loads(line)["actor"] for line in out.splitlines()] == [local_actor()]
+    monkeypatch.setenv("PAYBILL_ACTOR", "agent:someone-else")
+    code, _, err = run("up", "--tenant", "globex")
+    assert code == 2 and "is not accepted" in err
+    monkeypatch.setenv("USER", "root-impostor")  # the OS user is the process's uid, not $USER
+    monkeypatch.delenv("PAYBILL_ACTOR")
+    assert local_actor() != "human:root-impostor"
 
 
 def test_lifecycle_commands(run: Run, env: Env) -> None:
@@ -105,8 +124,8 @@ def test_fleet_up_prints_a_table_and_fails_on_failures(run: Run) -> None:
     assert code == 0
     assert out.splitlines()[0].split()[:3] == ["TENANT", "WAVE", "RESULT"]
     assert "2 tenants: 2 succeeded" in out and "[2/2]" in err
-    code, out, _ = run("fleet", "up", "--tenant", "acme", "--actor", "agent:bot")
-    assert code == 1 and "needs approval #" in out
+    code, _, err = run("fleet", "up", "--tenant", "acme", "--actor", "agent:bot")
+    assert code == 2 and "is not accepted" in err
 
 
 def test_review_lists_and_clears_flags(run: Run, env: Env) -> None:

@@ -206,7 +206,7 @@ def test_an_agent_s_retention_end_waits_for_a_human_approval_of_exactly_that_dro
         agent.retention_end("acme")
     request = refused.value.approval_id
     assert "drops database 'pb_acme_p_db' of tenant 'acme' and its roles for good" in str(refused.value)
-    assert f"paybill-iac db drop --tenant acme --actor agent:bot --approval {request}" in str(refused.value)
+    assert f"agent:bot calls `retention_end('acme', approval={request})` again" in str(refused.value)
     assert "drop" not in env.data_plane.operations("acme") and _ops(agent, "acme")[-1] == ("db-drop", "refused")
     with pytest.raises(GateRefused, match="is pending, not approved"):
         agent.retention_end("acme", approval=request)

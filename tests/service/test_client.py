@@ -3,6 +3,8 @@ RemoteAutomation against the real server, as the token's principal."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from paybill_iac.errors import UsageError
@@ -55,3 +57,44 @@ def test_the_environment_selects_the_service(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("PAYBILL_SERVER_URL", "http://paybill.internal")
     with pytest.raises(UsageError, match="only over https"):
         remote_from_env()
+
+
+def test_the_command_line_through_the_service(server: Server, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from paybill_iac.cli import main
+
+    agent = server.token(tenants=("acme", "hooli"))
+    approver = server.token(kind="human", role="approver")
+
+    def run(token: str, *args: str) -> tuple[int, str, str]:
+        monkeypatch.setenv("PAYBILL_SERVER_URL", server.url)
+        monkeypatch.setenv("PAYBILL_TOKEN", token)
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exit_:
+            code = int(exit_.code or 0)
+        out, err = capsys.readouterr()
+        assert "Traceback" not in err
+        return code, out, err
+
+    code, out, err = run(agent.token, "up", "--tenant", "hooli", "--state-url", "sqlite:////tmp/ignored.db")
+    assert code == 0 and out.startswith("up paybill-tenant/hooli"), err
+    code, _, err = run(agent.token, "up", "--tenant", "acme")
+    assert code == 1 and "approval-needed" in err
+    code, out, _ = run(agent.token, "review")
+    [line] = [line for line in out.splitlines() if agent.actor in line]
+    request = line.split("#", 1)[1].split()[0]
+    assert run(agent.token, "review", "--approve", request)[0] == 1  # an agent never approves
+    code, out, _ = run(approver.token, "review", "--approve", request)
+    assert code == 0 and f"approved request #{request}" in out
+    code, out, _ = run(agent.token, "up", "--tenant", "acme", "--approval", request)
+    assert code == 0 and f"(approval #{request})" in out
+    code, out, _ = run(agent.token, "journal", "--tenant", "acme", "--json")
+    assert json.loads(out.splitlines()[0])["actor"] == agent.actor
+    code, _, err = run(agent.token, "up", "--tenant", "globex")
+    assert code == 2 and "404" in err
+    code, _, err = run(agent.token, "destroy", "--tenant", "acme")
+    assert code == 2 and "not offered by the service" in err
+    assert [(e.operation, e.result) for e in server.journal(agent.actor)][:2] == [("up", "succeeded"),
+                                                                                  ("up", "refused")]
