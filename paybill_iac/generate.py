@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from paybill_iac.catalog import ledger, yamlio
+from paybill_iac.catalog import place as placement
 from paybill_iac.files import atomic_write
 from paybill_iac.model.catalog import Catalog
 from paybill_iac.model.spec import cell_spec, cells_in_use, tenant_spec
@@ -59,7 +60,8 @@ def _shared_files(catalog: Catalog, out: Path) -> dict[Path, str]:
     files = {out / "cell" / f"Pulumi.{cell_id}.yaml": render(cell_spec(catalog, cell_id).to_config(),
                                                            f"cells.yaml, cell '{cell_id}'")
              for cell_id in cells_in_use(catalog)}
-    recorded = ledger.with_new_tenants(ledger.read(catalog.root), catalog)  # new tenants only: see ledger.py
+    # new tenants only: see ledger.py (the ledger load_catalog read, unless the file changed since)
+    recorded = ledger.with_new_tenants(placement.current_ledger(catalog.root), catalog)
     files[catalog.root / ledger.LEDGER_FILE] = ledger.text(recorded)
     return files
 

@@ -150,3 +150,14 @@ def test_equal_name_hashes_alone_report_nothing(catalog_dir: Path, monkeypatch: 
 
     monkeypatch.setattr(validate, "slot_hashes", lambda cloud, role, values: bytes(8 * len(values)))
     assert isinstance(load_catalog(catalog_dir), Catalog)
+
+
+def test_generate_reads_the_ledger_again_when_it_changed_after_loading(catalog_dir: Path, tmp_path: Path) -> None:
+    """generate reuses the ledger load_catalog parsed only while the file is the same one."""
+    catalog = load_catalog(catalog_dir)
+    ledger_file = catalog_dir / "placements.yaml"
+    # as a workflow would, between the two: an entry for a tenant whose file is gone (its data kept)
+    gone = '  aaa-gone: {cloud: "aws", isolation: "silo", offboarded: true, region: "eu-west-1"}\n'
+    ledger_file.write_text(ledger_file.read_text().replace("tenants:\n", "tenants:\n" + gone, 1))
+    generate(catalog, tmp_path / "out")
+    assert "aaa-gone:" in ledger_file.read_text()
