@@ -90,6 +90,25 @@ def config(stack: str, project: str, catalog_dir: Path, actor: str, out_dir: Pat
         click.echo(f"wrote {path}")
 
 
+@policy.command("build")
+@click.option("--out", "out_dir", default="dist/policy-packs", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Where to write one folder per pack.")
+@click.option("--pack", "packs", multiple=True, type=click.Choice(["plan-limits", "tenant-isolation",
+                                                                  "agent-guardrails"]),
+              help="Only this pack (repeatable); all three by default.")
+def build(out_dir: Path, packs: tuple[str, ...]) -> None:
+    """Build publishable packs: each folder holds its PulumiPolicy.yaml, __main__.py, requirements.txt and the
+    rule library's wheel at the pack's version, and nothing outside it. Publish one with
+    `pulumi policy publish OUT/<pack>`.
+    """
+    from paybill_policies import PACKS
+    from paybill_policies.build import build_pack, build_wheel
+
+    wheel = build_wheel(out_dir / ".wheels")
+    for pack in packs or PACKS:
+        click.echo(f"wrote {build_pack(pack, out_dir, wheel)}")
+
+
 @policy.command("rules")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True)
 def list_rules(fmt: str) -> None:

@@ -56,6 +56,9 @@ from paybill_policies.registry import (
     rules,
 )
 
+__version__ = "0.1.0"
+"""The rule library's version: the project's (each built pack installs the library at this version)."""
+
 __all__ = [
     "ALL_PACKS", "CLOUDS", "CONFIG_SCHEMA", "LEVELS", "PACKS", "REGISTRY", "SEVERITIES", "ConfigError", "ContextError",
     "InputError", "PlanLimits", "PolicyContext", "PolicyError", "Report", "ResourceView", "Rule", "RuleError",

@@ -129,3 +129,8 @@ def _properties(cls: type) -> dict[str, Any]:
     from pulumi._types import _py_properties
 
     return {wire: prop for _, wire, prop in _py_properties(cls)}
+
+
+def pytest_configure(config: Any) -> None:
+    config.addinivalue_line("markers", "fresh_venv: builds a policy pack and installs it into a fresh virtualenv "
+                                       "(about 30-60 s, needs the package index); deselect with -m 'not fresh_venv'")
