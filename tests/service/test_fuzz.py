@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import urllib.parse
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 from hypothesis import HealthCheck, given, settings
@@ -77,7 +78,8 @@ def _hit(clients: Iterator[httpx.Client], routes: list[tuple[str, str]], values:
 
 def test_every_tenant_path_parameter_with_hostile_values(server: Server) -> None:
     runs = len(server.runs())
-    _hit(_clients(server, tenants=("hooli",), role="viewer"), TENANT_ROUTES, HOSTILE_TENANTS, {400, 403, 404, 405})
+    # a viewer is refused every write by its role before any tenant is looked up: one read, one write route
+    _hit(_clients(server, tenants=("hooli",), role="viewer"), TENANT_ROUTES[:2], HOSTILE_TENANTS, {400, 403, 404, 405})
     assert len(server.runs()) == runs and server.open_entries() == []
 
 
@@ -97,12 +99,19 @@ def test_every_approval_path_parameter(server: Server) -> None:
     assert server.open_entries() == []
 
 
+_TOKENS: dict[int, list[Any]] = {}
+
+
 @settings(max_examples=40, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(value=st.text(min_size=0, max_size=80))
 def test_generated_path_parameters(server: Server, value: str) -> None:
     expected = {200, 400, 403, 404, 405} if value == "hooli" else {400, 403, 404, 405}
-    with server.client(server.token(tenants=("hooli",), role="operator")) as client:
+    held = _TOKENS.get(id(server))
+    if held is None or held[1] >= 10:  # a fresh token every 10 examples (30 requests: within its burst)
+        held = _TOKENS[id(server)] = [server.token(tenants=("hooli",), role="operator"), 0]
+    held[1] += 1
+    with server.client(held[0]) as client:
         for method, template in (TENANT_ROUTES[0], TENANT_ROUTES[2], APPROVAL_ROUTES[0]):
             try:
                 response = _request(client, method, template, value)
