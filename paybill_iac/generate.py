@@ -17,6 +17,7 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from paybill_iac.catalog import ledger, yamlio
@@ -41,7 +42,12 @@ def _tenant_file(catalog: Catalog, out: Path, tenant_id: str) -> tuple[Path, str
 
 
 def _tenant_path(out: Path, tenant_id: str) -> Path:
-    return out / "tenant" / f"Pulumi.{tenant_id}.yaml"
+    return _tenant_folder(out) / f"Pulumi.{tenant_id}.yaml"
+
+
+@lru_cache(maxsize=8)
+def _tenant_folder(out: Path) -> Path:  # one Path join fewer for each of 10,000 files
+    return out / "tenant"
 
 
 def desired_files(catalog: Catalog, out: Path) -> dict[Path, str]:
