@@ -139,8 +139,8 @@ class ResourceView:
         property_dependencies = data.get("propertyDependencies") or data.get("property_dependencies") or {}
         return cls(
             urn=urn, type=str(data.get("type") or ""), name=str(name),
-            inputs=dict(inputs) if isinstance(inputs, Mapping) else {},
-            outputs=dict(outputs) if isinstance(outputs, Mapping) else {},
+            inputs=plain(dict(inputs)) if isinstance(inputs, Mapping) else {},
+            outputs=plain(dict(outputs)) if isinstance(outputs, Mapping) else {},
             parent=str(data.get("parent") or ""), protect=bool(data.get("protect")),
             retain_on_delete=bool(data.get("retainOnDelete") or data.get("retain_on_delete")),
             provider=str(data.get("provider") or ""),
