@@ -68,14 +68,14 @@ def preview(catalog: Path, tenants: tuple[str, ...], base: str | None, formats: 
     options = Options(catalog=catalog, tenants=list(tenants) or None, base=base, actor=actor, jobs=jobs,
                       progress=progress)
     if shard is not None:  # one part of a sharded preview (paybill_iac.preview.shard)
-        from paybill_iac.cli_shard import run_shard
+        from paybill_iac.cli_shard import render_shard, run_shard
 
         report = run_shard(options, shard)
     else:
         report = run_preview(options)
     to_stdout = False
     for fmt, output in targets:
-        text = render(report, fmt)
+        text = render(report, fmt) if shard is None else render_shard(report, fmt)
         if output is None or output == "-":
             click.echo(text, nl=False)
             to_stdout = True

