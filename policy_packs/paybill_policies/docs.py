@@ -13,6 +13,37 @@ from paybill_policies.registry import CLOUDS, PACKS, rules
 DEPRECATED = frozenset(DEPRECATED_TOKENS)
 
 CROSSGUARD_LIMITS = """\
+### Failing closed
+
+- **A stack the catalog does not know fails for everyone**, in each pack on its own
+  (`any-stack-known-to-catalog`, `...-for-isolation`, `...-for-agent`): without its policy config a stack
+  has no plan, no names and no actor to be judged by.
+- **An undecided rule is never dropped.** A rule that cannot read a value (an encrypted secret in a stack
+  export, a value unknown during a preview) is *undecided*. `paybill-iac policy check` and
+  `paybill-iac preview` list it; for an agent an undecided mandatory rule blocks (exit 1), for a person it is
+  shown (advisory, the message starts with `undecided:`). An export made with `--show-secrets` is decided.
+- **No input crashes a rule**: a shape a rule does not read is a violation of that rule.
+- **Deny by default for agents, whatever the package**: `any-resource-type-allowed-for-agent` allows only the
+  resource-facts allow-list of the stack's own cloud (its provider, the components' types, the stack's
+  components and its cell reference). Equivalent types (API-versioned tokens, Aurora for RDS, user and
+  group policies, exclusive attachments, IAM bindings and authoritative policies, organisation, folder and
+  service-account IAM, PIM requests, other packages' buckets and servers) meet their canonical type's rules.
+- **Judged by what it allows**: every grant names only the stack's own identities, the cloud's service
+  principals and the organisation's accounts (catalog `accounts`); conditions must narrow (`||`, `!=`,
+  `any {...}` narrow nothing); any CIDR outside private address space is the internet; providers name their
+  region and stay within the organisation; a tenant stack never acts on its cell's resources and
+  references no stack but its cell's.
+
+### The same rules in three places
+
+The CrossGuard packs; `paybill-iac policy check` (stack exports and preview files); and inside every stack
+program (`paybill_policies.inprogram`, called by `paybill_components.stack`): each resource's registration
+request is judged as the SDK sends it, and a mandatory violation fails the program before the engine hears
+of the resource, so `pulumi up` without `--policy-pack`, Pulumi Deployments and the Kubernetes Operator
+(which runs no policy pack) are guarded too. In-program the actor is `PAYBILL_ACTOR` (human when unset) and
+the other tenants' names are unknown (the rule against naming another tenant runs in the packs and
+`policy check`); stack rules run once every resource is registered.
+
 ### What CrossGuard cannot see, and who covers it
 
 - **Deletions.** CrossGuard validates the resources a program declares; a resource that disappears from
@@ -23,17 +54,18 @@ CROSSGUARD_LIMITS = """\
 - **Values unknown during preview.** An output of another resource (an ARN, an id) is unknown until
   the update runs. A rule that needs such a value raises the SDK's unknown-value error, which
   CrossGuard reports as an *advisory* "can't run policy during preview" diagnostic even for a
-  mandatory rule; the same rule runs again with known values during `pulumi up`, and
-  `paybill-iac policy check` on the stack export afterwards sees everything.
+  mandatory rule; the same rule runs again with known values during `pulumi up` (and in the program,
+  before the resource registers).
+- **Stack policies run after the resources exist.** A stack rule (a lock covering a server, a grant's
+  principal among the stack's identities) cannot stop a registration in CrossGuard; in-program, the rules
+  that need only a resource and what it depends on (principals, cell targets) run at its registration.
 - **`retainOnDelete`.** The resource options a policy receives carry `protect` but not
   `retainOnDelete`: an offboarding tenant's data (protect lifted, retained on delete) is accepted on the
   catalog's word (`state: offboarding`); `policy check` on a stack export and the automation layer see
   the option itself.
 - **Stack tags and the deploying identity.** Stack tags reach policies only on Pulumi Cloud stacks, and
   no policy learns who runs the deployment: the actor comes in the policy config, which the automation
-  layer writes for every run (`paybill_policies.policy_config`). Without that config the stack is
-  unknown (only the rules that need no catalog run, and `<cloud>-stack-known-to-catalog` says so) and
-  the agent guardrails assume a human.
+  layer writes for every run (`paybill_policies.policy_config`).
 """
 
 
@@ -56,7 +88,8 @@ def markdown() -> str:
         "(`{\"all\": \"advisory\", \"<rule-id>\": \"disabled\"}`; `remediate` applies a rule's safe fix,",
         "e.g. adding missing markers). Security rules default to mandatory.",
         "Type tokens marked *deprecated* are the older tokens a provider still accepts; azure-native",
-        "API-versioned tokens match the rule of their resource.",
+        "API-versioned tokens and equivalent types (paybill_iac.model.resource_facts.EQUIVALENT_TYPES) match",
+        "the rule of the resource they stand in for. Rules of cloud `any` hold whatever the package.",
         "",
     ]
     registered = rules()
