@@ -113,26 +113,40 @@ def cell_owners(placed: Mapping[str, int], cells_of: Mapping[str, str], cells: I
     return owners
 
 
-def _members_of_tasks(tasks: TaskSet) -> list[Member]:
-    return [Member(task.id, (task.cloud, task.isolation), task.cell or "") for task in tasks.tenants]
+def members(catalog: Catalog, tenant_ids: Iterable[str]) -> list[Member]:
+    """The tenants with a stack among `tenant_ids`, as the split sees them: read off the catalog, without
+    building their specs (a shard builds only its own tenants' tasks)."""
+    from paybill_iac.model.catalog import SHARED_ISOLATIONS
+    from paybill_iac.model.lifecycle import HAS_STACK
+
+    found = []
+    for tenant_id in tenant_ids:
+        tenant = catalog.tenants[tenant_id]
+        if tenant.state not in HAS_STACK:
+            continue
+        isolation = catalog.plans[tenant.plan].isolation
+        cell = catalog.placements.get(tenant_id, "") if isolation in SHARED_ISOLATIONS else ""
+        found.append(Member(tenant_id, (tenant.cloud, isolation), cell))
+    return found
 
 
-def select(tasks: TaskSet, shard: Shard) -> tuple[TaskSet, list[str]]:
-    """The shard's part of a full preview's tasks, and the cells it reports. Cells its tenants need and
-    another shard reports run here too, unjudged (evaluate=False)."""
-    placed = split(_members_of_tasks(tasks), shard.count)
-    owners = cell_owners(placed, {task.id: task.cell or "" for task in tasks.tenants},
-                         [task.id for task in tasks.cells], shard.count)
-    mine = TaskSet()
-    mine.tenants = [task for task in tasks.tenants if placed[task.id] == shard.index]
-    needed = {task.cell for task in mine.tenants if task.cell}
+def select(catalog: Catalog, selected: list[str] | None, shard: Shard) -> tuple[TaskSet, list[str]]:
+    """The shard's tasks of a full preview of `selected` (every tenant by default), and the cells it reports.
+    Cells its tenants need and another shard reports run here too, unjudged (evaluate=False)."""
+    from paybill_iac.preview.tasks import build_tasks
+
+    wanted = sorted(catalog.tenants) if selected is None else sorted(set(selected))
+    found = members(catalog, wanted)
+    placed = split(found, shard.count)
+    cells_of = {member.tenant: member.cell for member in found}
+    owners = cell_owners(placed, cells_of, {cell for cell in cells_of.values() if cell}, shard.count)
     owned = sorted(cell for cell, owner in owners.items() if owner == shard.index)
-    for task in tasks.cells:
-        if task.id in owned:
-            mine.cells.append(task)
-        elif task.id in needed:
-            mine.cells.append(replace(task, evaluate=False))
-    mine.skipped = dict(tasks.skipped) if shard.index == 1 else {}
+    mine = build_tasks(catalog, [member.tenant for member in found if placed[member.tenant] == shard.index],
+                       cell_ids=owned)
+    mine.cells = [task if task.id in owned else replace(task, evaluate=False) for task in mine.cells]
+    with_stack = set(placed)
+    mine.skipped = build_tasks(catalog, [tid for tid in wanted if tid not in with_stack]).skipped \
+        if shard.index == 1 else {}
     return mine, owned
 
 
@@ -140,7 +154,7 @@ def preview(options: Options, shard: Shard) -> dict[str, Any]:
     """The preview of one shard (the same steps as paybill_iac.preview.core.preview on its part)."""
     from paybill_iac.preview import core
     from paybill_iac.preview.runner import Progress, WorkerState, default_jobs, run_tasks
-    from paybill_iac.preview.tasks import HEAD, build_tasks, check_selection, stack_programs
+    from paybill_iac.preview.tasks import HEAD, check_selection, stack_programs
 
     started = time.perf_counter()
     actor = core.check_actor(options.actor)
@@ -153,7 +167,7 @@ def preview(options: Options, shard: Shard) -> dict[str, Any]:
     if options.base:
         report, tenants, owned = _preview_base(catalog, options, programs, jobs, shard)
     else:
-        mine, owned = select(build_tasks(catalog, options.tenants), shard)
+        mine, owned = select(catalog, options.tenants, shard)
         tenants = [task.id for task in mine.tenants]
         state = WorkerState({HEAD: catalog}, {HEAD: programs}, actor)
         progress = Progress(len(mine.all()), options.progress)
