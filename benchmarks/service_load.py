@@ -76,7 +76,9 @@ async def _client(port: int, token: str, writer_token: str, tenant: str, deadlin
             elapsed = time.perf_counter() - start
             if is_write:
                 results["all_writes"].append(status)
-            if start >= warm_until:
+            if start < warm_until:
+                results["warm"][0] += 1
+            else:
                 results["status"].append(status)
                 results["write_latency" if is_write else "latency"].append(elapsed)
                 if is_write:
@@ -86,7 +88,8 @@ async def _client(port: int, token: str, writer_token: str, tenant: str, deadlin
 
 
 async def _phase(port: int, tokens: list[str], writers: list[str], write_share: int) -> dict[str, list]:
-    results: dict[str, list] = {"latency": [], "write_latency": [], "status": [], "writes": [], "all_writes": []}
+    results: dict[str, list] = {"latency": [], "write_latency": [], "status": [], "writes": [], "all_writes": [],
+                                "warm": [0]}
     start = time.perf_counter()
     warm_until = start + WARMUP_SECONDS
     deadline = warm_until + PHASE_SECONDS
@@ -103,14 +106,25 @@ def _quantiles(values: list[float]) -> str:
     return f"p50 {cuts[49] * 1000:.1f} ms, p95 {cuts[94] * 1000:.1f} ms, p99 {cuts[98] * 1000:.1f} ms"
 
 
-def _report(name: str, results: dict[str, list]) -> None:
+def _cpu(pid: int) -> float:
+    """CPU seconds (user + system) the process used so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+def _report(name: str, results: dict[str, list], cpu: float = float("nan")) -> None:
     seconds = results["seconds"][0]
     statuses: dict[int, int] = {}
     for status in results["status"]:
         statuses[status] = statuses.get(status, 0) + 1
     reads = results["latency"]
+    total = len(results["status"]) + results["warm"][0]
     print(f"{name}: {len(reads)} describes in {seconds:.1f} s = {len(reads) / seconds:.0f}/s, {_quantiles(reads)}; "
-          f"statuses {dict(sorted(statuses.items()))}", flush=True)
+          f"statuses {dict(sorted(statuses.items()))}; server CPU {cpu * 1000 / max(total, 1):.2f} ms per request "
+          f"(one core, as the GIL allows: ~{total / cpu if cpu == cpu and cpu else 0:.0f} requests/s)", flush=True)
     if results["write_latency"]:
         writes = results["write_latency"]
         print(f"  and {len(writes)} refreshes = {len(writes) / seconds:.0f}/s, {_quantiles(writes)}", flush=True)
@@ -160,10 +174,13 @@ def main() -> int:
                 time.sleep(0.1)
         print(f"paybill-iac serve on 127.0.0.1:{port} ({'PostgreSQL' if postgres else 'SQLite'}), {CLIENTS} clients, "
               f"{os.cpu_count()} cores, {PHASE_SECONDS:.0f} s per phase", flush=True)
-        _report("describe (GET /v1/tenants/{id})", asyncio.run(_phase(port, tokens, writers, 0)))
+        cpu = _cpu(process.pid)
+        reads = asyncio.run(_phase(port, tokens, writers, 0))
+        _report("describe (GET /v1/tenants/{id})", reads, _cpu(process.pid) - cpu)
         before = len(store.journal.entries())
+        cpu = _cpu(process.pid)
         mixed = asyncio.run(_phase(port, tokens, writers, WRITE_SHARE))
-        _report("describe + 1 in 10 refresh", mixed)
+        _report("describe + 1 in 10 refresh", mixed, _cpu(process.pid) - cpu)
         time.sleep(0.5)
         entries = store.journal.entries()
         written = len(entries) - before
