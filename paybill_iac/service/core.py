@@ -153,7 +153,7 @@ class Service:
         limits.update({key: value for key, value in tenant.overrides.model_dump(mode="json").items()
                        if value is not None})
         stack = StackRef.tenant(tenant_id).key
-        last = reads.last_operation(self.store.db, stack)
+        last, state = reads.deployed(self.store.db, stack, tenant_id)
         return {
             **_summary(catalog, tenant_id),
             "plan": {"id": plan.id, "name": plan.name, "isolation": plan.isolation, "clouds": list(plan.clouds),
@@ -162,7 +162,7 @@ class Service:
             "subscription": tenant.subscription.model_dump(mode="json"),
             "placement": {"cloud": tenant.cloud, "region": tenant.region, "cell": catalog.placements.get(tenant_id)},
             "stack": stack,
-            "deployed": {"state": reads.last_state(self.store.db, tenant_id), "last_operation": last},
+            "deployed": {"state": state, "last_operation": last},
         }
 
     # --- operations ---------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ it sees the last commit) and in a transaction rolled back on return to the pool 
     rows(db, sql, **params) -> list[dict]          `:name` parameters, in either dialect
     last_operation(db, stack) -> dict | None       the newest journal entry of a stack (as the API shows it)
     last_state(db, tenant) -> str | None           the lifecycle state last deployed
+    deployed(db, stack, tenant)                    both, on one connection
 """
 
 from __future__ import annotations
@@ -37,24 +38,38 @@ def _for(dialect: str, sql: str) -> str:
 
 
 def rows(db: Database, sql: str, **params: Any) -> list[dict[str, Any]]:
+    return queries(db, (sql, params))[0]
+
+
+def queries(db: Database, *statements: tuple[str, dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Several SELECTs on one pooled connection (returned to the pool, which rolls back, after them)."""
     connection = db.engine.raw_connection()
     try:
         cursor = connection.cursor()
         try:
-            cursor.execute(_for(db.dialect, sql), params)
-            names = [column[0] for column in cursor.description or ()]
-            found = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            found = []
+            for sql, params in statements:
+                cursor.execute(_for(db.dialect, sql), params)
+                names = [column[0] for column in cursor.description or ()]
+                found.append([dict(zip(names, row, strict=True)) for row in cursor.fetchall()])
+            return found
         finally:
             cursor.close()
-        if db.dialect == "postgresql":
-            connection.rollback()
-        return found
     finally:
         connection.close()
 
 
+def deployed(db: Database, stack: str, tenant: str) -> tuple[dict[str, Any] | None, str | None]:
+    """A tenant's last operation and the state last deployed, in one round of queries."""
+    operation, state = queries(db, (LAST_OPERATION, {"stack": stack}), (LAST_STATE, {"tenant": tenant}))
+    return _operation(operation), (str(state[0]["state"]) if state else None)
+
+
 def last_operation(db: Database, stack: str) -> dict[str, Any] | None:
-    found = rows(db, LAST_OPERATION, stack=stack)
+    return _operation(rows(db, LAST_OPERATION, stack=stack))
+
+
+def _operation(found: list[dict[str, Any]]) -> dict[str, Any] | None:
     if not found:
         return None
     row = found[0]
