@@ -475,13 +475,16 @@ def malformed_bodies(server: Server) -> None:
 @case
 def a_token_over_its_rate_limit(server: Server) -> None:
     agent = server.token(tenants=("hooli",))
+    statuses = []
     with server.client(agent) as client:
-        statuses = [client.get("/v1/tenants").status_code for _ in range(60)]
-        limited = client.get("/v1/tenants")
-    assert statuses.count(200) >= 40 and 429 in statuses  # the burst (40), then 20 per second
-    if limited.status_code == 429:
-        problem(limited, 429, "rate-limited")
-        assert int(limited.headers["retry-after"]) >= 1
+        for _ in range(400):  # until the bucket is empty (a slow machine refills it as it goes)
+            limited = client.get("/v1/tenants")
+            statuses.append(limited.status_code)
+            if limited.status_code == 429:
+                break
+    problem(limited, 429, "rate-limited")
+    assert int(limited.headers["retry-after"]) >= 1
+    assert statuses.count(200) >= 40  # the burst (40), then 20 per second
     other = server.token(tenants=("hooli",))
     assert get(server, other, "/v1/tenants").status_code == 200  # limits are per token
 
