@@ -54,7 +54,6 @@ def merge(files: tuple[Path, ...], formats: tuple[str, ...], outputs: tuple[str,
     Exit 0 when no mandatory policy is violated, 1 when one is (or a stack failed to run), 2 when a shard is
     missing, repeated or of another preview.
     """
-    from paybill_iac.cli_preview import _pairs
     from paybill_iac.preview import exit_code, render
     from paybill_iac.preview.merge import merge as merge_reports
     from paybill_iac.preview.merge import read
@@ -102,6 +101,23 @@ def shards(catalog: Path, tenants: tuple[str, ...], base: str | None, max_shards
 
 
 SUBCOMMANDS: dict[str, click.Command] = {"merge": merge, "shards": shards}
+EXTENSIONS = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".sarif": "sarif", ".txt": "table"}
+
+
+def _pairs(formats: tuple[str, ...], outputs: tuple[str, ...]) -> list[tuple[str, str | None]]:
+    """(format, file or None for stdout) of each report, as `paybill-iac preview` pairs them (its own
+    helper is not imported: paybill_iac.cli_preview imports this module)."""
+    from paybill_iac.errors import UsageError
+
+    if not outputs:
+        if len(formats) > 1:
+            raise UsageError("several --format values need as many --output files (in the same order)")
+        return [(formats[0] if formats else "table", None)]
+    if not formats:
+        return [(EXTENSIONS.get(Path(output).suffix.lower(), "table"), output) for output in outputs]
+    if len(formats) != len(outputs):
+        raise UsageError(f"{len(formats)} --format values but {len(outputs)} --output files: give them in pairs")
+    return list(zip(formats, outputs, strict=True))
 
 
 def render_shard(report: dict[str, Any], fmt: str) -> str:
