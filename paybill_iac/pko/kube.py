@@ -82,8 +82,11 @@ class StackApi:
 
     def __init__(self, namespace: str, client: Any = None, *, context: str | None = None):
         self.namespace = namespace
+        try:
+            from kubernetes.client import CustomObjectsApi
+        except ImportError:
+            raise ClientMissing() from None
         self._client = client if client is not None else api_client(context)
-        from kubernetes.client import CustomObjectsApi
 
         self._api = CustomObjectsApi(self._client)
 
