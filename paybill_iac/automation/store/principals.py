@@ -39,8 +39,9 @@ CLOUDS = ("aws", "azure", "gcp", "oci")
 _TOKEN = re.compile(r"^pbt_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
 _DUMMY = hashlib.sha256(b"paybill-no-such-token").hexdigest()
 _AUTHENTICATE = ("SELECT t.secret_sha256, t.expires_at, t.revoked_at, p.name, p.kind, p.role, p.tenants, "
-                 "p.max_changes, p.created_at, p.created_by FROM paybill_tokens t "
+                 "p.max_changes, p.created_at, p.created_by{now} FROM paybill_tokens t "
                  "JOIN paybill_principals p ON p.name = t.principal WHERE t.id = :token_id")
+_DB_NOW = ", EXTRACT(EPOCH FROM clock_timestamp())::float8 AS now"  # PostgreSQL's time, in the same round trip
 
 principals_table = Table(
     "paybill_principals", metadata,
@@ -182,13 +183,16 @@ class Principals:
         """The principal a valid token belongs to; None for anything else (no reason is given to a caller)."""
         match = _TOKEN.fullmatch(token)
         token_id, secret = (match.group(1), match.group(2)) if match else ("", "")
-        found = rows(self.db, _AUTHENTICATE, token_id=token_id) if match else []
+        server_time = self.db.dialect == "postgresql" and getattr(self.db, "given_clock", None) is None
+        query = _AUTHENTICATE.format(now=_DB_NOW if server_time else "")
+        found = rows(self.db, query, token_id=token_id) if match else []
         row = found[0] if found else None
         expected = row["secret_sha256"] if row is not None else _DUMMY
         same = hmac.compare_digest(_hash(secret), expected)
         if row is None or not same or row["revoked_at"] is not None:
             return None
-        if row["expires_at"] is not None and row["expires_at"] <= self.db.clock():
+        now = float(row["now"]) if server_time else self.db.clock()
+        if row["expires_at"] is not None and row["expires_at"] <= now:
             return None
         principal = _principal(row)
         return Principal(**{**vars(principal), "token_id": token_id})
