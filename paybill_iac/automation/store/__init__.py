@@ -63,13 +63,18 @@ class Store:
     def scan(self, grace: float = SCAN_GRACE) -> list[ReviewFlag]:
         """Find crashed operations and flag their stacks (never cancel anything); return the flags newly raised.
 
-        One transaction, serialised with other scans, and each finding read in one statement (one snapshot):
+        Each finding is read in one statement (one snapshot), and decided and flagged in one transaction,
+        serialised with other scans (a first, read-only look skips the write when there is nothing):
         an expired stack lease whose operation started and never ended (or never started); a journal start
         without an end whose owner holds no live lease, started more than `grace` seconds ago. An expired
         lease whose operation ended is only removed (the process died after its end, before the release).
         Refusals are written as one transaction (journal.refusal), so they are never seen open."""
         raised: list[tuple[str, str, str | None]] = []
-        with self.db.transaction() as conn:
+        with self.db.transaction(read=True) as conn:  # most scans find nothing: then they take no write lock
+            now = self.db.now(conn)
+            if not self._expired_leases(conn, now) and not self._abandoned(conn, now, grace):
+                return []
+        with self.db.transaction() as conn:  # found something: decide again, on the writer's own snapshot
             self.db.lock(conn, "scan")
             now = self.db.now(conn)
             for lease, ended in self._expired_leases(conn, now):

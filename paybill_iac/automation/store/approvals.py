@@ -107,7 +107,7 @@ class ReviewFlags:
             query = query.where(flags_table.c.cleared_at.is_(None))
         if stack is not None:
             query = query.where(flags_table.c.stack == stack)
-        with self.db.transaction() as conn:
+        with self.db.transaction(read=True) as conn:
             return [ReviewFlag(**row) for row in conn.execute(query).mappings().all()]
 
     def clear(self, conn: Connection, stack: str, actor: str, now: float) -> int:
@@ -139,7 +139,7 @@ class Approvals:
             return int(key[0])
 
     def get(self, approval_id: int) -> Approval | None:
-        with self.db.transaction() as conn:
+        with self.db.transaction(read=True) as conn:
             row = conn.execute(select(approvals_table).where(approvals_table.c.id == approval_id)).mappings().first()
         return _approval(row) if row else None
 
@@ -147,7 +147,7 @@ class Approvals:
         query = select(approvals_table).order_by(approvals_table.c.id)
         if status is not None:
             query = query.where(approvals_table.c.status == status)
-        with self.db.transaction() as conn:
+        with self.db.transaction(read=True) as conn:
             return [_approval(row) for row in conn.execute(query).mappings().all()]
 
     def approve(self, approval_id: int, actor: str) -> bool:

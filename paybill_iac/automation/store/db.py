@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -145,6 +147,16 @@ retained_table = Table(
 
 
 _PG_NOW = "SELECT EXTRACT(EPOCH FROM clock_timestamp())::float8"
+_SQLITE_NOW = "SELECT (julianday('now') - 2440587.5) * 86400.0"
+_SQLITE_CLOCK = sqlite3.connect(":memory:", check_same_thread=False)
+_SQLITE_CLOCK_LOCK = threading.Lock()
+
+
+def sqlite_time() -> float:
+    """SQLite's clock, `julianday('now')` (the clock of the host the database file lives on), read in a
+    connection of its own: never a lock on the state database."""
+    with _SQLITE_CLOCK_LOCK:
+        return float(_SQLITE_CLOCK.execute(_SQLITE_NOW).fetchone()[0])
 
 
 def default_url(state_dir: str | os.PathLike[str] | None = None) -> str:
@@ -165,7 +177,7 @@ class Database:
         self.engine = _engine(url)
         self.dialect = self.engine.dialect.name
         self.given_clock = clock
-        self.clock: Callable[[], float] = clock or (self._server_time if self.dialect == "postgresql" else time.time)
+        self.clock: Callable[[], float] = clock or (self._server_time if self.dialect == "postgresql" else sqlite_time)
         """The database's time (a query on PostgreSQL); inside a transaction use `now(conn)`."""
         self._create_schema()
 
@@ -195,11 +207,15 @@ class Database:
         return make_url(self.url).render_as_string(hide_password=True)
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        """One transaction; a database failure becomes an OperationError naming the database."""
+    def transaction(self, *, read: bool = False) -> Iterator[Connection]:
+        """One transaction; a database failure becomes an OperationError naming the database. `read`: one that
+        only reads (one snapshot, taking no write lock: on SQLite a deferred BEGIN, not BEGIN IMMEDIATE)."""
         try:
-            with self.engine.begin() as conn:
-                yield conn
+            with self.engine.connect() as conn:
+                if read:
+                    conn.execution_options(paybill_read=True)
+                with conn.begin():
+                    yield conn
         except OperationalError as error:
             raise OperationError(f"the automation database at {self.safe_url} failed: {error.orig}") from None
 
@@ -263,7 +279,9 @@ def _engine(url: str) -> Engine:
 
 def _sqlite_setup(engine: Engine) -> None:
     """Serialise writers properly: BEGIN IMMEDIATE takes the write lock up front (waiting up to the busy
-    timeout), so two processes never deadlock upgrading a read lock; WAL lets readers run meanwhile."""
+    timeout), so two processes never deadlock upgrading a read lock; a transaction that only reads
+    (`transaction(read=True)`) begins deferred, on a snapshot, without the write lock; WAL lets readers run
+    meanwhile."""
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
@@ -275,4 +293,4 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("paybill_read") else "BEGIN IMMEDIATE")

@@ -91,7 +91,7 @@ class Journal:
             query = query.where(end.c.id.is_(None))
         if limit is not None:
             query = query.limit(limit)
-        with self.db.transaction() as conn:
+        with self.db.transaction(read=True) as conn:
             rows = conn.execute(query).mappings().all()
         entries = []
         for row in rows:
@@ -106,7 +106,7 @@ class Journal:
 
     def last_state(self, tenant: str) -> str | None:
         """The lifecycle state the last successful operation deployed for `tenant`, if any."""
-        with self.db.transaction() as conn:
+        with self.db.transaction(read=True) as conn:
             row = conn.execute(
                 select(journal_table.c.state)
                 .where(and_(journal_table.c.tenant == tenant, journal_table.c.event == "end",

@@ -152,12 +152,12 @@ class Leases:
         return bool(removed == 1)
 
     def get(self, stack: str) -> Lease | None:
-        with self.db.transaction() as conn:
+        with self.db.transaction(read=True) as conn:
             row = conn.execute(select(leases_table).where(leases_table.c.stack == stack)).mappings().first()
         return Lease(**row) if row else None
 
     def all(self) -> list[Lease]:
-        with self.db.transaction() as conn:
+        with self.db.transaction(read=True) as conn:
             rows = conn.execute(select(leases_table).order_by(leases_table.c.stack)).mappings().all()
         return [Lease(**row) for row in rows]
 

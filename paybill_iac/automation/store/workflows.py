@@ -58,7 +58,7 @@ class WorkflowRecords:
 
     def running(self, kind: str, tenant: str) -> Workflow | None:
         """The newest `kind` workflow of `tenant` still running, if any."""
-        with self.db.transaction() as conn:
+        with self.db.transaction(read=True) as conn:
             row = conn.execute(
                 select(workflows_table).where(and_(workflows_table.c.kind == kind, workflows_table.c.tenant == tenant,
                                                    workflows_table.c.status == "running"))
@@ -72,13 +72,13 @@ class WorkflowRecords:
                                                         workflows_table.c.tenant == tenant))
         if status is not None:
             query = query.where(workflows_table.c.status == status)
-        with self.db.transaction() as conn:
+        with self.db.transaction(read=True) as conn:
             row = conn.execute(query.order_by(workflows_table.c.started_at.desc()).limit(1)).first()
         return self.get(row[0]) if row else None
 
     def running_for(self, tenant: str) -> Workflow | None:
         """The workflow of `tenant` still running, of any kind (there is at most one)."""
-        with self.db.transaction() as conn:
+        with self.db.transaction(read=True) as conn:
             row = conn.execute(
                 select(workflows_table.c.id).where(and_(workflows_table.c.tenant == tenant,
                                                         workflows_table.c.status == "running"))
@@ -112,7 +112,7 @@ class WorkflowRecords:
         return self.step_detail(workflow_id, "record")
 
     def get(self, workflow_id: str) -> Workflow | None:
-        with self.db.transaction() as conn:
+        with self.db.transaction(read=True) as conn:
             row = conn.execute(select(workflows_table).where(workflows_table.c.id == workflow_id)).mappings().first()
             if row is None:
                 return None
@@ -130,7 +130,7 @@ class WorkflowRecords:
                 workflow_id=workflow_id, step=step, at=self.db.now(conn), detail=dumps(detail)))
 
     def step_detail(self, workflow_id: str, step: str) -> dict[str, Any] | None:
-        with self.db.transaction() as conn:
+        with self.db.transaction(read=True) as conn:
             row = conn.execute(select(workflow_steps_table.c.detail).where(and_(
                 workflow_steps_table.c.workflow_id == workflow_id, workflow_steps_table.c.step == step))).first()
         return loads(row[0]) if row else None
@@ -160,5 +160,5 @@ class RetainedData:
                        retained_table.c.retain_until, retained_table.c.recorded_at).order_by(retained_table.c.id)
         if tenant is not None:
             query = query.where(retained_table.c.tenant == tenant)
-        with self.db.transaction() as conn:
+        with self.db.transaction(read=True) as conn:
             return [Retained(**row) for row in conn.execute(query).mappings().all()]
