@@ -111,5 +111,5 @@ def test_a_server_that_cannot_be_reached_fails_the_step_and_the_next_run_complet
     with make(env) as auto:
         auto.onboard(tenant)
         assert _can_log_in(server, database, login)
-        assert [(entry.operation, entry.result) for entry in auto.journal(tenant=tenant)][:2] == [
-            ("db-apply", "succeeded"), ("up", "succeeded")]
+        assert [(entry.operation, entry.result) for entry in auto.journal(tenant=tenant)][:3] == [
+            ("db-apply", "succeeded"), ("db-apply", "failed"), ("up", "succeeded")]  # resumed at the failed step
