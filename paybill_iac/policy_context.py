@@ -20,12 +20,21 @@ from paybill_iac.model.spec import CellSpec, TenantSpec, stack_spec
 __all__ = ["ContextError", "context_from_catalog", "context_from_spec"]
 
 
-def context_from_catalog(catalog: Catalog, project: str, stack: str, actor: str = "human") -> PolicyContext:
+def context_from_catalog(catalog: Catalog, project: str, stack: str, actor: str = "human",
+                         spec: TenantSpec | CellSpec | None = None) -> PolicyContext:
     """The context of stack `project/stack` from a loaded `catalog`, for `actor` (human, agent:<name>).
+    `spec` overrides the catalog's spec of the stack (a workflow step's, such as a plan change building the
+    retiring shape beside the new one): the other owners' names still come from the catalog.
 
     Raises ContextError (a LookupError) when the catalog has no such tenant with a stack (project
     paybill-tenant) or cell (paybill-cell), or the project is neither.
     """
+    if spec is not None:
+        own = _own_names(spec)
+        old = spec.retiring_spec() if isinstance(spec, TenantSpec) else None
+        if old is not None:
+            own |= _own_names(old)
+        return context_from_spec(spec, actor, foreign_names=_name_index(catalog) - own)
     if project not in (TENANT_PROJECT, CELL_PROJECT):
         raise ContextError(f"unknown project '{project}': paybill-iac stacks belong to {TENANT_PROJECT} "
                            f"or {CELL_PROJECT}")

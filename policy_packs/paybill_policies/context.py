@@ -77,6 +77,14 @@ class PolicyContext:
     subscriptions, the GCP project, the OCI tenancy): the only ones a grant or provider may name."""
     cell_stack: str = ""
     """The fully qualified stack name of the tenant's cell: the only stack it may reference."""
+    retiring: Mapping[str, Any] = field(default_factory=dict)
+    """During a plan change, the retiring shape built beside the new one: its `markers`, `names`,
+    `isolation` and `cell_stack` (its resources are the tenant's own too); {} otherwise."""
+
+    def own(self, key: str) -> set[str]:
+        """The stack's own physical names under `key`: the shape's, and the retiring shape's."""
+        found = {str(self.names.get(key) or "")} | {str((self.retiring.get("names") or {}).get(key) or "")}
+        return found - {""}
 
     def org_accounts(self, kind: str) -> tuple[str, ...]:
         """The organisation's accounts of `kind` (lowercase, as compared)."""
@@ -97,7 +105,10 @@ class PolicyContext:
 
     def as_dict(self, *, foreign: bool = True) -> dict[str, Any]:
         """JSON-ready, for policy config (`foreign=False` leaves the other owners' names out)."""
-        data = asdict(replace(self, names=dict(self.names), cell_names=dict(self.cell_names), accounts={}))
+        data = asdict(replace(self, names=dict(self.names), cell_names=dict(self.cell_names), accounts={},
+                              retiring={}))
+        data["retiring"] = {key: dict(value) if isinstance(value, Mapping) else value
+                            for key, value in self.retiring.items()}
         data["accounts"] = {kind: list(values) for kind, values in self.accounts.items()}
         data["foreign_names"] = sorted(self.foreign_names) if foreign else []
         if self.limits is not None:
@@ -129,6 +140,7 @@ class PolicyContext:
             accounts={str(kind): tuple(str(item) for item in values or ())
                       for kind, values in (data.get("accounts") or {}).items() if isinstance(values, (list, tuple))},
             cell_stack=str(data.get("cell_stack") or ""),
+            retiring=dict(data.get("retiring") or {}) if isinstance(data.get("retiring"), Mapping) else {},
         )
 
 
@@ -163,11 +175,19 @@ def context_from_spec(spec: TenantSpec | CellSpec, actor: str = "human",
             cloud=spec.cloud, region=spec.region, state="active", org=spec.org, limits=spec.limits,
             names=dict(spec.all_names), foreign_names=foreign_names, accounts=accounts_of(spec),
         )
+    limits, retiring = spec.limits, {}
+    old = spec.retiring_spec() if hasattr(spec, "retiring_spec") else None
+    if old is not None:
+        retiring = {"markers": dict(old.markers), "names": dict(old.all_names), "isolation": old.isolation,
+                    "cell_stack": old.cell_stack or ""}
+        if limits is not None and old.limits is not None:
+            limits = replace(limits, max_db_instances=limits.max_db_instances + old.limits.max_db_instances)
     return PolicyContext(
         project=spec.project, stack=spec.stack, actor=actor, kind="tenant", tenant=spec.tenant, cell=spec.cell or "",
         plan=spec.plan, isolation=spec.isolation, cloud=spec.cloud, region=spec.region, state=spec.state,
-        org=spec.org, limits=spec.limits, names=dict(spec.all_names), cell_names=dict(spec.cell_names),
+        org=spec.org, limits=limits, names=dict(spec.all_names), cell_names=dict(spec.cell_names),
         foreign_names=foreign_names, accounts=accounts_of(spec), cell_stack=spec.cell_stack or "",
+        retiring=retiring,
     )
 
 

@@ -160,3 +160,35 @@ def test_the_stack_programs_enforce_through_the_hook() -> None:
     source = (REPO / "components" / "paybill_components" / "stack.py").read_text()
     assert source.count("_enforce_policies(spec)") == 2 and source.count(".finish()") == 2
     assert Path(REPO / "stacks" / "tenant" / "__main__.py").read_text().count("tenant_program()") == 1
+
+
+def test_a_plan_change_building_the_retiring_shape_beside_the_new_one_passes(
+        catalog: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pooled -> silo: the pooled shape (its markers, names, cell) is the tenant's own while it retires."""
+    import dataclasses as dc
+
+    import paybill_policies as policies
+
+    import paybill_iac.mockrun as mockrun
+    from paybill_iac.model.spec import cell_spec, tenant_spec
+    from paybill_iac.policy_context import context_from_catalog
+
+    old = tenant_spec(catalog, "acme")
+    assert old is not None and old.cell is not None and old.cell_stack is not None
+    tenant = catalog.tenants["acme"]
+    moved = dc.replace(catalog, tenants={**catalog.tenants, "acme": tenant.model_copy(
+        update={"plan": "enterprise", "overrides": type(tenant.overrides)()})},
+        placements={key: value for key, value in catalog.placements.items() if key != "acme"})
+    new = tenant_spec(moved, "acme")
+    assert new is not None and new.isolation == "silo"
+    moving = dc.replace(new, generation=old.generation + 1).with_retiring(old, "kept")
+    cell = mockrun.run_stack(REPO / "stacks" / "cell" / "__main__.py", project="paybill-cell", stack=old.cell,
+                             config=cell_spec(catalog, old.cell).to_config(), drop_aliases=True)
+    run = mockrun.run_stack(REPO / "stacks" / "tenant" / "__main__.py", project="paybill-tenant", stack="acme",
+                            config=moving.to_config(), stack_references={old.cell_stack: cell.outputs},
+                            drop_aliases=True)
+    assert any(item.type == "aws:rds/instance:Instance" for item in run.resources)
+    views = [policies.ResourceView.from_dict({**item.as_dict(), "outputs": item.outputs}) for item in run.resources]
+    context = context_from_catalog(catalog, "paybill-tenant", "acme", spec=moving)
+    report = policies.check(views, context)
+    assert report.violations == [] and report.undecided == [], report

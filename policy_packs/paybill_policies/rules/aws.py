@@ -469,8 +469,8 @@ _ATTACHED_TO = {"aws:iam/rolePolicy:RolePolicy": ("role",), "aws:iam/userPolicy:
 """Where a permissions resource names the identity it gives the permissions to."""
 
 
-def _own_role(context: PolicyContext) -> str:
-    return str(context.names.get("role", "")) if context.kind == "tenant" else ""
+def _own_roles(context: PolicyContext) -> set[str]:
+    return context.own("role") if context.kind == "tenant" else set()
 
 
 def _principal_problem(kind: str, value: str, statement: dict[str, Any], context: PolicyContext) -> str | None:
@@ -495,10 +495,10 @@ def _principal_problem(kind: str, value: str, statement: dict[str, Any], context
     resource = ACCOUNT_ARN_RESOURCE.match(value)
     if resource is None or resource.group(1) == "root":
         return None  # the organisation's account itself
-    own = _own_role(context)
-    if own and resource.group(1) == f"role/{own}":
+    own = _own_roles(context)
+    if resource.group(1) in {f"role/{role}" for role in own}:
         return None
-    return f"'{value}' is not the tenant's own role ('{own or 'none'}')"
+    return f"'{value}' is not the tenant's own role ('{', '.join(sorted(own)) or 'none'}')"
 
 
 ACCOUNT_ARN_RESOURCE = re.compile(r"^arn:aws[a-z-]*:(?:iam|sts)::\d{12}:(.+)$")
@@ -532,15 +532,14 @@ def principal_within_organisation(resource: ResourceView, context: PolicyContext
         problem = _principal_problem(kind, str(value), {}, context)
         if problem:
             found.append(f"{key}: {problem}.")
-    own = _own_role(context)
+    own = _own_roles(context)
     for key in _ATTACHED_TO.get(resource.canonical_type, ()):
         for target in _listed(get(resource.inputs, key)):
-            if key in ("role", "roles", "roleName") and own and str(target) in (own, f"arn:aws:iam::{own}"):
+            if key in ("role", "roles", "roleName") and (str(target) in own or any(
+                    str(target).endswith(f":role/{role}") for role in own)):
                 continue
-            if key in ("role", "roles", "roleName") and own and str(target).endswith(f":role/{own}"):
-                continue
-            found.append(f"{key} '{target}' is not the tenant's own role ('{own or 'none'}'): the permissions go to "
-                         "another identity.")
+            found.append(f"{key} '{target}' is not the tenant's own role ('{', '.join(sorted(own)) or 'none'}'): the "
+                         "permissions go to another identity.")
     return found
 
 
@@ -603,8 +602,7 @@ def _aws_slice(resource: ResourceView, context: PolicyContext) -> bool:
     if resource.canonical_type not in ("aws:s3/bucketObjectv2:BucketObjectv2", "aws:s3/bucketObject:BucketObject"):
         return False
     key = str(get(resource.inputs, "key") or "")
-    prefix = str(context.names.get("prefix", ""))
-    return bool(prefix) and key.startswith(prefix) and ".." not in key
+    return any(key.startswith(prefix) for prefix in context.own("prefix")) and ".." not in key
 
 
 @rule(

@@ -433,12 +433,12 @@ def _azure_slice(resource: ResourceView, context: PolicyContext) -> bool:
     """The tenant's slice of the cell: its container in the cell's account, its database in the cell's
     server, a role assignment on exactly its container."""
     if resource.canonical_type == CONTAINER:
-        return resource.prop("containerName") == context.names.get("container")
+        return resource.prop("containerName") in context.own("container")
     if resource.canonical_type == "azure-native:dbforpostgresql:Database":
-        return resource.prop("databaseName") == context.names.get("database")
+        return resource.prop("databaseName") in context.own("database")
     if resource.rule_type == ASSIGNMENT:
         scope = str(resource.prop("scope") or "").lower().rstrip("/")
-        return scope.endswith(f"/containers/{str(context.names.get('container', '')).lower()}")
+        return any(scope.endswith(f"/containers/{container.lower()}") for container in context.own("container"))
     return False
 
 

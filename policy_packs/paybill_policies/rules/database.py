@@ -92,7 +92,8 @@ DEDICATED = (
 
 def no_dedicated_database(resource: ResourceView, context: PolicyContext) -> list[str]:
     """A pooled tenant's database lives in its cell's server: its stack holds no instance of its own."""
-    if context.kind == "tenant" and context.isolation == "pooled":
+    if context.kind == "tenant" and context.isolation == "pooled" and context.retiring.get("isolation") not in (
+            "silo", "bridge"):
         return [f"{plan_of(context)} is pooled: no dedicated database instance."]
     return []
 

@@ -187,10 +187,10 @@ SERVICE_AGENT = re.compile(r"^serviceAccount:(service-\d+@(gcp-sa-[a-z0-9-]+|gs-
 SQL_USER = "gcp:sql/user:User"
 
 
-def _own_service_account(context: PolicyContext) -> str:
-    account = context.names.get("service_account") if context.kind == "tenant" else None
+def _own_service_accounts(context: PolicyContext) -> set[str]:
+    accounts = context.own("service_account") if context.kind == "tenant" else set()
     projects = context.org_accounts("gcp_project")
-    return f"{account}@{projects[0]}.iam.gserviceaccount.com" if account and projects else ""
+    return {f"{account}@{projects[0]}.iam.gserviceaccount.com" for account in accounts} if projects else set()
 
 
 @rule(
@@ -205,21 +205,22 @@ def _own_service_account(context: PolicyContext) -> str:
     reads={SQL_USER: ("type", "name")},
 )
 def gcp_principals(resource: ResourceView, context: PolicyContext) -> list[str]:
-    own = _own_service_account(context)
+    own = _own_service_accounts(context)
+    shown = ", ".join(sorted(own)) or "none"
     if resource.canonical_type == SQL_USER:
         kind, name = str(get(resource.inputs, "type") or "BUILT_IN"), str(get(resource.inputs, "name") or "")
-        if kind == "CLOUD_IAM_SERVICE_ACCOUNT" and own and name == own.removesuffix(".gserviceaccount.com"):
+        if kind == "CLOUD_IAM_SERVICE_ACCOUNT" and name in {item.removesuffix(".gserviceaccount.com") for item in own}:
             return []
-        return [f"database login '{name}' ({kind}) is not the tenant's own service account ('{own or 'none'}')."]
+        return [f"database login '{name}' ({kind}) is not the tenant's own service account ('{shown}')."]
     found = []
     for role, members, _ in grants(resource):
         for member in members:
-            if member.lower() == f"serviceaccount:{own}".lower() and own:
+            if member.lower() in {f"serviceaccount:{item}".lower() for item in own}:
                 continue
             if SERVICE_AGENT.match(member):
                 continue
             found.append(f"grants '{role}' to '{member}', neither the tenant's own service account "
-                         f"('{own or 'none'}') nor a Google service agent.")
+                         f"('{shown}') nor a Google service agent.")
     return found
 
 
@@ -285,16 +286,16 @@ GCP_TARGETS = ("bucket", "cryptoKeyId", "keyRingId", "keyRing", "instance", "net
 def _gcp_slice(resource: ResourceView, context: PolicyContext) -> bool:
     """The tenant's slice of the cell: its managed folder (and grants on exactly it), its database and its
     own login in the cell's instance."""
-    prefix = str(context.names.get("prefix", ""))
+    prefixes = context.own("prefix")
     if resource.canonical_type == "gcp:storage/managedFolder:ManagedFolder":
-        return bool(prefix) and str(get(resource.inputs, "name") or "") == prefix
+        return str(get(resource.inputs, "name") or "") in prefixes
     if resource.rule_type in FOLDER_MEMBERS:
-        return bool(prefix) and str(get(resource.inputs, "managedFolder") or "").rstrip("/") == prefix.rstrip("/")
+        return str(get(resource.inputs, "managedFolder") or "").rstrip("/") in {item.rstrip("/") for item in prefixes}
     if resource.canonical_type == "gcp:sql/database:Database":
-        return get(resource.inputs, "name") == context.names.get("database")
+        return get(resource.inputs, "name") in context.own("database")
     if resource.canonical_type == SQL_USER:
-        own = _own_service_account(context).removesuffix(".gserviceaccount.com")
-        return bool(own) and get(resource.inputs, "name") == own
+        own = {item.removesuffix(".gserviceaccount.com") for item in _own_service_accounts(context)}
+        return get(resource.inputs, "name") in own
     return False
 
 

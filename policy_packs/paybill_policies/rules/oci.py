@@ -168,7 +168,7 @@ def identity_templates(resource: ResourceView, context: PolicyContext) -> list[s
 _SUBJECT = re.compile(r"^\s*allow\s+(.+?)\s+to\s", re.IGNORECASE)
 
 
-def _subject_problem(subject: str, own_name: str, own_ids: set[str]) -> str | None:
+def _subject_problem(subject: str, own_names: set[str], own_ids: set[str]) -> str | None:
     words = subject.split()
     kind = words[0].lower() if words else ""
     if kind == "service" and len(words) >= 2:
@@ -181,9 +181,10 @@ def _subject_problem(subject: str, own_name: str, own_ids: set[str]) -> str | No
                 raise Unknown("statements (the ids of the stack's dynamic groups are outputs this shape lacks)")
             return f"dynamic group '{words[2]}' is not the stack's own"
         name = words[1].split("/")[-1].strip("'")
-        if len(words) == 2 and own_name and name == own_name:
+        if len(words) == 2 and name in own_names:
             return None
-        return f"dynamic group '{' '.join(words[1:])}' is not the tenant's own ('{own_name or 'none'}')"
+        shown = ', '.join(sorted(own_names)) or 'none'
+        return f"dynamic group '{' '.join(words[1:])}' is not the tenant's own ('{shown}')"
     return f"'{subject}' is neither the tenant's own dynamic group nor a service"
 
 
@@ -198,7 +199,7 @@ def _subject_problem(subject: str, own_name: str, own_ids: set[str]) -> str | No
 )
 def oci_principals(resources: Sequence[ResourceView], context: PolicyContext) -> list[tuple[str, str]]:
     own_ids = own_principals(resources)
-    own_name = str(context.names.get("dynamic_group", "")) if context.kind == "tenant" else ""
+    own_names = context.own("dynamic_group") if context.kind == "tenant" else set()
     found = []
     for resource in resources:
         if resource.rule_type != POLICY:
@@ -211,7 +212,7 @@ def oci_principals(resources: Sequence[ResourceView], context: PolicyContext) ->
             if subject is None:
                 found.append((resource.urn, f"statement names no subject this rule can read: '{statement}'."))
                 continue
-            problem = _subject_problem(subject.group(1), own_name, own_ids)
+            problem = _subject_problem(subject.group(1), own_names, own_ids)
             if problem:
                 found.append((resource.urn, f"{problem}: '{statement}'."))
     return found
@@ -316,5 +317,5 @@ def oci_not_targeting_cell(resources: Sequence[ResourceView], context: PolicyCon
 
 def _oci_slice(resource: ResourceView, context: PolicyContext) -> bool:
     """The tenant's slice of the cell: its own connection secret, kept in the cell's vault."""
-    return resource.canonical_type == "oci:Vault/secret:Secret" and bool(context.names.get("secret")) and \
-        get(resource.inputs, "secretName") == context.names.get("secret")
+    return resource.canonical_type == "oci:Vault/secret:Secret" and get(resource.inputs, "secretName") in \
+        context.own("secret")
