@@ -20,7 +20,7 @@ from typing import Any
 
 from paybill_iac.automation.store.db import Database, loads
 
-_NAME = re.compile(r":([a-z_]+)")
+_NAME = re.compile(r"(?<![:\w]):([a-z_]+)")  # :name, not a PostgreSQL cast (::float8)
 
 LAST_OPERATION = (
     "SELECT s.op_id, s.actor, s.stack, s.tenant, s.operation, s.at AS started_at, s.details AS start_details, "
