@@ -14,7 +14,7 @@ from typing import Any
 
 from paybill_iac.errors import CatalogError, UsageError
 from paybill_iac.model.catalog import Catalog
-from paybill_iac.preview.report import Options, entry
+from paybill_iac.preview.report import Options, as_workflow, declared_workflows, entry
 from paybill_iac.preview.runner import Progress, StackResult, WorkerState, default_jobs, run_tasks
 from paybill_iac.preview.tasks import (
     BASE,
@@ -82,13 +82,20 @@ def preview(options: Options) -> dict[str, Any]:
 
 
 def assemble(catalog: Catalog, tasks: TaskSet, results: dict[tuple[str, str, str], StackResult]) -> dict[str, Any]:
-    return {
+    report: dict[str, Any] = {
         "version": REPORT_VERSION,
         "tenants": [entry(task, results.get(task.key), catalog) for task in tasks.tenants],
         "cells": [entry(task, results.get(task.key), catalog) for task in tasks.cells],
         "skipped": [{"tenant": tenant, "reason": reason} for tenant, reason in sorted(tasks.skipped.items())],
         "base": None,
     }
+    declared = declared_workflows(catalog)
+    for stack in report["tenants"]:  # a tenant whose move is declared: say which workflow deploys it
+        if stack["tenant"] in declared:
+            shown = dict(stack)
+            as_workflow(shown, declared[stack["tenant"]])
+            stack["workflow"] = shown["workflow"]
+    return report
 
 
 def finish(report: dict[str, Any], options: Options, jobs: int, seconds: float) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from paybill_iac.model.catalog import Catalog
 from paybill_iac.preview import base as basemod
-from paybill_iac.preview.report import Options, entry
+from paybill_iac.preview.report import Options, as_workflow, declared_workflows, entry
 from paybill_iac.preview.runner import Progress, StackResult, WorkerState, _mask, run_tasks
 from paybill_iac.preview.tasks import BASE, CELL, HEAD, TENANT, StackTask, build_tasks, cell_task, tenant_task
 
@@ -108,6 +108,7 @@ def _run(catalog: Catalog, options: Options, programs: dict[str, Path], jobs: in
     base_tasks = {(task.kind, task.id): task for task in base_tenant_tasks + base_cell_tasks}
     head_tasks = {(task.kind, task.id): task for task in head.all()}
     changes = {"added": 0, "removed": 0, "changed": 0}
+    declared = declared_workflows(catalog)
     for kind, ids, reasons_of in ((TENANT, sorted(affected.tenants), affected.tenants),
                                   (CELL, sorted(cells), cells)):
         for stack_id in ids:
@@ -135,8 +136,10 @@ def _run(catalog: Catalog, options: Options, programs: dict[str, Path], jobs: in
             shown["change"] = change
             shown["reasons"] = reasons_of[stack_id]
             shown["diff"] = diff
+            if kind == TENANT and stack_id in declared:  # runs as its workflow, not as this diff
+                as_workflow(shown, declared[stack_id], diff)
             for key in changes:
-                changes[key] += len(diff[key])
+                changes[key] += len(shown["diff"][key])
             report["tenants" if kind == TENANT else "cells"].append(shown)
     report["base"] = {
         "ref": affected.ref,
