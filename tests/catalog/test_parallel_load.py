@@ -161,3 +161,21 @@ def test_generate_reads_the_ledger_again_when_it_changed_after_loading(catalog_d
     ledger_file.write_text(ledger_file.read_text().replace("tenants:\n", "tenants:\n" + gone, 1))
     generate(catalog, tmp_path / "out")
     assert "aaa-gone:" in ledger_file.read_text()
+
+
+def test_the_collector_is_paused_only_inside_and_what_a_caller_froze_stays_frozen() -> None:
+    import gc
+
+    assert gc.isenabled()
+    with parallel.gc_paused():
+        assert not gc.isenabled()
+        made = [[] for _ in range(1000)]
+    assert gc.isenabled() and gc.get_freeze_count() == 0 and made
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with parallel.gc_paused():
+            more = [[] for _ in range(1000)]
+        assert gc.isenabled() and gc.get_freeze_count() == frozen and more
+    finally:
+        gc.unfreeze()
