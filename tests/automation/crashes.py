@@ -175,8 +175,14 @@ def recover(make: Callable[..., Any], workflow: Callable[[Any, int | None], Any]
     `ahead`: how far the database's clock has moved on since (0 for a run that nothing killed). Returns what
     happened, in order."""
     clock = functools.partial(later, ahead)
-    human = make(actor="human", clock=clock)
     agent = make(actor=actor, clock=clock)
+    people: list[Any] = []
+
+    def human() -> Any:  # opened when a human is needed
+        if not people:
+            people.append(make(actor="human", clock=clock))
+        return people[0]
+
     approval: int | None = None
     happened: list[str] = []
     try:
@@ -187,21 +193,21 @@ def recover(make: Callable[..., Any], workflow: Callable[[Any, int | None], Any]
                 return happened
             except ApprovalNeeded as refused:
                 happened.append(f"approval {refused.approval_id}")
-                human.approve(refused.approval_id)
+                human().approve(refused.approval_id)
                 approval = refused.approval_id
             except NeedsReview:
-                stacks = sorted({flag.stack for flag in human.review().flags})
+                stacks = sorted({flag.stack for flag in human().review().flags})
                 happened.append("review " + ",".join(stacks))
                 if not stacks:
                     raise
                 for stack in stacks:
-                    human.clear_review(stack)
+                    human().clear_review(stack)
             except LeaseHeld as busy:  # nothing live holds anything any more: this would be a bug
                 raise AssertionError(f"still busy after the crash: {busy}") from None
         raise AssertionError(f"the workflow did not finish: {happened}")
     finally:
-        human.close()
-        agent.close()
+        for opened in [agent, *people]:
+            opened.close()
 
 
 def later(ahead: float = LATER) -> float:

@@ -14,7 +14,9 @@ import contextlib
 import functools
 import json
 import os
-from collections.abc import Callable
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ import pytest
 import yaml
 
 from paybill_iac.catalog import ledger
-from tests.automation.conftest import Env
+from tests.automation.conftest import Env, make_env
 from tests.automation.crashes import boundaries, hooks, kill_here, killed_at, recover, snapshot_each
 from tests.automation.engine_double import StatefulRunner
 
@@ -30,6 +32,23 @@ AGENT = "agent:lifecycle-bot"
 SECRET = "aws:secretsmanager/secret:Secret"
 Workflow = Callable[[Any, "int | None"], Any]
 NAMES = ["onboard", "suspend", "resume", "change-plan", "offboard", "move"]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[Env]:
+    """The `env` world, on a tmpfs where the machine has one (/dev/shm): the kills are of processes, not of
+    the power, and hundreds of recoveries spend most of their time waiting for fsync on a disk. Temporary
+    files (the catalog overlays of catalog_edit) go there too. The snapshots go beside it (`copies`)."""
+    base = Path("/dev/shm") if os.access("/dev/shm", os.W_OK) else tmp_path
+    folder = Path(tempfile.mkdtemp(dir=base, prefix="paybill-crashes-"))
+    (folder / "tmp").mkdir()
+    previous, tempfile.tempdir = tempfile.tempdir, str(folder / "tmp")
+    try:
+        with make_env(folder / "world") as made:
+            yield made
+    finally:
+        tempfile.tempdir = previous
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _workflows(folder: Path) -> dict[str, tuple[str, Workflow, list[tuple[str, str]]]]:
@@ -72,8 +91,10 @@ def _prepare(env: Env, name: str) -> tuple[StatefulRunner, Callable[..., Any], s
 
 
 def _end_state(env: Env, runner: StatefulRunner, tenant: str) -> dict[str, Any]:
+    from paybill_iac.automation.store import Store
+
     engine = runner.read()
-    auto = env.make(runner=runner, clock=lambda: 4e9)
+    store = Store(env.url, clock=lambda: 4e9)
     try:
         state = {
             "tenant file": yaml.safe_load(env.tenant_file(tenant).read_text()),
@@ -83,13 +104,13 @@ def _end_state(env: Env, runner: StatefulRunner, tenant: str) -> dict[str, Any]:
                              "outputs": stack["outputs"]} for key, stack in engine["stacks"].items()},
             "lost": sorted([item["stack"], item["type"]] for item in engine["lost"]),
             "kept": sorted([item["stack"], item["type"]] for item in engine["kept"]),
-            "running workflow": auto.store.workflows.running_for(tenant) is not None,
-            "flags": [flag.stack for flag in auto.store.flags.find()],
-            "open journal entries": [[entry.stack, entry.operation] for entry in auto.store.journal.entries(
+            "running workflow": store.workflows.running_for(tenant) is not None,
+            "flags": [flag.stack for flag in store.flags.find()],
+            "open journal entries": [[entry.stack, entry.operation] for entry in store.journal.entries(
                 open_only=True)],
         }
     finally:
-        auto.close()
+        store.close()
     return json.loads(json.dumps(state, default=str))
 
 
@@ -102,8 +123,7 @@ def _old_shape_only(root: Path) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_killed_at_every_step_boundary_it_recovers_to_the_same_end(env: Env, tmp_path_factory: pytest.TempPathFactory,
-                                                                  name: str) -> None:
+def test_killed_at_every_step_boundary_it_recovers_to_the_same_end(env: Env, name: str) -> None:
     runner, make, tenant, workflow = _prepare(env, name)
 
     def recover_copy(copy: Path) -> dict[str, Any]:
@@ -113,7 +133,7 @@ def test_killed_at_every_step_boundary_it_recovers_to_the_same_end(env: Env, tmp
         _old_shape_only(copy)
         return {"happened": happened, "state": _end_state(copy_env, copy_runner, tenant), "lost at kill": lost_at_kill}
 
-    copies = tmp_path_factory.mktemp(f"copies-{name}")  # outside the world it copies
+    copies = env.root.parent / "copies"  # outside the world it copies
     with boundaries(snapshot_each(env.root, copies, recover_copy)) as crossed:
         happened = recover(make, workflow, AGENT, ahead=0.0)
     expected = _end_state(env, runner, tenant)
@@ -148,12 +168,10 @@ def _sampled(count: int) -> list[int]:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_a_real_sigkill_at_sampled_boundaries(env: Env, tmp_path_factory: pytest.TempPathFactory, name: str) -> None:
+def test_a_real_sigkill_at_sampled_boundaries(env: Env, name: str) -> None:
     """The same, with the workflow's own process killed by SIGKILL (the agent alone: no approval exists)."""
-    import shutil
-
     runner, make, tenant, workflow = _prepare(env, name)
-    tmp_path = tmp_path_factory.mktemp(f"killed-{name}")
+    tmp_path = env.root.parent / "killed"
     pristine = tmp_path / "pristine"
     shutil.copytree(env.root, pristine, symlinks=True)
     with boundaries() as crossed:
