@@ -407,7 +407,8 @@ def review(clear: str | None, approve: int | None, as_json: bool, **common: Any)
     if as_json:
         click.echo(json.dumps({"flags": [flag.as_dict() for flag in found.flags],
                                "approvals": [approval.as_dict() for approval in found.approvals],
-                               "retention_ended": [vars(item) for item in found.retention_ended]},
+                               "retention_ended": [vars(item) for item in found.retention_ended],
+                               "stopped_workflows": [vars(item) for item in found.stopped]},
                               indent=2, sort_keys=True))
     else:
         for flag in found.flags:
@@ -416,12 +417,16 @@ def review(clear: str | None, approve: int | None, as_json: bool, **common: Any)
         for approval in found.approvals:
             click.echo(f"approve  #{approval.id} {approval.operation} of {approval.stack} by {approval.requested_by}: "
                        f"{'; '.join(approval.reasons)}; approve with `paybill-iac review --approve {approval.id}`")
+        for workflow in found.stopped:
+            click.echo(f"resume   {workflow.kind} workflow {workflow.id} of tenant {workflow.tenant} stopped half-way "
+                       f"(steps done: {', '.join(workflow.steps)}): it keeps the tenant from any other change; run "
+                       f"`paybill-iac lifecycle {workflow.kind} {workflow.tenant} ...` again, with the same arguments")
         for item in found.retention_ended:
             click.echo(f"retained {item.tenant}: {item.type} {item.urn.rsplit('::', 1)[-1]} — retention ended "
                        f"{_iso(item.retain_until)}; delete it in the cloud when the tenant's data may go")
-        if found.empty:
+        if found.empty and not found.stopped:
             click.echo("nothing needs a human")
-    if not found.empty:
+    if not found.empty or found.stopped:
         sys.exit(1)
 
 

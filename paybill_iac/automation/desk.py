@@ -6,11 +6,11 @@ journal. A mixin of the Operator (operator.py), kept apart so that each module s
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from paybill_iac.automation.gates import is_human
 from paybill_iac.automation.invocation import StackRef
-from paybill_iac.automation.store import Approval, JournalEntry, Retained, ReviewFlag, Store
+from paybill_iac.automation.store import Approval, JournalEntry, Retained, ReviewFlag, Store, Workflow, workflow_key
 from paybill_iac.errors import GateRefused, UsageError
 
 
@@ -22,6 +22,9 @@ class Review:
     approvals: list[Approval]
     retention_ended: list[Retained]
     found_now: list[ReviewFlag]
+    stopped: list[Workflow] = field(default_factory=list)
+    """Lifecycle workflows that stopped half-way (no live workflow lease): they keep their tenant from every
+    change but their own until someone runs them again, with the same arguments."""
 
     @property
     def empty(self) -> bool:
@@ -52,7 +55,9 @@ class HumanDesk:
         found = self.scan()
         now = self.clock()
         due = [item for item in self.store.retained.find() if item.retain_until <= now]
-        return Review(self.store.flags.find(), self.store.approvals.find(status="pending"), due, found)
+        stopped = [workflow for workflow in self.store.workflows.all_running()
+                   if (lease := self.store.leases.get(workflow_key(workflow.tenant))) is None or lease.expired(now)]
+        return Review(self.store.flags.find(), self.store.approvals.find(status="pending"), due, found, stopped)
 
     def approve(self, approval_id: int) -> Approval:
         """A human other than the requester approves an agent's reviewed change (its saved plan) before the

@@ -224,6 +224,7 @@ class Operator(HumanDesk):
         stack = self.stack_ref(tenant, cell)
         catalog = self.catalog
         if stack.kind == "tenant":
+            self.check_declared(stack.name, "destroy")
             state = catalog.tenants[stack.name].state
             if state != "offboarding":
                 raise UsageError(f"tenant '{stack.name}' is {state}: destroying its stack would break a live "

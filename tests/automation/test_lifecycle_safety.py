@@ -115,6 +115,8 @@ def test_one_workflow_per_tenant_and_operations_wait_for_it(env: Env) -> None:
     with pytest.raises(WorkflowBusy, match="change-plan workflow"):
         human.up(tenant="globex")
     human.preview(tenant="acme")  # other tenants carry on
+    [stopped] = human.review().stopped  # the review lists it: it waits for its caller to run it again
+    assert (stopped.kind, stopped.tenant) == ("change-plan", "globex") and "provision" in stopped.steps
     [entry] = [entry for entry in human.journal(tenant="globex") if entry.result == "busy"]
     assert "change-plan" in (entry.error or "")  # the refusal is journaled, naming the workflow
     with human.hold("suspend", "acme") as hold:  # a live workflow on acme: others are refused, naming its step

@@ -76,6 +76,13 @@ class WorkflowRecords:
             row = conn.execute(query.order_by(workflows_table.c.started_at.desc()).limit(1)).first()
         return self.get(row[0]) if row else None
 
+    def all_running(self) -> list[Workflow]:
+        """Every workflow recorded as running, oldest first."""
+        with self.db.transaction(read=True) as conn:
+            ids = [row[0] for row in conn.execute(select(workflows_table.c.id).where(
+                workflows_table.c.status == "running").order_by(workflows_table.c.started_at))]
+        return [found for found in (self.get(workflow_id) for workflow_id in ids) if found is not None]
+
     def running_for(self, tenant: str) -> Workflow | None:
         """The workflow of `tenant` still running, of any kind (there is at most one)."""
         with self.db.transaction(read=True) as conn:
