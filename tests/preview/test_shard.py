@@ -20,6 +20,20 @@ from paybill_iac.preview.shard import preview as preview_shard
 from tests.preview.conftest import EXAMPLE, add_tenant_on_a_new_cell, git, preview
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _heap_left_as_found() -> Any:
+    """A preview with jobs=1 runs the stacks in this process, and the runner freezes the collector's heap
+    once they loaded their modules (paybill_iac.preview.runner): undo it after this module, so the tests that
+    run next in this worker find the collector as the process started (tests/catalog/test_parallel_load.py
+    checks that nothing is frozen)."""
+    import gc
+
+    frozen = gc.get_freeze_count()
+    yield
+    if frozen == 0:
+        gc.unfreeze()
+
+
 def _same_as_unsharded(merged: dict[str, Any], full: dict[str, Any]) -> None:
     merged, full = copy.deepcopy(merged), copy.deepcopy(full)
     for report in (merged, full):
