@@ -150,11 +150,12 @@ class Enforcement:
                                for message in judge(rule, view, self.context)]
             except Unknown as error:
                 undecided.append(Undecided(rule.pack, rule.id, view.urn, str(error), rule.enforcement))
-        if self._incremental:
+        incremental = [rule for rule in self._incremental if rule.cloud in ("any", view.cloud)]
+        if incremental:
             named = set(dependencies) | {urn for urns in property_dependencies.values() for urn in urns}
             related = [item for urn, item in self._related.items() if urn in named or item.type ==
                        "pulumi:pulumi:StackReference"]
-            for rule in self._incremental:
+            for rule in incremental:
                 try:
                     violations += [Violation(rule.pack, rule.id, rule.enforcement, view.urn, rule.reported(message))
                                    for urn, message in judge_stack(rule, [view, *related], self.context)
