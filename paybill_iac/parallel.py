@@ -2,9 +2,10 @@
 machine's cores with forked worker processes; small inputs stay in this process, where a fork would
 cost more than it saves.
 
-A worker is a plain `os.fork()` that sends its results back through a pipe, pickled: no process pool,
-no queue threads, nothing imported beyond `os` and `pickle`. Catalog commands are short-lived, and
-for them a pool's start-up (tens of milliseconds) would be a sizeable share of the run.
+A worker is a plain `os.fork()` that takes chunks of the work as they come (their numbers, from a
+pipe) and sends its results back through another pipe, pickled: no process pool and no queue
+threads. Catalog commands are short-lived, and for them a pool's start-up (tens of milliseconds)
+would be a sizeable share of the run.
 """
 
 from __future__ import annotations
@@ -120,8 +121,9 @@ def map_chunks(
             os.waitpid(pid, 0)
 
 
-def _take(func: Callable[[Sequence[Any]], list[Any]], chunks: list[Sequence[Any]], tokens: int
-          ) -> list[tuple[int, list[Any]]]:
+def _take(
+    func: Callable[[Sequence[Any]], list[Any]], chunks: list[Sequence[Any]], tokens: int
+) -> list[tuple[int, list[Any]]]:
     """`func` over each chunk whose number this process reads from `tokens`, until there is none left."""
     done = []
     while token := os.read(tokens, 4):
