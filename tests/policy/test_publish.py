@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 import venv
 import zipfile
 from collections.abc import Iterator
@@ -103,7 +102,6 @@ def test_a_built_pack_loads_in_a_fresh_virtualenv_and_judges_from_its_policy_con
     from paybill_iac.policy_context import context_from_catalog
 
     analyzer, python = fresh_pack
-    started = time.perf_counter()
     where = subprocess.run([str(python), "-c", "import paybill_policies, paybill_iac.model, sys; "
                             "print(paybill_policies.__file__); print('pulumi_aws' in sys.modules)"],
                            capture_output=True, text=True, check=True).stdout.split()
@@ -121,4 +119,3 @@ def test_a_built_pack_loads_in_a_fresh_virtualenv_and_judges_from_its_policy_con
     stack = analyzer_pb2.AnalyzeStackRequest(resources=[analyzer_pb2.AnalyzerResource(
         type="aws:rds/instance:Instance", urn=URN, name="cyberdyne-db", properties=_struct({}))])
     assert {item.policyName for item in analyzer.AnalyzeStack(stack).diagnostics} == {"any-stack-known-to-catalog"}
-    assert time.perf_counter() - started < 30
