@@ -166,6 +166,7 @@ def test_generate_reads_the_ledger_again_when_it_changed_after_loading(catalog_d
 def test_the_collector_is_paused_only_inside_and_what_a_caller_froze_stays_frozen() -> None:
     import gc
 
+    gc.unfreeze()  # an in-process preview earlier in this worker may have frozen its heap (preview/runner.py)
     assert gc.isenabled()
     with parallel.gc_paused():
         assert not gc.isenabled()
