@@ -174,16 +174,20 @@ def test_a_real_sigkill_at_sampled_boundaries(env: Env, name: str) -> None:
     tmp_path = env.root.parent / "killed"
     pristine = tmp_path / "pristine"
     shutil.copytree(env.root, pristine, symlinks=True)
-    with boundaries() as crossed:
-        recover(make, workflow, AGENT, ahead=0.0)
+    recover(make, workflow, AGENT, ahead=0.0)
     expected = _end_state(env, runner, tenant)
-    for point in _sampled(len(crossed)):
+    alone = tmp_path / "alone"  # how far the agent gets by itself (until a gate asks for a human's approval)
+    shutil.copytree(pristine, alone, symlinks=True)
+    with boundaries() as reached, contextlib.suppress(BaseException):
+        _workflows(alone)[name][1](_world(alone)[2](actor=AGENT), None)
+    assert len(reached) > 4, reached
+    for point in _sampled(len(reached)):
         root = tmp_path / f"killed-{point}"
         shutil.copytree(pristine, root, symlinks=True)
         world_env, world_runner, world_make = _world(root)
         agent_workflow = _workflows(root)[name][1]
-
         exit_code = killed_at(functools.partial(_run_agent, world_make, agent_workflow), point)
+        assert exit_code == -9, (point, reached[point - 1])  # SIGKILLed where it stood
         assert world_runner.read()["lost"] == [], "the agent's own run deleted data without an approval"
         happened = recover(world_make, agent_workflow, AGENT)
         _old_shape_only(root)
