@@ -179,7 +179,11 @@ class Database:
         self.given_clock = clock
         self.clock: Callable[[], float] = clock or (self._server_time if self.dialect == "postgresql" else sqlite_time)
         """The database's time (a query on PostgreSQL); inside a transaction use `now(conn)`."""
-        self._create_schema()
+        try:
+            self._create_schema()
+        except BaseException:
+            self.engine.dispose()  # a refused migration must not leave pooled connections behind
+            raise
 
     def now(self, conn: Connection | None = None) -> float:
         """The database's time, read in `conn`'s transaction when given (no second connection)."""
