@@ -224,7 +224,10 @@ def build_invocation(
     program_dir = layout.program_dir(stack)
     work_dir = layout.work_dir(stack)
     backend = layout.backend
-    env = {BACKEND_URL_ENV: backend, "PULUMI_SKIP_UPDATE_CHECK": "true", "PULUMI_PAYBILL_ACTOR": actor}
+    # PAYBILL_ACTOR: the stack program's in-program policy enforcement judges the run as this actor
+    # (paybill_policies.inprogram), so an agent's run is held to the agent guardrails by any engine.
+    env = {BACKEND_URL_ENV: backend, "PULUMI_SKIP_UPDATE_CHECK": "true", "PULUMI_PAYBILL_ACTOR": actor,
+           "PAYBILL_ACTOR": actor}
     for name in _PASSED_THROUGH_ENV:
         if name in environ:
             env[name] = environ[name]

@@ -128,3 +128,13 @@ def test_stack_refs_parse() -> None:
     assert StackRef.parse("paybill-cell/c1").key == "paybill-cell/c1"
     with pytest.raises(ValueError):
         StackRef.parse("acme")
+
+
+def test_the_program_runs_as_the_operation_s_actor(env: Env) -> None:
+    """The stack program's in-program policy enforcement reads PAYBILL_ACTOR: an agent's run is judged
+    as the agent's by any engine, not only by the packs the CLI was given."""
+    layout = Layout(env.stacks, Path("policy_packs"), env.state)
+    configs = {pack: {} for pack in ("plan-limits", "tenant-isolation", "agent-guardrails")}
+    invocation = build_invocation("up", StackRef.tenant("acme"), {}, layout=layout, policy_configs=configs,
+                                  actor="agent:bot")
+    assert invocation.env["PAYBILL_ACTOR"] == "agent:bot"
