@@ -178,7 +178,7 @@ def read(root: Path) -> Ledger:
     if not path.is_file():
         return Ledger()
     try:
-        return parse(yamlio.load_file(path))
+        return parse(yamlio.load_file(path, max_bytes=yamlio.MAX_LEDGER_BYTES))
     except yamlio.YamlProblem as problem:
         raise LedgerProblem(str(problem)) from None
 

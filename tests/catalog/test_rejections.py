@@ -218,3 +218,13 @@ def test_missing_catalog_is_one_clear_issue(tmp_path: Path) -> None:
     with pytest.raises(CatalogError) as raised:
         load_catalog(tmp_path / "nowhere")
     assert "is not a directory" in str(raised.value)
+
+
+def test_the_ledger_of_a_large_fleet_is_not_held_to_the_hand_written_files_size(catalog_dir: Path) -> None:
+    """placements.yaml is written by generate and grows with the fleet (10,000 tenants: about 840 KB)."""
+    from paybill_iac.catalog import yamlio
+
+    ledger = catalog_dir / "placements.yaml"
+    text = ledger.read_text() if ledger.exists() else "placements: {}\n"
+    ledger.write_text(text + "\n" + "#" * (yamlio.MAX_FILE_BYTES + 1024) + "\n")
+    load_catalog(catalog_dir)  # no "at most" refusal for the ledger
