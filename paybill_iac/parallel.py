@@ -62,7 +62,7 @@ def workers() -> int:
 # Items are handed out in this many chunks per process: whoever is free takes the next one, so a
 # process slowed by other work (its `meanwhile`, another program) does less, and the last chunk to
 # finish is small.
-CHUNKS_PER_PROCESS = 16
+CHUNKS_PER_PROCESS = 32
 
 
 def map_chunks(
@@ -122,13 +122,16 @@ def map_chunks(
 
 
 def _take(
-    func: Callable[[Sequence[Any]], list[Any]], chunks: list[Sequence[Any]], tokens: int
-) -> list[tuple[int, list[Any]]]:
-    """`func` over each chunk whose number this process reads from `tokens`, until there is none left."""
-    done = []
+    func: Callable[[Sequence[Any]], list[Any]], chunks: list[Sequence[Any]], tokens: int, *, pickled: bool = False
+) -> list[tuple[int, Any]]:
+    """`func` over each chunk whose number this process reads from `tokens`, until there is none left;
+    `pickled`: each chunk's results pickled as soon as they are made (a worker's: so that little is
+    left to pickle once the last chunk is done, while its parent waits)."""
+    done: list[tuple[int, Any]] = []
     while token := os.read(tokens, 4):
         index = int.from_bytes(token, "little")
-        done.append((index, func(chunks[index])))
+        results = func(chunks[index])
+        done.append((index, pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL) if pickled else results))
     return done
 
 
@@ -145,7 +148,7 @@ def _fork(func: Callable[[Sequence[Any]], list[Any]], chunks: list[Sequence[Any]
     try:
         os.close(read)
         try:
-            payload = pickle.dumps((True, _take(func, chunks, tokens)), protocol=pickle.HIGHEST_PROTOCOL)
+            payload = pickle.dumps((True, _take(func, chunks, tokens, pickled=True)), protocol=pickle.HIGHEST_PROTOCOL)
         except BaseException as error:  # noqa: BLE001 - re-raised in the parent
             payload = _pickled_error(error)
         with os.fdopen(write, "wb") as stream:
@@ -174,4 +177,4 @@ def _collect(pid: int, read: int) -> list[tuple[int, list[Any]]]:
     ok, value = pickle.loads(data)
     if not ok:
         raise value
-    return value  # type: ignore[no-any-return]
+    return [(index, pickle.loads(results)) for index, results in value]
