@@ -297,7 +297,6 @@ def _load_catalog(root: Path, check_placements: bool) -> Catalog:
         read = map_chunks(_read_tenants, names, here=True, meanwhile=read_ledger)
     finally:
         _JOB = None
-    tenant_files: dict[str, str] = {}
     known_names: dict[str, bytes] = {}
     for file, tenant, issues, checks, tenant_names in read:
         if tenant is None:
@@ -305,15 +304,14 @@ def _load_catalog(root: Path, check_placements: bool) -> Catalog:
                 reader.issues += issues
             continue
         path = tenants_dir / file if isinstance(file, str) else file
-        rel = reader.rel(path)
-        first = tenant_files.get(tenant.id)
+        key = f"tenant:{tenant.id}"
+        first = catalog.files.get(key)
         if first is not None:
-            reader.issues.append(
-                CatalogIssue(rel, "tenant", tenant.id, "id", f"is already used by the tenant in {first}"))
+            reader.issues.append(CatalogIssue(reader.rel(path), "tenant", tenant.id, "id",
+                                              f"is already used by the tenant in {reader.rel(first)}"))
             continue
-        tenant_files[tenant.id] = rel
         catalog.tenants[tenant.id] = tenant
-        catalog.files[f"tenant:{tenant.id}"] = path
+        catalog.files[key] = path
         if checks:
             reader.issues += checks
         if tenant_names is not None:
