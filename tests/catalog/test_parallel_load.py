@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from paybill_iac import generate as generate_module
 from paybill_iac import parallel
+from paybill_iac.catalog import load as catalog_load
 from paybill_iac.catalog import load_catalog
 from paybill_iac.errors import CatalogError, CatalogIssue
 from paybill_iac.generate import generate
@@ -20,10 +24,24 @@ from paybill_iac.model.catalog import Catalog
 @pytest.fixture
 def forking(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Fork for any input, on any machine. Earlier tests may have left threads behind (the CLI starts
-    none); each test loads serially first, so the workers import nothing another thread could hold."""
+    none); each test loads serially first, so the workers import nothing another thread could hold.
+    This process starts its share late, so that the worker takes the first chunks (or all of the few
+    the example has): what a worker sends back is what these tests compare."""
     monkeypatch.setattr(parallel, "PARALLEL_THRESHOLD", 1)
     monkeypatch.setattr(parallel, "workers", lambda: 2)
     monkeypatch.setattr(parallel.threading, "active_count", lambda: 1)
+    original = parallel.map_chunks
+
+    def worker_first(func: Any, items: Any, *, here: bool = False, meanwhile: Any = None) -> Any:
+        def late() -> None:
+            time.sleep(0.1)
+            if meanwhile is not None:
+                meanwhile()
+
+        return original(func, items, here=here, meanwhile=late)
+
+    for module in (catalog_load, generate_module):
+        monkeypatch.setattr(module, "map_chunks", worker_first)
     yield
 
 
