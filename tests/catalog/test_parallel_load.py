@@ -188,13 +188,13 @@ def test_the_collector_is_paused_only_inside_and_what_a_caller_froze_stays_froze
     assert gc.isenabled()
     with parallel.gc_paused():
         assert not gc.isenabled()
-        made = [[] for _ in range(1000)]
+        made: list[list[int]] = [[] for _ in range(1000)]
     assert gc.isenabled() and gc.get_freeze_count() == 0 and made
     gc.freeze()
     try:
         frozen = gc.get_freeze_count()
         with parallel.gc_paused():
-            more = [[] for _ in range(1000)]
+            more: list[list[int]] = [[] for _ in range(1000)]
         assert gc.isenabled() and gc.get_freeze_count() == frozen and more
     finally:
         gc.unfreeze()
