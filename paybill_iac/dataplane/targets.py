@@ -24,10 +24,10 @@ cloud knows it, from the tenant stack's outputs (`pulumi stack output --json`; n
              identity.identity_name (else the name the naming module gives it)
     gcp      outputs identity.service_account, else <naming service_account>@<accounts.gcp_project>
              .iam.gserviceaccount.com
-    oci      pooled: the password OCI Vault generated for the tenant's secret (a JSON document, field
-             "password"): outputs database.secret_id, else the secret's name in the store's vault.
-             bridge and silo: the stack's only secret is the administrator's, so the data plane
-             generates the login's password and keeps it in the store as <org>-<tenant>-<b|s>-db-app
+    oci      the password OCI Vault generated for the login's own secret (a JSON document, field
+             "password"): outputs database.secret_id, else the secret's name in the store's vault
+             (pooled: the tenant's secret, names["secret"]; bridge and silo: the app secret beside the
+             instance, names["db_app_secret"], never the administrator's)
 
 The admin connection (AdminSettings) comes from the environment. Each variable may be given for one
 server, which wins over the general one: `PAYBILL_DB_ADMIN_URL__CELL_AWS_EUW1_A` (a cell's server)
@@ -86,6 +86,8 @@ __all__ = ["AdminSettings", "Target", "target_for"]
 
 GCP_SA_DOMAIN = "iam.gserviceaccount.com"
 OCI_PASSWORD_FIELD = "password"  # the field OCI Vault's secret template puts the generated password in
+OCI_LOGIN_SECRET = {"pooled": "secret", "bridge": "db_app_secret", "silo": "db_app_secret"}
+"""The name (naming key) of the OCI Vault secret whose generated password an OCI login uses, per isolation."""
 AZURE_TOKEN_SECRET = "entra-token"  # AzureEntraTokenSource answers every name with a fresh token
 
 ADMIN_URL = "PAYBILL_DB_ADMIN_URL"
@@ -216,11 +218,10 @@ def _auth(catalog: Catalog, tenant_id: str, cloud: str, isolation: str, cell: st
                                        "is unknown; give the tenant stack's outputs (identity.service_account)")
                 email = f"{names['service_account']}@{project}.{GCP_SA_DOMAIN}"
             return GcpIamAuth(service_account_email=str(email))
-        if isolation == "pooled":  # oci
-            secret = _output(outputs, "database", "secret_id") or names["secret"]
-            return PasswordAuth(secret_name=str(secret), generated_by="vault", field=OCI_PASSWORD_FIELD)
-        tag = naming.SHAPE_TAGS[isolation]
-        return PasswordAuth(secret_name=naming.physical_name("oci.display_name", org, tenant_id, f"{tag}-db-app"))
+        # oci: the password OCI Vault generated into the login's own secret (pooled: the tenant's secret on the
+        # cell; silo and bridge: the app secret beside the instance, never the administrator's)
+        secret = _output(outputs, "database", "secret_id") or names[OCI_LOGIN_SECRET[isolation]]
+        return PasswordAuth(secret_name=str(secret), generated_by="vault", field=OCI_PASSWORD_FIELD)
     except DataPlaneError as error:
         raise _located(error, tenant_id, cell) from None
 

@@ -62,9 +62,12 @@ def test_the_auth_mapping_per_cloud(catalog: Catalog) -> None:
         "pb-umbrella-p-db-secret", generated_by="vault", field="password")
     by_id = {"database": {"secret_id": "ocid1.vaultsecret.oc1..abc"}}
     assert target_for(catalog, "umbrella", by_id).database.auth.secret_name == "ocid1.vaultsecret.oc1..abc"  # type: ignore[union-attr]
-    # OCI bridge: the stack's secret is the administrator's; the login gets a generated one of its own
-    wonka = target_for(catalog, "wonka", {"database": {"secret_id": "ocid1.vaultsecret.oc1..admin"}}).database.auth
-    assert wonka == PasswordAuth("pb-wonka-b-db-app", generated_by="module")
+    # OCI bridge and silo: the login's own app secret beside the instance (Vault-generated), never the admin's
+    assert target_for(catalog, "wonka").database.auth == PasswordAuth(
+        "pb-wonka-b-db-app", generated_by="vault", field="password")
+    app = {"database": {"secret_id": "ocid1.vaultsecret.oc1..app", "admin_secret_id": "ocid1.vaultsecret.oc1..admin"}}
+    assert target_for(catalog, "wonka", app).database.auth == PasswordAuth(
+        "ocid1.vaultsecret.oc1..app", generated_by="vault", field="password")
 
 
 def test_refusals_name_the_tenant_and_say_what_to_do(catalog: Catalog) -> None:
