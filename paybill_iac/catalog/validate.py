@@ -62,6 +62,11 @@ def cross_check(catalog: Catalog, rel: Rel, settings_ok: bool, *, tenants_checke
             issues.append(CatalogIssue(settings_file, "catalog", "", "accounts.oci_tenancy_id",
                                        "is required when the parent compartment is not the tenancy: "
                                        "OCI keeps dynamic groups in the tenancy"))
+        if "oci" in clouds_in_use and accounts.oci_home_region is None:
+            issues.append(CatalogIssue(settings_file, "catalog", "", "accounts.oci_home_region",
+                                       f"is required: {clouds_in_use['oci']} runs on oci, and OCI creates, changes "
+                                       "and deletes compartments, dynamic groups and policies only in the tenancy's "
+                                       "home region (e.g. eu-frankfurt-1; the OCI console shows it)"))
     return issues
 
 

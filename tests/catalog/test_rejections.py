@@ -206,6 +206,13 @@ def test_missing_account_for_cloud_in_use(catalog_dir: Path) -> None:
     one_issue(catalog_dir, "catalog.yaml", "", "accounts.gcp_project", "is required")
 
 
+def test_oci_needs_the_tenancy_s_home_region(catalog_dir: Path) -> None:
+    edit(catalog_dir / "catalog.yaml", "  oci_home_region: eu-frankfurt-1", "")
+    issue = one_issue(catalog_dir, "catalog.yaml", "", "accounts.oci_home_region", "is required", "runs on oci",
+                      "home region")
+    assert issue.file.endswith("catalog.yaml")
+
+
 def test_every_error_in_one_run(catalog_dir: Path) -> None:
     edit(catalog_dir / ACME, "plan: starter", "plan: platinum")
     edit(catalog_dir / "tenants/globex.yaml", "region: westeurope", "region: westeurop")
