@@ -1,8 +1,9 @@
 """`paybill-iac preview merge FILE...`: the JSON reports of every shard of one preview (`--shard I/N`,
 paybill_iac.preview.shard) as the one report the unsharded preview writes: the same stacks in the same
 order, the same `base` figures, the same summary and exit code (apart from `seconds`: the slowest
-shard's, and `jobs`: all shards' together), so the markdown comment and the SARIF rendered from it are
-the unsharded ones.
+shard's, and `jobs`: all shards' together), so the markdown comment, the SARIF and the table rendered from
+it are the unsharded ones. Its stacks are the shards' slim entries (paybill_iac.preview.shard.slim: a
+resource count instead of the resource lists), so its JSON is `slim_report` of the unsharded report.
 
 Refused (usage error, exit 2): a report that is not a shard's JSON report, shards of different previews
 (catalog, actor, mode, base commit, shard count) and a missing or repeated shard: a merge that silently
@@ -65,6 +66,7 @@ def _check(reports: list[dict[str, Any]]) -> int:
 def merge(reports: list[dict[str, Any]]) -> dict[str, Any]:
     """One report out of every shard's (see the module docstring)."""
     from paybill_iac.preview.core import finish
+    from paybill_iac.preview.render import resource_count
     from paybill_iac.preview.report import Options
 
     _check(reports)
@@ -89,6 +91,7 @@ def merge(reports: list[dict[str, Any]]) -> dict[str, Any]:
     finish(merged, options, sum(int(report["summary"]["jobs"]) for report in reports),
            max(float(report["summary"]["seconds"]) for report in reports))
     merged["summary"]["catalog"] = summary["catalog"]
+    merged["summary"]["resources"] = sum(resource_count(stack) for stack in tenants + cells)  # slim stacks
     return merged
 
 

@@ -16,16 +16,22 @@ COMMENT_MARKER = "<!-- paybill-iac-preview -->"
 MARKDOWN_BUDGET = 60_000  # GitHub refuses comments over 65,536 characters
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 TABLE_DIFF_LINES = 25  # per stack, in the table
+TABLE_WIDTH = 160  # when the report goes to a file (on a terminal: its width)
+# Columns that wrap to fit, with the least width each keeps; the others never wrap (ids are never cut).
+WRAPPING_COLUMNS = {"Resources by kind": 24, "Violations": 14, "Change": 10}
+# When even that does not fit, these columns are left out, in this order (the stack's id always stays).
+DISPENSABLE_COLUMNS = ("Isolation", "State", "Plan", "Region", "Cloud", "Cell", "Change")
 
 
-def render(report: dict[str, Any], fmt: str) -> str:
+def render(report: dict[str, Any], fmt: str, width: int | None = None) -> str:
+    """The report in `fmt`; `width`: the table's width in columns (TABLE_WIDTH by default)."""
     if fmt == "json":
         return to_json(report)
     if fmt == "markdown":
         return to_markdown(report)
     if fmt == "sarif":
         return to_sarif(report)
-    return to_table(report)
+    return to_table(report, width)
 
 
 def to_json(report: dict[str, Any]) -> str:
@@ -56,10 +62,16 @@ def kinds(stack: dict[str, Any]) -> Counter[str]:
     return found
 
 
+def resource_count(stack: dict[str, Any]) -> int:
+    """The resources a stack registers. A shard's slim entry (paybill_iac.preview.shard) keeps only the
+    resources its violations name, and says how many there were."""
+    return int(stack.get("resource_count", len(stack["resources"])))
+
+
 def kinds_text(stack: dict[str, Any]) -> str:
     found = kinds(stack)
-    body = ", ".join(f"{kind} {count}" for kind, count in sorted(found.items()) if kind != "component")
-    return f"{len(stack['resources'])}" + (f" ({body})" if body else "")
+    body = ", ".join(f"{kind} {count}" for kind, count in sorted(found.items()))
+    return f"{resource_count(stack)}" + (f" ({body})" if body else "")
 
 
 def label(stack: dict[str, Any]) -> str:
@@ -111,12 +123,24 @@ def change_text(stack: dict[str, Any]) -> str:
 # --- table -------------------------------------------------------------------------------------
 
 
+def verdict_text(stack: dict[str, Any]) -> str:
+    """A stack's verdict in one cell: a cell run only for its tenants' outputs (`--tenant`) is not judged."""
+    if stack["error"]:
+        return "FAILED"
+    if stack.get("judged") is False:
+        return "not judged (run for its tenants' outputs)"
+    mandatory, advisory = violation_counts(stack)
+    return f"{mandatory} mandatory, {advisory} advisory" if mandatory or advisory else "none"
+
+
 def to_table(report: dict[str, Any], width: int | None = None) -> str:
+    """The report for people, `width` columns wide (default TABLE_WIDTH): the resource counts and the
+    verdicts wrap to fit; ids (stack, cell, plan), cloud, region, isolation and state never wrap."""
     from rich.console import Console
     from rich.table import Table
 
     buffer = io.StringIO()
-    console = Console(file=buffer, width=width or 160, force_terminal=False, color_system=None,
+    console = Console(file=buffer, width=width or TABLE_WIDTH, force_terminal=False, color_system=None,
                       highlight=False, soft_wrap=False)
     summary = report["summary"]
     base = report.get("base")
@@ -129,21 +153,32 @@ def to_table(report: dict[str, Any], width: int | None = None) -> str:
         if base.get("base_error"):
             console.print(f"base: {base['base_error']}")
     table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
-    for column in ("Stack", "Cloud", "Region", "Isolation", "Cell", "Resources by kind", "Violations"):
-        table.add_column(column, overflow="fold")
-    if base:
-        table.add_column("Change")
+    rows = []
     for stack in report["tenants"] + report["cells"]:
-        mandatory, advisory = violation_counts(stack)
-        verdict = "FAILED" if stack["error"] else (
-            f"{mandatory} mandatory, {advisory} advisory" if mandatory or advisory else "none")
         row = [label(stack), stack["cloud"], stack["region"], stack["isolation"],
-               (stack["cell"] or "-") if stack["tenant"] else "-", kinds_text(stack), verdict]
+               (stack["cell"] or "-") if stack["tenant"] else "-", stack.get("plan") or "-",
+               stack.get("state") or "-", kinds_text(stack), verdict_text(stack)]
         if base:
             row.append(change_text(stack))
-        table.add_row(*row)
+        rows.append(row)
+    headers = ["Stack", "Cloud", "Region", "Isolation", "Cell", "Plan", "State", "Resources by kind", "Violations"]
+    if base:
+        headers.append("Change")
+    kept = fitting_columns(headers, rows, console.width)
+    for position in kept:
+        header = headers[position]
+        if header in WRAPPING_COLUMNS:
+            table.add_column(header, overflow="fold", min_width=WRAPPING_COLUMNS[header])
+        else:  # never cut: as wide as its widest value
+            table.add_column(header, no_wrap=True, min_width=_widest(headers, rows, position))
+    for row in rows:
+        table.add_row(*(row[position] for position in kept))
+    left_out = [header for position, header in enumerate(headers) if position not in kept]
     if report["tenants"] or report["cells"]:
         console.print(table)
+        if left_out:
+            console.print(f"(left out to fit {console.width} columns: {', '.join(left_out)}; "
+                          "--format json has everything)")
     problems = [(stack, violation) for stack in report["tenants"] + report["cells"]
                 for violation in stack["violations"]]
     if problems:
@@ -171,7 +206,28 @@ def to_table(report: dict[str, Any], width: int | None = None) -> str:
     for item in report["skipped"]:
         console.print(f"skipped tenant {item['tenant']}: {item['reason']}")
     console.print("\n" + summary_line(report))
-    return buffer.getvalue()
+    return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
+
+
+def _widest(headers: list[str], rows: list[list[str]], position: int) -> int:
+    return max([len(headers[position])] + [len(row[position]) for row in rows])
+
+
+def fitting_columns(headers: list[str], rows: list[list[str]], width: int) -> list[int]:
+    """The positions of the columns that fit `width`: the wrapping columns at their least width, the others
+    at their widest value, two spaces between; dispensable columns are left out until they fit."""
+    kept = list(range(len(headers)))
+
+    def needed() -> int:
+        return sum(WRAPPING_COLUMNS.get(headers[position]) or _widest(headers, rows, position)
+                   for position in kept) + 2 * (len(kept) - 1)
+
+    for header in DISPENSABLE_COLUMNS:
+        if needed() <= width:
+            break
+        if header in headers:
+            kept.remove(headers.index(header))
+    return kept
 
 
 def diff_lines(stack: dict[str, Any]) -> list[str]:
@@ -243,7 +299,7 @@ def to_markdown(report: dict[str, Any]) -> str:
         mandatory, advisory = violation_counts(stack)
         cells = [f"{':x: ' if mandatory or stack['error'] else ''}{_md(label(stack))}", stack["cloud"],
                  stack["isolation"], _md((stack["cell"] or "-") if stack["tenant"] else "-"),
-                 str(len(stack["resources"])), str(mandatory) if not stack["error"] else "failed", str(advisory)]
+                 str(resource_count(stack)), str(mandatory) if not stack["error"] else "failed", str(advisory)]
         if base:
             cells.append(_md(change_text(stack)))
         row = "| " + " | ".join(cells) + " |"
@@ -275,10 +331,11 @@ def _details(stack: dict[str, Any], with_diff: bool) -> str:
     where = f"{stack['cloud']} {stack['region']}, {stack['isolation']}"
     if stack["tenant"] and stack["cell"]:
         where += f" on {stack['cell']}"
-    status = "failed to run" if stack["error"] else (
-        f"{mandatory} mandatory, {advisory} advisory" if mandatory or advisory else "no violations")
+    status = "failed to run" if stack["error"] else "not judged: run for its tenants' outputs" if stack.get(
+        "judged") is False else (f"{mandatory} mandatory, {advisory} advisory" if mandatory or advisory
+                                 else "no violations")
     change = f", {stack['change']}" if with_diff else ""
-    out = [f"<details><summary><b>{_md(label(stack))}</b>: {_md(where)}: {len(stack['resources'])} resources, "
+    out = [f"<details><summary><b>{_md(label(stack))}</b>: {_md(where)}: {resource_count(stack)} resources, "
            f"{status}{change}</summary>", ""]
     if with_diff and stack.get("reasons"):
         out.append("Why: " + _md("; ".join(stack["reasons"])))

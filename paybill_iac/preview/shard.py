@@ -16,9 +16,12 @@ How the stacks are split (the same on every machine: a function of the catalog, 
 - Tenants without a stack (offboarded) are listed as skipped by shard 1.
 
 The shard's report is the unsharded report's shape with only its stacks and a `shard` entry
-(`index`, `count`, `tenants`, `cells`); its summary is the shard's own. Only the public pieces of the
-preview are used here (paybill_iac.preview.core, tasks, runner, diffrun), so the preview itself is the
-same code sharded or not.
+(`index`, `count`, `tenants`, `cells`); its summary is the shard's own. Its stacks are slim (`slim`):
+what the merge and the comment, SARIF and exit code need (verdicts, counts per type, violations, the
+diff), with `resource_count` in place of the resource list and only the resources a violation names; at
+10,000 tenants the full lists were about 95% of the bytes, and parsing them most of the merge's time.
+Only the public pieces of the preview are used here (paybill_iac.preview.core, tasks, runner, diffrun),
+so the preview itself is the same code sharded or not.
 """
 
 from __future__ import annotations
@@ -143,7 +146,10 @@ def select(catalog: Catalog, selected: list[str] | None, shard: Shard) -> tuple[
     owned = sorted(cell for cell, owner in owners.items() if owner == shard.index)
     mine = build_tasks(catalog, [member.tenant for member in found if placed[member.tenant] == shard.index],
                        cell_ids=owned)
-    mine.cells = [task if task.id in owned else replace(task, evaluate=False) for task in mine.cells]
+    # Judged by their owner; with a --tenant selection no cell is judged (as unsharded: they run for the
+    # outputs their tenants read).
+    mine.cells = [task if task.id in owned and selected is None else replace(task, evaluate=False)
+                  for task in mine.cells]
     with_stack = set(placed)
     mine.skipped = build_tasks(catalog, [tid for tid in wanted if tid not in with_stack]).skipped \
         if shard.index == 1 else {}
@@ -178,8 +184,33 @@ def preview(options: Options, shard: Shard) -> dict[str, Any]:
         report = core.assemble(catalog, mine, results)
         report["cells"] = [cell for cell in report["cells"] if cell["stack"] in owned]
     core.finish(report, options, jobs, time.perf_counter() - started)
+    report.update(slim_report(report))
     report["shard"] = {"index": shard.index, "count": shard.count, "tenants": sorted(tenants), "cells": owned}
     return report
+
+
+SLIM_RESOURCE_KEYS = ("urn", "type", "name")
+"""What the renderings read of a resource a violation names (paybill_iac.preview.render.resource_name)."""
+
+
+def slim(stack: dict[str, Any]) -> dict[str, Any]:
+    """A stack's report entry as a shard writes it: every field but the resources and outputs as they are;
+    `resource_count` for the resource list, which keeps only the resources the violations name (their urn,
+    type and name); outputs dropped (no rendering reads them). The merge of slim entries renders the comment,
+    SARIF, table and exit code of the full ones; `slim` of the unsharded report is the merged report."""
+    named = {violation["urn"] for violation in stack["violations"] if violation["urn"]}
+    kept = dict(stack)
+    kept["resource_count"] = int(stack.get("resource_count", len(stack["resources"])))
+    kept["resources"] = [{key: resource[key] for key in SLIM_RESOURCE_KEYS}
+                         for resource in stack["resources"] if resource["urn"] in named]
+    kept["outputs"] = {}
+    return kept
+
+
+def slim_report(report: dict[str, Any]) -> dict[str, Any]:
+    """A whole report with slim stacks (what `preview merge` gives for the same stacks)."""
+    return {**report, "tenants": [slim(stack) for stack in report["tenants"]],
+            "cells": [slim(stack) for stack in report["cells"]]}
 
 
 def _preview_base(catalog: Catalog, options: Options, programs: dict[str, Path], jobs: int, shard: Shard

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from paybill_iac.errors import UsageError
 from paybill_iac.preview import Options, render
 from paybill_iac.preview.merge import merge, read
-from paybill_iac.preview.shard import Member, Shard, cell_owners, select, split
+from paybill_iac.preview.shard import Member, Shard, cell_owners, select, slim, slim_report, split
 from paybill_iac.preview.shard import preview as preview_shard
 from tests.preview.conftest import EXAMPLE, add_tenant_on_a_new_cell, git, preview
 
@@ -35,11 +35,14 @@ def _heap_left_as_found() -> Any:
 
 
 def _same_as_unsharded(merged: dict[str, Any], full: dict[str, Any]) -> None:
-    merged, full = copy.deepcopy(merged), copy.deepcopy(full)
-    for report in (merged, full):
-        report["summary"].pop("seconds")
-        report["summary"].pop("jobs")
-    assert merged == full
+    """The merge of slim shard reports renders the unsharded comment, SARIF, table and exit code, and its JSON
+    is the unsharded report with slim stacks (the resource lists cut to what the violations name)."""
+    aligned = copy.deepcopy(merged)
+    aligned["summary"].update(seconds=full["summary"]["seconds"], jobs=full["summary"]["jobs"])
+    for fmt in ("markdown", "sarif", "table"):
+        assert render(aligned, fmt) == render(full, fmt), fmt
+    assert aligned == slim_report(full)
+    assert aligned["summary"]["resources"] == full["summary"]["resources"]
 
 
 def _shards(count: int, catalog: Path = EXAMPLE, **options: Any) -> list[dict[str, Any]]:
@@ -127,10 +130,7 @@ def test_merged_shards_are_the_unsharded_preview(example_report: dict[str, Any],
     merged = merge(read(paths))
     _same_as_unsharded(merged, example_report)
     assert merged["summary"]["jobs"] == 3
-    assert render(merged, "sarif") == render(example_report, "sarif")
-    aligned = copy.deepcopy(merged)
-    aligned["summary"].update(seconds=example_report["summary"]["seconds"], jobs=example_report["summary"]["jobs"])
-    assert render(aligned, "markdown") == render(example_report, "markdown")
+    assert sum(len(path.read_bytes()) for path in paths) < len(render(example_report, "json")) / 5  # slim
 
 
 def test_a_failing_shard_fails_the_merge_with_the_unsharded_exit_code(tmp_path: Path) -> None:
@@ -140,10 +140,10 @@ def test_a_failing_shard_fails_the_merge_with_the_unsharded_exit_code(tmp_path: 
 
     shutil.copytree(EXAMPLE, catalog)
     add_tenant_on_a_new_cell(catalog)
-    selected = ["initrode", "acme", "hooli", "globex"]
-    full = preview(catalog, actor="agent:bot", tenants=selected)
-    assert full["summary"]["exit_code"] == 1
-    merged = merge(_shards(2, catalog=catalog, actor="agent:bot", tenants=selected))
+    # The whole catalog: with a --tenant selection the cells run unjudged, for their tenants' outputs.
+    full = preview(catalog, actor="agent:bot", jobs=2)
+    assert full["summary"]["exit_code"] == 1 and "aws-use1-a" in full["summary"]["stacks_with_mandatory"]
+    merged = merge(_shards(2, catalog=catalog, actor="agent:bot"))
     _same_as_unsharded(merged, full)
 
 
@@ -214,3 +214,22 @@ def test_cli_shard_merge_and_shards(tmp_path: Path, capsys: pytest.CaptureFixtur
     capsys.readouterr()
     assert main(["preview", "shards", str(EXAMPLE), "--per-shard", "5", "--max", "3"]) is None
     assert json.loads(capsys.readouterr().out) == {"stacks": 18, "count": 3, "matrix": ["1/3", "2/3", "3/3"]}
+
+
+def test_slim_keeps_what_the_renderings_read() -> None:
+    resource: dict[str, Any] = {"urn": "urn:pulumi:acme::p::aws:s3/bucket:Bucket::data", "type": "aws:s3/bucket:Bucket",
+                "name": "data", "inputs": {"bucket": "pb-acme-data"}, "dependencies": []}
+    other = dict(resource, urn="urn:pulumi:acme::p::aws:kms/key:Key::key", type="aws:kms/key:Key", name="key")
+    stack = {"resources": [resource, other], "outputs": {"bucket": "pb-acme-data"}, "counts": {"x": 2},
+             "violations": [{"urn": resource["urn"], "level": "mandatory", "policy": "p", "pack": "k",
+                             "message": "m"}, {"urn": "", "level": "advisory", "policy": "q", "pack": "k",
+                                               "message": "n"}]}
+    kept = slim(stack)
+    assert kept["resource_count"] == 2 and kept["outputs"] == {} and kept["counts"] == {"x": 2}
+    assert kept["resources"] == [{"urn": resource["urn"], "type": "aws:s3/bucket:Bucket", "name": "data"}]
+    assert slim(kept) == kept  # a slim entry stays as it is
+    from paybill_iac.preview.render import resource_count, resource_name
+
+    assert resource_count(kept) == resource_count(stack) == 2
+    assert resource_name(kept, resource["urn"]) == resource_name(stack, resource["urn"]) \
+        == "data (aws:s3/bucket:Bucket)"
