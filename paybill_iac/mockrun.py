@@ -86,9 +86,11 @@ class StackRun:
 class ProviderShapedMocks(pulumi_mocks.Mocks):
     """Answers registrations and invokes with outputs shaped like the real provider's."""
 
-    def __init__(self, stack: str, stack_references: Mapping[str, Mapping[str, Any]]):
+    def __init__(self, stack: str, stack_references: Mapping[str, Mapping[str, Any]],
+                 where: mock_outputs.Where | None = None):
         self.stack = stack
         self.stack_references = stack_references
+        self.where = where  # the stack's region and account: ARNs and ids follow them
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         if args.typ == "pulumi:pulumi:StackReference":
@@ -97,11 +99,11 @@ class ProviderShapedMocks(pulumi_mocks.Mocks):
                 raise KeyError(f"no outputs for the referenced stack '{target}'")
             return target, {"name": target, "outputs": dict(self.stack_references[target]),
                             "secretOutputNames": []}
-        return mock_outputs.new_resource(args.typ, args.name, dict(args.inputs), self.stack)
+        return mock_outputs.new_resource(args.typ, args.name, dict(args.inputs), self.stack, self.where)
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         # An empty failure list, not None: MockMonitor.Invoke iterates it.
-        return mock_outputs.invoke(args.token, dict(args.args)), []
+        return mock_outputs.invoke(args.token, dict(args.args), self.where), []
 
 
 _ROOT = "pulumi:pulumi:Stack"
@@ -212,7 +214,7 @@ def run_stack(
     """
     pulumi.runtime.settings.ROOT.set(None)
     pulumi.runtime.set_all_config(config_values(config))
-    mocks = ProviderShapedMocks(stack, stack_references or {})
+    mocks = ProviderShapedMocks(stack, stack_references or {}, mock_outputs.where_from_config(config))
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
     exported: dict[str, Any] = {}

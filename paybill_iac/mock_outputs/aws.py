@@ -1,12 +1,13 @@
 """Provider-shaped mock outputs for aws resources (see paybill_iac.mock_outputs).
 
 What pulumi-aws 7 computes for the resources paybill_components.aws creates: ids in the shape EC2,
-KMS, RDS and Secrets Manager give them, ARNs in account MOCK_AWS_ACCOUNT, endpoints and the few
+KMS, RDS and Secrets Manager give them, ARNs in the stack's account, endpoints and the few
 attributes the blocks read (VPC cidrBlock, RDS address/port/resourceId/masterUserSecrets, S3 domain
 names, role name). Deterministic from (stack, type, name, inputs).
 
-The mock runtime does not tell this module which region the resource's provider is for, so ARNs and
-endpoints use the resource's own `region` input when it has one and MOCK_AWS_REGION otherwise.
+The mock runtime does not tell this module which region or account the resource's provider is for, so
+ARNs and endpoints use the resource's own `region` input when it has one, else the stack's region and
+account (common.current(), from its stack config), else MOCK_AWS_REGION and MOCK_AWS_ACCOUNT.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from paybill_iac.mock_outputs.common import MOCK_AWS_ACCOUNT, stable_hex
+from paybill_iac.mock_outputs.common import MOCK_AWS_ACCOUNT, current, stable_hex
 
 MOCK_AWS_REGION = "eu-west-1"
 MOCK_PARTITION = "aws"
@@ -27,11 +28,15 @@ _EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e"
 
 
 def _region(inputs: dict[str, Any]) -> str:
-    return str(inputs.get("region") or MOCK_AWS_REGION)
+    return str(inputs.get("region") or current().region or MOCK_AWS_REGION)
 
 
-def _arn(service: str, region: str, resource: str, account: str = MOCK_AWS_ACCOUNT) -> str:
-    return f"arn:{MOCK_PARTITION}:{service}:{region}:{account}:{resource}"
+def _account() -> str:
+    return current().account or MOCK_AWS_ACCOUNT
+
+
+def _arn(service: str, region: str, resource: str) -> str:
+    return f"arn:{MOCK_PARTITION}:{service}:{region}:{_account()}:{resource}"
 
 
 def _uuid(*parts: str) -> str:
@@ -62,7 +67,7 @@ def _vpc(token: str, name: str, inputs: dict[str, Any], stack: str, region: str)
         "defaultRouteTableId": f"rtb-{stable_hex(stack, token, name, 'rtb', length=17)}",
         "mainRouteTableId": f"rtb-{stable_hex(stack, token, name, 'rtb', length=17)}",
         "instanceTenancy": inputs.get("instanceTenancy") or "default",
-        "ownerId": MOCK_AWS_ACCOUNT,
+        "ownerId": _account(),
     }
 
 
@@ -73,7 +78,7 @@ def _subnet(token: str, name: str, inputs: dict[str, Any], stack: str, region: s
         "arn": _arn("ec2", region, f"subnet/{subnet_id}"),
         "availabilityZone": zone,
         "availabilityZoneId": f"{region[:2]}{region.split('-')[1][:1]}{region[-1]}-az{ord(zone[-1]) - 96}",
-        "ownerId": MOCK_AWS_ACCOUNT,
+        "ownerId": _account(),
     }
 
 
@@ -81,7 +86,7 @@ def _security_group(
     token: str, name: str, inputs: dict[str, Any], stack: str, region: str
 ) -> tuple[str, dict[str, Any]]:
     group_id = f"sg-{stable_hex(stack, token, name, length=17)}"
-    return group_id, {"arn": _arn("ec2", region, f"security-group/{group_id}"), "ownerId": MOCK_AWS_ACCOUNT,
+    return group_id, {"arn": _arn("ec2", region, f"security-group/{group_id}"), "ownerId": _account(),
                       "name": inputs.get("name") or "default"}
 
 
@@ -157,7 +162,7 @@ def _rds_instance(
     identifier = str(inputs.get("identifier") or name)
     resource_id = "db-" + _upper_alnum(stack, token, name, length=26)
     port = int(inputs.get("port") or _POSTGRES_PORT)
-    address = f"{identifier}.{stable_hex(MOCK_AWS_ACCOUNT, region, length=12)}.{region}.rds.amazonaws.com"
+    address = f"{identifier}.{stable_hex(_account(), region, length=12)}.{region}.rds.amazonaws.com"
     computed: dict[str, Any] = {
         "identifier": identifier,
         "resourceId": resource_id,
@@ -207,14 +212,14 @@ def _secret_version(
 def _iam_role(token: str, name: str, inputs: dict[str, Any], stack: str, region: str) -> tuple[str, dict[str, Any]]:
     role = str(inputs.get("name") or name)
     path = str(inputs.get("path") or "/")
-    return role, {"name": role, "arn": f"arn:{MOCK_PARTITION}:iam::{MOCK_AWS_ACCOUNT}:role{path}{role}",
+    return role, {"name": role, "arn": f"arn:{MOCK_PARTITION}:iam::{_account()}:role{path}{role}",
                   "uniqueId": "AROA" + _upper_alnum(stack, token, name, length=17),
                   "createDate": "2026-01-01T00:00:00Z", "path": path}
 
 
 def _iam_policy(token: str, name: str, inputs: dict[str, Any], stack: str, region: str) -> tuple[str, dict[str, Any]]:
     policy = str(inputs.get("name") or name)
-    arn = f"arn:{MOCK_PARTITION}:iam::{MOCK_AWS_ACCOUNT}:policy{inputs.get('path') or '/'}{policy}"
+    arn = f"arn:{MOCK_PARTITION}:iam::{_account()}:policy{inputs.get('path') or '/'}{policy}"
     return arn, {"arn": arn, "name": policy, "policyId": "ANPA" + _upper_alnum(stack, token, name, length=17)}
 
 
@@ -274,9 +279,9 @@ def invoke(token: str, args: dict[str, Any]) -> dict[str, Any]:
         }
     if token == "aws:index/getCallerIdentity:getCallerIdentity":
         return {
-            "id": MOCK_AWS_ACCOUNT,
-            "accountId": MOCK_AWS_ACCOUNT,
-            "arn": f"arn:{MOCK_PARTITION}:sts::{MOCK_AWS_ACCOUNT}:assumed-role/{MOCK_CALLER_ROLE}/preview",
+            "id": _account(),
+            "accountId": _account(),
+            "arn": f"arn:{MOCK_PARTITION}:sts::{_account()}:assumed-role/{MOCK_CALLER_ROLE}/preview",
             "userId": "AROA" + _upper_alnum("caller", length=17) + ":preview",
         }
     if token == "aws:index/getRegion:getRegion":

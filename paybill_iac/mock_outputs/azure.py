@@ -5,8 +5,9 @@ Every resource gets the Azure resource id the real provider returns
 parent's id, extension resources under their scope) and its `name`; the computed attributes the
 components read come on top: a server's fullyQualifiedDomainName, an identity's principalId and
 clientId, a vault's vaultUri, a key's keyUri and keyUriWithVersion, a storage account's
-primaryEndpoints. `azure-native:authorization:getClientConfig` answers with the mock subscription and
-tenant. Pure Python, deterministic from (stack, type, name, inputs).
+primaryEndpoints. Ids and `azure-native:authorization:getClientConfig` carry the stack's subscription and
+tenant (common.current(), from its stack config; the MOCK_AZURE_* ones without). Pure Python,
+deterministic from (stack, type, name, inputs).
 """
 
 from __future__ import annotations
@@ -15,16 +16,22 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from paybill_iac.mock_outputs.common import MOCK_AZURE_SUBSCRIPTION, MOCK_AZURE_TENANT, stable_hex
+from paybill_iac.mock_outputs.common import MOCK_AZURE_SUBSCRIPTION, MOCK_AZURE_TENANT, current, stable_hex
 
 MOCK_AZURE_CLIENT_ID = "22222222-2222-4222-8222-222222222222"
 MOCK_AZURE_OBJECT_ID = "33333333-3333-4333-8333-333333333333"
 
-_SUBSCRIPTION = f"/subscriptions/{MOCK_AZURE_SUBSCRIPTION}"
+def _subscription() -> str:
+    """The stack's subscription (its catalog's first azure_subscription_ids), as a resource id prefix."""
+    return f"/subscriptions/{current().account or MOCK_AZURE_SUBSCRIPTION}"
+
+
+def _directory() -> str:
+    return current().directory or MOCK_AZURE_TENANT
 
 
 def _group(inputs: dict[str, Any]) -> str:
-    return f"{_SUBSCRIPTION}/resourceGroups/{inputs.get('resourceGroupName', '')}"
+    return f"{_subscription()}/resourceGroups/{inputs.get('resourceGroupName', '')}"
 
 
 def _in_group(namespace_type: str, name_key: str) -> Callable[[dict[str, Any], str], tuple[str, str]]:
@@ -55,14 +62,14 @@ def _extension(child_type: str, name_key: str) -> Callable[[dict[str, Any], str]
 
     def build(inputs: dict[str, Any], fallback: str) -> tuple[str, str]:
         name = str(inputs.get(name_key) or fallback)
-        return f"{inputs.get('scope', _SUBSCRIPTION)}/providers/Microsoft.Authorization/{child_type}/{name}", name
+        return f"{inputs.get('scope') or _subscription()}/providers/Microsoft.Authorization/{child_type}/{name}", name
 
     return build
 
 
 def _resource_group(inputs: dict[str, Any], fallback: str) -> tuple[str, str]:
     name = str(inputs.get("resourceGroupName") or fallback)
-    return f"{_SUBSCRIPTION}/resourceGroups/{name}", name
+    return f"{_subscription()}/resourceGroups/{name}", name
 
 
 _FLEXIBLE = "Microsoft.DBforPostgreSQL/flexibleServers"
@@ -133,7 +140,7 @@ def shape(type_token: str, name: str, inputs: dict[str, Any], stack: str) -> tup
     elif type_token == "azure-native:managedidentity:UserAssignedIdentity":
         computed["principalId"] = _uuid(stack, resource_id, "principal")
         computed["clientId"] = _uuid(stack, resource_id, "client")
-        computed["tenantId"] = MOCK_AZURE_TENANT
+        computed["tenantId"] = _directory()
     elif type_token == "azure-native:keyvault:Vault":
         properties = dict(inputs.get("properties") or {})
         properties["vaultUri"] = f"https://{physical}.vault.azure.net/"
@@ -155,5 +162,5 @@ def invoke(token: str, args: dict[str, Any]) -> dict[str, Any]:
     """Results of azure-native data-source invokes."""
     if token == "azure-native:authorization:getClientConfig":
         return {"clientId": MOCK_AZURE_CLIENT_ID, "objectId": MOCK_AZURE_OBJECT_ID,
-                "subscriptionId": MOCK_AZURE_SUBSCRIPTION, "tenantId": MOCK_AZURE_TENANT}
+                "subscriptionId": current().account or MOCK_AZURE_SUBSCRIPTION, "tenantId": _directory()}
     return {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from paybill_iac.mock_outputs.common import stable_hex
+from paybill_iac.mock_outputs.common import current, stable_hex
 
 MOCK_PROJECT = "mock-project"
 COMPUTE = "https://www.googleapis.com/compute/v1"
@@ -45,7 +45,8 @@ def _network(name: str, inputs: dict[str, Any], project: str, stack: str) -> tup
 
 
 def _subnetwork(name: str, inputs: dict[str, Any], project: str, stack: str) -> tuple[str, dict[str, Any]]:
-    path = f"projects/{project}/regions/{inputs.get('region', 'us-central1')}/subnetworks/{inputs.get('name', name)}"
+    region = inputs.get("region") or current().region or "us-central1"
+    path = f"projects/{project}/regions/{region}/subnetworks/{inputs.get('name', name)}"
     return path, {"selfLink": f"{COMPUTE}/{path}", "gatewayAddress": "10.0.0.1"}
 
 
@@ -149,7 +150,7 @@ _SHAPES: dict[str, Callable[[str, dict[str, Any], str, str], tuple[str, dict[str
 
 def shape(type_token: str, name: str, inputs: dict[str, Any], stack: str) -> tuple[str, dict[str, Any]]:
     """(id, computed outputs) of a gcp resource."""
-    project = str(inputs.get("project") or MOCK_PROJECT)
+    project = str(inputs.get("project") or current().account or MOCK_PROJECT)
     shaper = _SHAPES.get(type_token)
     if shaper is None:
         return f"{name}-{stable_hex(stack, type_token, name, length=8)}", {}
@@ -158,7 +159,7 @@ def shape(type_token: str, name: str, inputs: dict[str, Any], stack: str) -> tup
 
 def invoke(token: str, args: dict[str, Any]) -> dict[str, Any]:
     """Results of gcp data-source invokes."""
-    project = str(args.get("project") or MOCK_PROJECT)
+    project = str(args.get("project") or current().account or MOCK_PROJECT)
     if token == "gcp:storage/getProjectServiceAccount:getProjectServiceAccount":
         email = storage_agent_email(project)
         return {"emailAddress": email, "member": f"serviceAccount:{email}", "project": project,

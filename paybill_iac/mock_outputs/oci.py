@@ -1,10 +1,10 @@
 """Provider-shaped mock outputs for oci resources (see paybill_iac.mock_outputs).
 
 Ids are OCIDs, `ocid1.<resource type>.oc1.<region>.<unique>`, deterministic from (stack, type, name).
-The mock sees neither the provider's region nor the tenancy, so the region part is left empty, as
-OCI itself writes it for global resources (compartments, dynamic groups, policies); the vault endpoints
-carry the vault's unique part the way OCI's do, and a key's `vaultId` is read back from the management
-endpoint it was created with. Pure Python: no pulumi import.
+The region part of the OCIDs is left empty, as OCI itself writes it for global resources (compartments,
+dynamic groups, policies); the vault endpoints carry the vault's unique part and the stack's region
+(common.current(), from its stack config) the way OCI's do, and a key's `vaultId` is read back from the
+management endpoint it was created with. Pure Python: no pulumi import.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from paybill_iac.mock_outputs.common import stable_hex
+from paybill_iac.mock_outputs.common import current, stable_hex
 
 MOCK_NAMESPACE = "pbtenancy"
 """The Object Storage namespace getNamespace answers (a tenancy's namespace is one fixed string)."""
@@ -51,6 +51,12 @@ def ocid(kind: str, *parts: str) -> str:
 def _vault_unique(stack: str, name: str) -> str:
     """The short unique part OCI puts in a vault's OCID and in its endpoints' host names."""
     return stable_hex(stack, "oci:Kms/vault:Vault", name, length=13)
+
+
+def _region() -> str:
+    """The stack's region as a host name part ("eu-frankfurt-1."), or "" when it is not known."""
+    region = current().region
+    return f"{region}." if region else ""
 
 
 def vault_ocid(unique: str) -> str:
@@ -93,8 +99,8 @@ def shape(type_token: str, name: str, inputs: dict[str, Any], stack: str) -> tup
         computed.update(
             id=resource_id,
             state="ACTIVE",
-            managementEndpoint=f"https://{unique}-management.kms.oraclecloud.com",
-            cryptoEndpoint=f"https://{unique}-crypto.kms.oraclecloud.com",
+            managementEndpoint=f"https://{unique}-management.kms.{_region()}oraclecloud.com",
+            cryptoEndpoint=f"https://{unique}-crypto.kms.{_region()}oraclecloud.com",
         )
     elif type_token == "oci:Kms/key:Key":
         match = _ENDPOINT.match(str(inputs.get("managementEndpoint") or ""))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,8 @@ def preview(options: Options) -> dict[str, Any]:
         report = preview_base(catalog, options, programs, jobs)
     else:
         tasks = build_tasks(catalog, options.tenants)
+        if options.tenants:  # the cells run for their tenants' outputs; the packs judge what was selected
+            tasks.cells = [replace(task, evaluate=False) for task in tasks.cells]
         state = WorkerState({HEAD: catalog}, {HEAD: programs}, actor)
         progress = Progress(len(tasks.all()), options.progress)
         try:

@@ -55,6 +55,8 @@ def entry(task: StackTask, result: StackResult | None, catalog: Catalog) -> dict
     }
     if placed is not None:
         data["tenants"] = placed
+    if not task.evaluate:  # a cell run only for the outputs its selected tenants read: no verdict on it
+        data["judged"] = False
     return data
 
 
