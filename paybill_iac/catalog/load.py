@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from paybill_iac.catalog import guard
 from paybill_iac.catalog import place as placement
@@ -30,6 +31,7 @@ from paybill_iac.catalog.yamlio import YamlProblem, load_file
 from paybill_iac.model import naming
 from paybill_iac.model.catalog import Catalog, Cell, Plan, Settings, Tenant, _describe
 from paybill_iac.model.errors import CatalogError, CatalogIssue
+from paybill_iac.model.words import did_you_mean
 from paybill_iac.parallel import gc_paused, map_chunks
 
 # --- reading ------------------------------------------------------------------------------------
@@ -59,7 +61,9 @@ def _pydantic_message(error: dict[str, Any]) -> str:
     if kind in ("date_type", "date_parsing", "date_from_datetime_inexact"):
         return f"expected a date like 2026-01-31, got {_describe(value)}"
     if kind == "literal_error":
-        return f"{_describe(value)} is not one of {ctx.get('expected', '')}"
+        expected = str(ctx.get("expected", ""))
+        hint = did_you_mean(value, re.findall(r"'([^']*)'", expected)) if isinstance(value, str) else ""
+        return f"{_describe(value)} is not one of {expected}{hint}"
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         bound = {"greater_than_equal": "at least", "less_than_equal": "at most", "greater_than": "above",
                  "less_than": "below"}[kind]
@@ -79,14 +83,35 @@ def _pydantic_message(error: dict[str, Any]) -> str:
 
 
 def _issues_from_validation(
-    error: ValidationError, file: str, kind: str, ident: str, prefix: tuple[Any, ...] = ()
+    error: ValidationError, file: str, kind: str, ident: str, prefix: tuple[Any, ...] = (),
+    model: type[BaseModel] | None = None,
 ) -> list[CatalogIssue]:
     issues = []
     for item in error.errors():
         location = prefix + tuple(item["loc"])
         path = ".".join(str(part) for part in location if not str(part).startswith("function-"))
-        issues.append(CatalogIssue(file, kind, ident, path, _pydantic_message(dict(item))))
+        message = _pydantic_message(dict(item))
+        if item["type"] == "extra_forbidden" and model is not None:  # a typo of a field: say which
+            message += did_you_mean(str(item["loc"][-1]), fields_at(model, tuple(item["loc"][:-1])))
+        issues.append(CatalogIssue(file, kind, ident, path, message))
     return issues
+
+
+def fields_at(model: type[BaseModel], location: tuple[Any, ...]) -> list[str]:
+    """The field names of the model found at `location` inside `model` ([] when it is not a model):
+    fields_at(Tenant, ("overrides",)) lists Overrides' fields."""
+    for part in location:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return []
+        inner = [kind for kind in (field.annotation, *get_args(field.annotation))
+                 if isinstance(kind, type) and issubclass(kind, BaseModel)]
+        if not inner:
+            return []
+        model = inner[0]
+    return list(model.model_fields)
 
 
 def _ident(data: Any) -> str:
@@ -104,6 +129,14 @@ class _Reader:
     def __init__(self, root: Path):
         self.root = root
         self.issues: list[CatalogIssue] = []
+        self.failed: dict[str, set[str]] = {}  # kind -> ids of entries that failed to load (reported)
+        self.unreadable: set[str] = set()  # kinds whose whole file failed, or an entry without a usable id
+
+    def unread(self) -> validation.Unread:
+        """The plans and cells whose failure is reported already (see validation.Unread)."""
+        return validation.Unread(
+            plans=frozenset(self.failed.get("plan", ())), cells=frozenset(self.failed.get("cell", ())),
+            every_plan="plan" in self.unreadable, every_cell="cell" in self.unreadable)
 
     @staticmethod
     def rel(path: Path) -> str:
@@ -123,21 +156,28 @@ class _Reader:
         try:
             return cls.model_validate(data)
         except ValidationError as error:
-            self.issues.extend(_issues_from_validation(error, file, kind, _ident(data), prefix))
+            self.issues.extend(_issues_from_validation(error, file, kind, _ident(data), prefix, cls))
+            if isinstance(data, dict) and isinstance(data.get("id"), str):
+                self.failed.setdefault(kind, set()).add(data["id"])
+            else:
+                self.unreadable.add(kind)
             return None
 
     def listing(self, path: Path, key: str, kind: str, cls: type[Any]) -> list[Any]:
         """Entries of a file holding `key: [ ... ]`."""
         if not path.is_file():
             self.issues.append(CatalogIssue(self.rel(path), kind, "", "", "file is missing"))
+            self.unreadable.add(kind)
             return []
         data = self.read(path, kind)
         if data is None:
             if path.stat().st_size == 0:
                 self.issues.append(CatalogIssue(self.rel(path), kind, "", "", f"file is empty; expected '{key}:'"))
+            self.unreadable.add(kind)
             return []
         if not isinstance(data, dict) or set(data) != {key} or not isinstance(data[key], list):
             self.issues.append(CatalogIssue(self.rel(path), kind, "", "", f"expected one key '{key}:' holding a list"))
+            self.unreadable.add(kind)
             return []
         found = []
         for index, entry in enumerate(data[key]):
@@ -190,6 +230,36 @@ def _tenant_file_names(folder: Path) -> list[str]:
         name for name in names if name.endswith(".yml"))
 
 
+CATALOG_FILES = ("catalog.yaml", "plans.yaml", "cells.yaml", "placements.yaml")
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def stray_files(root: Path) -> list[CatalogIssue]:
+    """YAML files under the catalog that it never reads: a tenant file in `tenant/` or any folder but
+    `tenants/`, in a folder inside `tenants/`, or beside catalog.yaml. Each would be silently ignored (a
+    tenant that is never deployed), so each is an issue naming where it belongs. Hidden entries are skipped."""
+    issues = []
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+        here = Path(folder)
+        at_root, in_tenants = here == root, here == root / "tenants"
+        if in_tenants:
+            continue  # read: its YAML files are the tenants (its subfolders are walked)
+        for name in sorted(files):
+            if name.startswith(".") or not name.endswith(YAML_SUFFIXES) or (at_root and name in CATALOG_FILES):
+                continue
+            path = here / name
+            target = root / "tenants" / (Path(name).stem + ".yaml")
+            if at_root:
+                known = did_you_mean(name, CATALOG_FILES)
+                where = f"is not a catalog file and is not read{known}: the catalog reads {', '.join(CATALOG_FILES)}"
+                where += " and tenants/<id>.yaml" + ("" if known else f"; a tenant file belongs at {target}")
+            else:
+                where = f"is not read: tenant files live directly in {root / 'tenants'}; move it to {target}"
+            issues.append(CatalogIssue(str(path), "catalog", "", "", where))
+    return issues
+
+
 @dataclass(frozen=True)
 class _TenantJob:
     """What the tenant readers share; forked workers inherit it (nothing of it is pickled)."""
@@ -198,6 +268,7 @@ class _TenantJob:
     catalog: Catalog  # settings, plans and cells, without tenants: for the checks of one tenant
     org: str | None  # the org prefix; None when catalog.yaml is invalid (no names are derived then)
     parent: int  # the loading process
+    unread: validation.Unread = validation.NOTHING_UNREAD  # plans and cells that failed to load (reported)
 
 
 # Set by load_catalog for the duration of one call.
@@ -226,7 +297,7 @@ def _read_tenants(names: Sequence[str]) -> list[_Read]:
             results.append((name, None, reader.issues, [], None))
             reader.issues = []
             continue
-        checks = validation.check_tenant(job.catalog, tenant, reader.rel(path))
+        checks = validation.check_tenant(job.catalog, tenant, reader.rel(path), job.unread)
         results.append((name if ship else path, tenant, [], checks, _names(job, tenant)))
     return results
 
@@ -286,13 +357,14 @@ def _load_catalog(root: Path, check_placements: bool) -> Catalog:
     names = _tenant_file_names(tenants_dir) if tenants_dir.is_dir() else []
     if not tenants_dir.is_dir():
         reader.issues.append(CatalogIssue(reader.rel(tenants_dir), "catalog", "", "", "folder is missing"))
+    reader.issues += stray_files(root)
     ledgers: list[Ledger] = []
 
     def read_ledger() -> None:  # while the workers read tenant files, before this process joins them
         if check_placements:
             ledgers.append(placement.read_ledger(root, reader))
 
-    _JOB = _TenantJob(tenants_dir, catalog, settings.org if settings else None, os.getpid())
+    _JOB = _TenantJob(tenants_dir, catalog, settings.org if settings else None, os.getpid(), reader.unread())
     try:
         read = map_chunks(_read_tenants, names, here=True, meanwhile=read_ledger)
     finally:

@@ -6,7 +6,8 @@ Each function returns CatalogIssues; none raises for a catalog problem, so one r
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -14,15 +15,38 @@ from paybill_iac.errors import CatalogIssue
 from paybill_iac.model import naming, regions, sizing
 from paybill_iac.model.catalog import DEDICATED_DB_ISOLATIONS, SHARED_ISOLATIONS, Catalog, Plan, Tenant
 from paybill_iac.model.spec import dedicated_database
+from paybill_iac.model.words import did_you_mean, listing, plural_of
 
 Rel = Callable[[Path], str]
 
 _ACCOUNT_FIELDS = {"gcp": "accounts.gcp_project", "oci": "accounts.oci_parent_compartment_id"}
 
 
-def _listing(names: list[str]) -> str:
-    shown = ", ".join(sorted(names)[:12])
-    return shown + (", ..." if len(names) > 12 else "")
+@dataclass(frozen=True)
+class Unread:
+    """Plans and cells whose own problems are reported already (their file or their entry failed to load):
+    a tenant naming one is not reported again as naming an unknown plan or cell, so that one slip in
+    plans.yaml gives one error, not one per tenant."""
+
+    plans: frozenset[str] = frozenset()
+    cells: frozenset[str] = frozenset()
+    every_plan: bool = False  # plans.yaml itself could not be read
+    every_cell: bool = False  # cells.yaml itself could not be read
+
+    def plan(self, plan_id: str) -> bool:
+        return self.every_plan or plan_id in self.plans
+
+    def cell(self, cell_id: str) -> bool:
+        return self.every_cell or cell_id in self.cells
+
+
+NOTHING_UNREAD = Unread()
+
+
+def _unknown(kind: str, value: str, known: Collection[str]) -> str:
+    """"unknown plan 'x' (did you mean 'y'?)", or with the known ids listed when none is close."""
+    hint = did_you_mean(value, known)
+    return f"unknown {kind} '{value}'" + (hint or f" ({plural_of(kind)}: {listing(known) or 'none'})")
 
 
 def cross_check(catalog: Catalog, rel: Rel, settings_ok: bool, *, tenants_checked: bool = False) -> list[CatalogIssue]:
@@ -70,15 +94,16 @@ def cross_check(catalog: Catalog, rel: Rel, settings_ok: bool, *, tenants_checke
     return issues
 
 
-def check_tenant(catalog: Catalog, tenant: Tenant, file: str) -> list[CatalogIssue]:
-    """One tenant against its plan and cell: needs the catalog's plans and cells, no other tenant."""
+def check_tenant(catalog: Catalog, tenant: Tenant, file: str, unread: Unread = NOTHING_UNREAD) -> list[CatalogIssue]:
+    """One tenant against its plan and cell: needs the catalog's plans and cells, no other tenant. A plan or
+    cell in `unread` failed to load and is reported already: naming it is not an error of the tenant's."""
     def issue(field: str, message: str) -> CatalogIssue:
         return CatalogIssue(file, "tenant", tenant.id, field, message)
 
     found: list[CatalogIssue] = []
     plan = catalog.plans.get(tenant.plan)
     if plan is None:
-        return [issue("plan", f"unknown plan '{tenant.plan}' (plans: {_listing(list(catalog.plans))})")]
+        return [] if unread.plan(tenant.plan) else [issue("plan", _unknown("plan", tenant.plan, catalog.plans))]
     if tenant.cloud not in plan.clouds:
         found.append(issue("cloud", f"plan '{plan.id}' does not allow {tenant.cloud} "
                                     f"(allowed: {', '.join(plan.clouds)})"))
@@ -92,7 +117,7 @@ def check_tenant(catalog: Catalog, tenant: Tenant, file: str) -> list[CatalogIss
         found.append(issue("subscription.seats", f"{tenant.subscription.seats} seats is more than plan "
                                                  f"'{plan.id}' allows ({plan.limits.seats})"))
     found += _check_overrides(plan, tenant, issue)
-    if tenant.cell is not None:
+    if tenant.cell is not None and not (tenant.cell not in catalog.cells and unread.cell(tenant.cell)):
         found += _check_pin(catalog, plan, tenant, issue)
     return found
 
@@ -125,7 +150,7 @@ def _check_pin(
     if plan.isolation not in SHARED_ISOLATIONS:
         return [issue("cell", f"only pooled and bridge tenants live on cells; plan '{plan.id}' is {plan.isolation}")]
     if cell is None:
-        return [issue("cell", f"unknown cell '{tenant.cell}' (cells: {_listing(list(catalog.cells))})")]
+        return [issue("cell", _unknown("cell", tenant.cell or "", catalog.cells))]
     if (cell.cloud, cell.region) != (tenant.cloud, tenant.region):
         return [issue("cell", f"cell '{cell.id}' is in {cell.cloud} {cell.region}, the tenant in "
                               f"{tenant.cloud} {tenant.region}")]

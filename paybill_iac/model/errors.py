@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from paybill_iac.model.words import plural
+
 
 class PaybillError(Exception):
     """Base of every error paybill-iac reports to a user."""
@@ -40,9 +42,8 @@ class CatalogError(PaybillError):
 
     def __init__(self, issues: list[CatalogIssue]):
         self.issues = sorted(set(issues))
-        count = len(self.issues)
         lines = "\n".join(f"  {issue}" for issue in self.issues)
-        super().__init__(f"the catalog has {count} error{'s' if count != 1 else ''}:\n{lines}")
+        super().__init__(f"the catalog has {plural(len(self.issues), 'error')}:\n{lines}")
 
 
 class TransitionError(PaybillError):

@@ -6,7 +6,7 @@ region becomes available to tenants.
 
 from __future__ import annotations
 
-import difflib
+from paybill_iac.model.words import article, did_you_mean
 
 CLOUDS = ("aws", "azure", "gcp", "oci")
 
@@ -204,6 +204,4 @@ def region_problem(cloud: str, region: str) -> str | None:
     known = REGIONS[cloud]
     if region in known:
         return None
-    close = difflib.get_close_matches(region, known, n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return f"'{region}' is not a {CLOUD_TITLES[cloud]} region{hint}"
+    return f"'{region}' is not {article(CLOUD_TITLES[cloud])} region{did_you_mean(region, known)}"

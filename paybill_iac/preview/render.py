@@ -11,6 +11,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from paybill_iac.model.words import plural
+
 FORMATS = ("table", "json", "markdown", "sarif")
 COMMENT_MARKER = "<!-- paybill-iac-preview -->"
 MARKDOWN_BUDGET = 60_000  # GitHub refuses comments over 65,536 characters
@@ -95,12 +97,11 @@ def resource_name(stack: dict[str, Any], urn: str) -> str:
 def summary_line(report: dict[str, Any]) -> str:
     summary = report["summary"]
     violations = summary["violations"]
-    text = (f"{summary['tenants']} tenant{'s' if summary['tenants'] != 1 else ''}, {summary['cells']} "
-            f"cell{'s' if summary['cells'] != 1 else ''}, {summary['resources']} resources: "
-            f"{violations['mandatory']} mandatory, {violations['advisory']} advisory violation"
-            f"{'s' if violations['advisory'] != 1 else ''}")
+    text = (f"{plural(summary['tenants'], 'tenant')}, {plural(summary['cells'], 'cell')}, "
+            f"{plural(summary['resources'], 'resource')}: {violations['mandatory']} mandatory, "
+            f"{plural(violations['advisory'], 'advisory violation')}")
     if summary["failed"]:
-        text += f"; {len(summary['failed'])} stack{'s' if len(summary['failed']) != 1 else ''} failed to run"
+        text += f"; {plural(len(summary['failed']), 'stack')} failed to run"
     if summary["skipped"]:
         text += f"; {summary['skipped']} skipped"
     base = report.get("base")
@@ -111,7 +112,7 @@ def summary_line(report: dict[str, Any]) -> str:
         text += (f"; against {base['ref']}: {changing} {verb} "
                  f"(+{resources['added']} -{resources['removed']} ~{resources['changed']} resources)")
     verdict = "FAIL" if summary["exit_code"] else "ok"
-    return f"{verdict}: {text} [{summary['seconds']} s, {summary['jobs']} jobs]"
+    return f"{verdict}: {text} [{summary['seconds']} s, {plural(summary['jobs'], 'job')}]"
 
 
 def change_text(stack: dict[str, Any]) -> str:
@@ -255,9 +256,9 @@ def to_markdown(report: dict[str, Any]) -> str:
     head = [COMMENT_MARKER]
     icon = ":x:" if failed else ":white_check_mark:"
     head.append(f"### {icon} paybill-iac preview: {violations['mandatory']} mandatory, "
-                f"{violations['advisory']} advisory violation{'s' if violations['advisory'] != 1 else ''}")
-    scope = (f"{summary['tenants']} tenant{'s' if summary['tenants'] != 1 else ''} and {summary['cells']} "
-             f"cell{'s' if summary['cells'] != 1 else ''}, {summary['resources']} resources")
+                f"{plural(violations['advisory'], 'advisory violation')}")
+    scope = (f"{plural(summary['tenants'], 'tenant')} and {plural(summary['cells'], 'cell')}, "
+             f"{plural(summary['resources'], 'resource')}")
     if base:
         resources = base["changes"]["resources"]
         head.append(f"Compared with `{_md(base['ref'])}` (`{base['commit'][:10]}`): {base['affected']['tenants']} "
@@ -273,7 +274,7 @@ def to_markdown(report: dict[str, Any]) -> str:
                     f"(no cloud credentials), as actor `{_md(summary['actor'])}`.")
     if summary["failed"]:
         head.append("")
-        head.append(f"**{len(summary['failed'])} stack(s) failed to run:** "
+        head.append(f"**{plural(len(summary['failed']), 'stack')} failed to run:** "
                     + ", ".join(f"`{_md(name)}`" for name in summary["failed"]))
     # Which stacks get a section: with --base only what changed (or has something to say).
     if base:
@@ -313,7 +314,8 @@ def to_markdown(report: dict[str, Any]) -> str:
     lines = head + body
     if omitted:
         lines.append("")
-        lines.append(f"_{omitted} more stack(s) not shown (comment size limit): see the JSON report._")
+        lines.append(f"_{plural(omitted, 'more stack', 'more stacks')} not shown (comment size limit): "
+                     "see the JSON report._")
     if details:
         lines.append("")
         lines.extend(details)

@@ -116,7 +116,7 @@ def test_file_name_differs_from_id(catalog_dir: Path) -> None:
     [
         ("plan: starter", "plan: platinum", "plan", ("unknown plan 'platinum'", "starter")),
         ("cloud: aws", "cloud: ibm", "cloud", ("'ibm' is not one of",)),
-        ("region: eu-west-1", "region: eu-wset-1", "region", ("not a AWS region", "did you mean 'eu-west-1'")),
+        ("region: eu-west-1", "region: eu-wset-1", "region", ("not an AWS region", "did you mean 'eu-west-1'")),
         ("cell: aws-euw1-a", "cell: aws-euw9-z", "cell", ("unknown cell 'aws-euw9-z'",)),
         ("state: active", "state: paused", "state", ("'paused' is not one of", "suspended")),
         ("seats: 20", "seats: 26", "subscription.seats", ("26 seats", "plan 'starter' allows (25)")),
