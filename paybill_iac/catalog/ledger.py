@@ -19,6 +19,9 @@ cell until the next `generate` records the rest.
 
 from __future__ import annotations
 
+import json
+import json.scanner
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -117,6 +120,18 @@ class Ledger:
                 found[tenant] = cell
         return found
 
+    def generations(self) -> dict[str, int]:
+        """tenant -> the generation of its names the cloud never frees (Catalog.generations; 0s left out): a
+        declared workflow's (the catalog it leads to builds the new shape under them), else the recorded one.
+        A plan change between isolation models takes the next one, so a shape built again (silo -> bridge ->
+        silo) never meets what the earlier one left in the cloud."""
+        found = {}
+        for tenant, entry in self.entries.items():
+            generation = entry.declared.to.generation if entry.declared is not None else entry.location.generation
+            if generation:
+                found[tenant] = generation
+        return found
+
     def declared(self) -> dict[str, Declared]:
         return {tenant: entry.declared for tenant, entry in sorted(self.entries.items()) if entry.declared}
 
@@ -139,20 +154,24 @@ def parse(data: Any) -> Ledger:
     for tenant, value in tenants.items():
         if not isinstance(tenant, str) or not isinstance(value, dict):
             raise LedgerProblem(f"entry '{tenant}': expected a mapping (isolation, cloud, region, cell...)")
-        declared = value.get("declared")
-        entry = Entry(_location(tenant, {k: v for k, v in value.items() if k != "declared"}),
-                      _declared(tenant, declared) if declared is not None else None)
-        ledger.entries[tenant] = entry
+        if "declared" not in value:
+            ledger.entries[tenant] = Entry(_location(tenant, value))
+            continue
+        declared = value["declared"]
+        ledger.entries[tenant] = Entry(_location(tenant, {k: v for k, v in value.items() if k != "declared"}),
+                                       _declared(tenant, declared) if declared is not None else None)
     return ledger
 
 
+_LOCATION_TYPES = {item.name: {"generation": int, "offboarded": bool}.get(item.name, str) for item in fields(Location)}
+
+
 def _location(tenant: str, values: Mapping[str, Any]) -> Location:
-    known = {item.name for item in fields(Location)}
-    unknown = sorted(set(values) - known)
-    if unknown:
+    if not values.keys() <= _LOCATION_TYPES.keys():
+        unknown = sorted(set(values) - _LOCATION_TYPES.keys())
         raise LedgerProblem(f"entry '{tenant}': unknown field(s) {', '.join(unknown)}")
     for name, value in values.items():
-        wanted = int if name == "generation" else bool if name == "offboarded" else str
+        wanted = _LOCATION_TYPES[name]
         if type(value) is not wanted:
             raise LedgerProblem(f"entry '{tenant}', field '{name}': expected {wanted.__name__}, got {value!r}")
     return Location(**values)
@@ -178,16 +197,89 @@ def read(root: Path) -> Ledger:
     if not path.is_file():
         return Ledger()
     try:
-        return parse(yamlio.load_file(path, max_bytes=yamlio.MAX_LEDGER_BYTES))
+        source = yamlio.read_text(path, max_bytes=yamlio.MAX_LEDGER_BYTES)
+        data = _written_form(source)
+        return parse(yamlio.load_text(source) if data is None else data)
     except yamlio.YamlProblem as problem:
         raise LedgerProblem(str(problem)) from None
+
+
+# The form `text` writes, read without the YAML loader (which takes a quarter of a second for 10,000 entries,
+# on every load of the catalog): each line's flow mapping is one JSON value once its field names are quoted.
+# Only text whose JSON reading is certainly what YAML reads is taken here; anything else (a hand edit, the
+# earlier form, a value JSON and YAML read differently) goes to the YAML loader, as before.
+_FIELD_NAMES = ("cell", "cloud", "declared", "from_plan", "generation", "isolation", "offboarded", "plan", "region",
+                "workflow")
+_PLAIN_KEY = re.compile(r"[a-z][a-z0-9-]*")  # YAML reads these words as text...
+_NOT_TEXT = frozenset(("y", "n", "yes", "no", "on", "off", "true", "false", "null"))  # ...but not these (ids too)
+_ENTRY_KEYS = re.compile(r"(?:  [a-z][a-z0-9-]*\n)*")  # plain words, two spaces in
+
+
+class _NotWrittenForm(ValueError):
+    """The text is not in the form `text` writes: read it with the YAML loader."""
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        raise _NotWrittenForm  # a repeated field: the YAML loader names it
+    return found
+
+
+def _refuse(_: str) -> Any:
+    raise _NotWrittenForm  # a fraction, an exponent, NaN or Infinity: YAML 1.1 does not read them alike
+
+
+# The decoder's scanner itself: one JSON value from a position, (value, where it ended); StopIteration if none.
+_scan_value = json.scanner.make_scanner(  # typeshed types the argument as a scanner; the decoder is what it takes
+    json.JSONDecoder(object_pairs_hook=_unique, parse_float=_refuse, parse_constant=_refuse))  # type: ignore[arg-type]
+
+
+def _written_form(source: str) -> dict[str, Any] | None:
+    """The ledger's data when `source` is in the form `text` writes (comment lines, then `tenants:` and one
+    `  tenant: {field: value, ...}` line each), else None."""
+    if not source.isascii() or "\\u" in source:
+        return None  # \u escapes: JSON joins surrogate pairs, YAML does not
+    start = 0
+    while source.startswith("#", start):
+        start = source.find("\n", start) + 1
+        if start == 0:
+            return None
+    if source[start:] == "tenants: {}\n":
+        return {"tenants": {}}
+    if not source.startswith("tenants:\n", start):
+        return None
+    body = source[start + len("tenants:\n"):]
+    # A field name inside a string is quoted too: that ends the string early, which JSON then refuses.
+    for name in _FIELD_NAMES:
+        body = body.replace(f"{{{name}: ", f'{{"{name}": ').replace(f", {name}: ", f', "{name}": ')
+    lines = body.split("\n")
+    if lines.pop() != "":
+        return None
+    entries = [line.partition(": ") for line in lines]
+    keys = [key for key, _, _ in entries]
+    if not _ENTRY_KEYS.fullmatch("\n".join(keys) + "\n" if keys else "") or not _NOT_TEXT.isdisjoint(
+            key[2:] for key in keys):
+        return None
+    tenants = {}
+    try:
+        for key, _, value in entries:
+            tenants[key[2:]], end = _scan_value(value, 0)
+            if end != len(value):
+                return None  # more after the value
+    except (StopIteration, ValueError):  # not JSON (or _NotWrittenForm)
+        return None
+    if len(tenants) != len(entries):
+        return None  # a tenant given twice: the YAML loader names it
+    return {"tenants": tenants}
 
 
 def text(ledger: Ledger) -> str:
     """The file's text: one line per tenant, sorted (diffs in pull requests stay one line per tenant)."""
     lines = [HEADER, "tenants:\n" if ledger.entries else "tenants: {}\n"]
     for tenant, entry in sorted(ledger.entries.items()):
-        lines.append(f"  {tenant}: {_flow(entry.as_dict())}\n")
+        key = tenant if _PLAIN_KEY.fullmatch(tenant) and tenant not in _NOT_TEXT else yamlio.scalar(tenant)
+        lines.append(f"  {key}: {_flow(entry.as_dict())}\n")
     return "".join(lines)
 
 
@@ -202,7 +294,7 @@ def _flow(data: Mapping[str, Any]) -> str:
         elif isinstance(value, int):
             shown = str(value)
         else:
-            shown = yamlio.dump_config({"v": value}).split(": ", 1)[1].strip()
+            shown = yamlio.scalar(value)
         parts.append(f"{key}: {shown}")
     return "{" + ", ".join(parts) + "}"
 

@@ -107,17 +107,21 @@ def load_text(text: str) -> Any:
         raise YamlProblem(f"cannot be read: {error}") from None
 
 
-def load_file(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> Any:
-    """Read and parse `path`, refusing oversized (over `max_bytes`) and non-UTF-8 files before parsing."""
+def read_text(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> str:
+    """The text of `path`, refusing oversized (over `max_bytes`) and non-UTF-8 files before parsing."""
     size = path.stat().st_size
     if size > max_bytes:
         raise YamlProblem(f"file is {size} bytes; catalog files are at most {max_bytes}")
     raw = path.read_bytes()
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise YamlProblem(f"not UTF-8 text (byte {error.start})") from None
-    return load_text(text)
+
+
+def load_file(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> Any:
+    """Read and parse `path` (read_text's refusals first)."""
+    return load_text(read_text(path, max_bytes=max_bytes))
 
 
 class _Dumper(yaml.SafeDumper):
@@ -143,12 +147,19 @@ def dump(data: Any) -> str:
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.:/-]*")
 
 
-_quote = lru_cache(maxsize=65536)(json.dumps)  # a JSON string is a valid YAML double-quoted scalar
+@lru_cache(maxsize=65536)
+def _quote(value: str) -> str:
+    """A YAML double-quoted scalar: a JSON string, but for characters beyond U+FFFF, which JSON escapes as a
+    surrogate pair that YAML refuses, and YAML as one \\U escape."""
+    if value.isascii() or max(value) <= "\uffff":
+        return json.dumps(value)
+    return '"' + "".join(json.dumps(char)[1:-1] if char <= "\uffff" else f"\\U{ord(char):08x}" for char in value) + '"'
 
 
-def _scalar(value: Any) -> str:
+def scalar(value: Any) -> str:
+    """One value as a YAML scalar that reads back as the same value and type."""
     if isinstance(value, str):
-        return _quote(value)  # type: ignore[no-any-return]
+        return _quote(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -188,6 +199,6 @@ def _emit(data: dict[str, Any], indent: int, lines: list[str]) -> None:
                 continue
             lines.append(f"{pad}{_key(key)}:\n")
             for item in value:
-                lines.append(f"{pad}  - {_scalar(item)}\n")
+                lines.append(f"{pad}  - {scalar(item)}\n")
         else:
-            lines.append(f"{pad}{_key(key)}: {_scalar(value)}\n")
+            lines.append(f"{pad}{_key(key)}: {scalar(value)}\n")
