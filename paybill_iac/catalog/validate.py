@@ -157,6 +157,35 @@ def _check_pin(
     return []
 
 
+def rounding_warnings(catalog: Catalog) -> list[CatalogIssue]:
+    """Warnings, not errors: each database size a cloud provisions differently from what the catalog asks
+    (Azure's fixed storage sizes, a cloud's vCPU classes, its shortest backup retention), naming the tenant
+    (with a stack and its own database) or cell, the field the value came from, what was asked and what is
+    provisioned. Valid catalogs only."""
+    found = []
+    for tenant in catalog.tenants.values():
+        plan = catalog.plans[tenant.plan]
+        if plan.isolation not in DEDICATED_DB_ISOLATIONS or tenant.state == "offboarded":
+            continue
+        overrides = tenant.overrides
+        asked = {key: getattr(overrides, key) or getattr(plan.limits, key)
+                 for key in ("db_vcpus", "db_storage_gb", "backup_retention_days")}
+        size = dedicated_database(plan, tenant)
+        for rounding in sizing.roundings(tenant.cloud, asked["db_vcpus"], asked["db_storage_gb"],
+                                         asked["backup_retention_days"], size):
+            field = (f"overrides.{rounding.field}" if getattr(overrides, rounding.field) is not None
+                     else f"plan '{plan.id}' limits.{rounding.field}")
+            found.append(CatalogIssue(str(catalog.files.get(f"tenant:{tenant.id}", catalog.tenant_file(tenant.id))),
+                                      "tenant", tenant.id, field, str(rounding)))
+    cells_file = str(catalog.root / "cells.yaml")
+    for cell in catalog.cells.values():
+        size = sizing.database_size(cell.cloud, cell.db_vcpus, cell.db_storage_gb, cell.backup_retention_days)
+        for rounding in sizing.roundings(cell.cloud, cell.db_vcpus, cell.db_storage_gb, cell.backup_retention_days,
+                                         size):
+            found.append(CatalogIssue(cells_file, "cell", cell.id, rounding.field, str(rounding)))
+    return sorted(found)
+
+
 def name_collisions(catalog: Catalog, rel: Rel, known: Mapping[str, bytes] | None = None) -> list[CatalogIssue]:
     """Two owners (tenants or cells) whose derived physical names meet.
 

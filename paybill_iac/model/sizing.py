@@ -155,3 +155,42 @@ def _storage(cloud: str, storage_gb: int) -> int:
     if cloud == "azure":
         return max(size for size in AZURE_STORAGE_SIZES if size <= storage_gb)
     return storage_gb
+
+
+@dataclass(frozen=True)
+class Rounding:
+    """A value the cloud could not take as asked, and what is provisioned instead: the catalog says it (a
+    validate and preview warning) rather than leaving the difference to be found in the cloud's console."""
+
+    field: str  # db_vcpus | db_storage_gb | backup_retention_days
+    asked: int
+    given: int
+    why: str
+
+    def __str__(self) -> str:
+        unit = {"db_vcpus": "vCPUs", "db_storage_gb": "GB", "backup_retention_days": "days"}[self.field]
+        direction = "down" if self.given < self.asked else "up"
+        return f"{self.asked} {unit} is rounded {direction} to {self.given} {unit}: {self.why}"
+
+
+def roundings(cloud: str, vcpus: int, storage_gb: int, retention_days: int, size: DatabaseSize) -> list[Rounding]:
+    """Where `size` (database_size of these arguments) differs from what was asked, and why."""
+    from paybill_iac.model.regions import CLOUD_TITLES
+
+    title = CLOUD_TITLES.get(cloud, cloud)
+    found = []
+    if size.vcpus != vcpus:
+        classes = ", ".join(str(count) for count in sorted(_PROVISIONED[cloud]))
+        found.append(Rounding("db_vcpus", vcpus, size.vcpus,
+                              f"{title} databases come with {classes} vCPUs, and the plan's vCPUs are a ceiling"))
+    if size.storage_gb != storage_gb and cloud != "oci":
+        above = [value for value in AZURE_STORAGE_SIZES if value > storage_gb]
+        next_size = f", the next size is {above[0]} GB" if above else ""
+        found.append(Rounding("db_storage_gb", storage_gb, size.storage_gb,
+                              f"{title} storage comes in fixed sizes ({size.storage_gb} GB{next_size}), and the "
+                              "plan's storage is a ceiling"))
+    if size.backup_retention_days != retention_days:
+        low = RETENTION_RANGE[cloud][0]
+        found.append(Rounding("backup_retention_days", retention_days, size.backup_retention_days,
+                              f"{title} keeps backups at least {low} days, and the plan's retention is a floor"))
+    return found

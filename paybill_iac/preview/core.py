@@ -77,8 +77,19 @@ def preview(options: Options) -> dict[str, Any]:
         finally:
             progress.close()
         report = assemble(catalog, tasks, results)
+    report["warnings"] = rounding_warnings(catalog, report)
     finish(report, options, jobs, time.perf_counter() - started)
     return report
+
+
+def rounding_warnings(catalog: Catalog, report: dict[str, Any]) -> list[dict[str, str]]:
+    """The catalog's silent roundings (validation.rounding_warnings) of the stacks in the report."""
+    from paybill_iac.catalog.validate import rounding_warnings as found
+
+    shown = {("tenant", stack["stack"]) for stack in report["tenants"]} | {
+        ("cell", stack["stack"]) for stack in report["cells"]}
+    return [{"file": issue.file, "kind": issue.kind, "id": issue.id, "field": issue.field, "message": issue.message}
+            for issue in found(catalog) if (issue.kind, issue.id) in shown]
 
 
 # --- assembling ----------------------------------------------------------------------------------

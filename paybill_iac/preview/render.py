@@ -104,6 +104,8 @@ def summary_line(report: dict[str, Any]) -> str:
         text += f"; {plural(len(summary['failed']), 'stack')} failed to run"
     if summary["skipped"]:
         text += f"; {summary['skipped']} skipped"
+    if report.get("warnings"):
+        text += f"; {plural(len(report['warnings']), 'warning')}"
     base = report.get("base")
     if base:
         resources = base["changes"]["resources"]
@@ -188,6 +190,10 @@ def to_table(report: dict[str, Any], width: int | None = None) -> str:
             mark = "x" if violation["level"] == "mandatory" else "!"
             console.print(f"  {mark} {label(stack)}: {violation['level']} {violation['pack']}/{violation['policy']} "
                           f"on {resource_name(stack, violation['urn'])}: {violation['message']}")
+    if report.get("warnings"):
+        console.print("\nWarnings (the cloud provisions a size other than the catalog asks):")
+        for warning in report["warnings"]:
+            console.print(f"  ! {warning_text(warning)}")
     failures = [stack for stack in report["tenants"] + report["cells"] if stack["error"]]
     if failures:
         console.print("\nFailed to run:")
@@ -208,6 +214,10 @@ def to_table(report: dict[str, Any], width: int | None = None) -> str:
         console.print(f"skipped tenant {item['tenant']}: {item['reason']}")
     console.print("\n" + summary_line(report))
     return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
+
+
+def warning_text(warning: dict[str, str]) -> str:
+    return f"{warning['kind']} {warning['id']}, {warning['field']}: {warning['message']} ({warning['file']})"
 
 
 def _widest(headers: list[str], rows: list[list[str]], position: int) -> int:
@@ -272,6 +282,10 @@ def to_markdown(report: dict[str, Any]) -> str:
     else:
         head.append(f"Previewed {scope} of `{_md(summary['catalog'])}` offline under the Pulumi mock runtime "
                     f"(no cloud credentials), as actor `{_md(summary['actor'])}`.")
+    if report.get("warnings"):
+        head.append("")
+        head.append("**Warnings** (the cloud provisions a size other than the catalog asks):")
+        head.extend(f"- {_md(warning_text(warning))}" for warning in report["warnings"][:20])
     if summary["failed"]:
         head.append("")
         head.append(f"**{plural(len(summary['failed']), 'stack')} failed to run:** "
@@ -304,7 +318,8 @@ def to_markdown(report: dict[str, Any]) -> str:
         if base:
             cells.append(_md(change_text(stack)))
         row = "| " + " | ".join(cells) + " |"
-        section = _details(stack, base is not None)
+        # the row alone past the budget: its section is not built (most of 10,000 stacks' merge went there)
+        section = "" if size + len(row) + 400 > MARKDOWN_BUDGET else _details(stack, base is not None)
         if size + len(row) + len(section) + 400 > MARKDOWN_BUDGET:
             omitted += 1
             continue
@@ -435,6 +450,8 @@ def to_sarif(report: dict[str, Any]) -> str:
         driver_rules.append(entry)
     results = []
     for stack in report["tenants"] + report["cells"]:
+        if not stack["violations"]:
+            continue  # no result: its file is not read (10,000 clean tenants' files took most of a merge)
         uri, base_id = _uri(stack["file"])
         line = id_line(stack["file"], stack["stack"])
         for violation in stack["violations"]:

@@ -116,3 +116,22 @@ def test_the_error_count_is_one_error_or_n_errors() -> None:
     assert str(CatalogError([one])).startswith("the catalog has 1 error:")
     two = CatalogError([one, CatalogIssue("g", "tenant", "b", "x", "bad")])
     assert str(two).startswith("the catalog has 2 errors:")
+
+
+def test_sizes_the_cloud_rounds_are_warnings_naming_where_the_value_comes_from(catalog_dir: Path) -> None:
+    from paybill_iac.catalog import load_catalog
+    from paybill_iac.catalog.validate import rounding_warnings
+
+    assert rounding_warnings(load_catalog(catalog_dir)) == []
+    edit(catalog_dir / "plans.yaml", "db_storage_gb: 512, db_vcpus: 8, backup_retention_days: 30",
+         "db_storage_gb: 1000, db_vcpus: 6, backup_retention_days: 30")
+    edit(catalog_dir / "cells.yaml", "{id: oci-fra-a, cloud: oci, region: eu-frankfurt-1, capacity: 30, db_vcpus: 2}",
+         "{id: oci-fra-a, cloud: oci, region: eu-frankfurt-1, capacity: 30, db_vcpus: 3}")
+    warnings = rounding_warnings(load_catalog(catalog_dir))
+    found = {(issue.kind, issue.id, issue.field): issue.message for issue in warnings}
+    assert found[("tenant", "tyrell", "plan 'enterprise' limits.db_storage_gb")].startswith(
+        "1000 GB is rounded down to 512 GB: Azure storage comes in fixed sizes (512 GB, the next size is 1024 GB)")
+    assert found[("tenant", "soylent", "plan 'enterprise' limits.db_vcpus")].startswith(
+        "6 vCPUs is rounded down to 4 vCPUs: Google Cloud databases come with 1, 2, 4, 8")
+    assert ("tenant", "soylent", "plan 'enterprise' limits.db_storage_gb") not in found  # any size on GCP
+    assert found[("cell", "oci-fra-a", "db_vcpus")].startswith("3 vCPUs is rounded down to 2 vCPUs")

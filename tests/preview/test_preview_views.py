@@ -109,3 +109,25 @@ def test_a_us_east_1_stack_previews_with_us_east_1_arns(example_report: dict[str
     assert silo["region"] == "us-east-1"
     text = json.dumps(silo["outputs"]) + json.dumps([resource["inputs"] for resource in silo["resources"]])
     assert "arn:aws:kms:us-east-1:" in text and ":eu-west-1:" not in text
+
+
+def test_a_size_the_cloud_rounds_is_a_warning_naming_tenant_field_and_values(tmp_path: Path) -> None:
+    """Azure storage comes in fixed sizes: 300 GB asked is 256 GB provisioned, and the preview says so."""
+    import shutil
+
+    catalog = tmp_path / "catalog"
+    shutil.copytree(EXAMPLE, catalog)
+    tenant = catalog / "tenants" / "tyrell.yaml"
+    tenant.write_text(tenant.read_text() + "overrides: {db_storage_gb: 300}\n")
+    result = preview(catalog, tenants=["tyrell"])
+    [warning] = result["warnings"]
+    assert (warning["kind"], warning["id"], warning["field"]) == ("tenant", "tyrell", "overrides.db_storage_gb")
+    assert warning["message"].startswith("300 GB is rounded down to 256 GB: Azure storage comes in fixed sizes")
+    assert "Warnings" in render(result, "table") and "300 GB is rounded down" in render(result, "markdown")
+    assert result["summary"]["exit_code"] == 0 and "1 warning" in render(result, "table").splitlines()[-1]
+    storage = [r for r in result["tenants"][0]["resources"] if r["type"] == "azure-native:dbforpostgresql:Server"]
+    assert storage[0]["inputs"]["storage"]["storageSizeGB"] == 256
+
+
+def test_the_example_catalog_rounds_nothing(example_report: dict[str, Any]) -> None:
+    assert example_report["warnings"] == []
