@@ -4,8 +4,10 @@
     agent up         a preview saving an update plan, the gates, then `up --plan` of exactly that plan;
                      a refusal is kept as an approval request holding the plan (ApprovalNeeded)
     agent destroy    a destroy preview, the gates, then the destroy
+    agent refresh    a refresh preview, the adoption gates (drift on data needs a human), then the refresh
     with approval    exactly what a human approved: the saved plan (checked unchanged by its sha256) for
-                     an up; for a destroy, only if it still deletes exactly what was reviewed. Each
+                     an up; for a destroy (a refresh), only if it still deletes (adopts) exactly what was
+                     reviewed. Each
                      approval is consumed once, by the actor who requested it, before it expires.
     lifting guards   an up that must delete protected resources (a plan change retiring the old shape):
                      the gate judges what the caller declares it deletes (`Unguard.reviewed`, from the
@@ -32,7 +34,7 @@ from typing import Protocol
 
 from paybill_iac.automation.engine import is_deleting
 from paybill_iac.automation.errors import ApprovalNeeded, RetryableFailure, RunFailed
-from paybill_iac.automation.gates import AgentBudget, gate_reasons, is_agent
+from paybill_iac.automation.gates import AgentBudget, adoption_reasons, gate_reasons, is_agent
 from paybill_iac.automation.interrupts import Interruption
 from paybill_iac.automation.invocation import Invocation, Layout, StackRef
 from paybill_iac.automation.retry import RetryPolicy, with_retries
@@ -44,8 +46,10 @@ from paybill_iac.errors import GateRefused, PulumiCLIMissing, UsageError
 Gate = Callable[[ChangeSummary], list[str]]
 """A caller's own gate: reasons an agent's previewed change needs a human ([] when it does not)."""
 
-PHASES = {"preview": "preview", "preview-destroy": "preview", "up": "apply", "destroy": "apply",
-          "refresh": "refresh"}
+PHASES = {"preview": "preview", "preview-destroy": "preview", "preview-refresh": "preview", "up": "apply",
+          "destroy": "apply", "refresh": "refresh"}
+PREVIEW_OF = {"destroy": "preview-destroy", "refresh": "preview-refresh"}
+"""The preview an agent's destroy or refresh is gated on (an up saves a plan: see `execute`)."""
 
 
 class Build(Protocol):
@@ -107,7 +111,7 @@ class Execution:
         if approval is not None:
             return self._approved(base, approval, build)
         operation, stack = base.operation, base.stack
-        if not is_agent(self.actor) or operation not in ("up", "destroy"):
+        if not is_agent(self.actor) or operation not in ("up", *PREVIEW_OF):
             return self._done(self.run(base))
         # An agent: preview first (saving the plan for an up), gate, then apply exactly what was previewed.
         if operation == "up":
@@ -115,9 +119,9 @@ class Execution:
             preview_inv = build("preview", stack, plan_file=plan_file, excludes=base.excludes)
         else:
             plan_file = ""
-            preview_inv = build("preview-destroy", stack)
+            preview_inv = build(PREVIEW_OF[operation], stack)
         preview, _ = self.run(preview_inv)
-        reasons = gate_reasons(stack, preview.summary, self.budget)
+        reasons = (adoption_reasons if operation == "refresh" else gate_reasons)(stack, preview.summary, self.budget)
         if gated is not None:
             reasons += gated(preview.summary)
         if reasons:
@@ -200,11 +204,12 @@ class Execution:
                                   "or changed since it was reviewed; nothing was applied")
             apply = replace(base, plan_file=approval.plan_path)
         else:
-            # Destroy has no update plan: it goes ahead only if it still deletes exactly what was reviewed.
-            preview, _ = self.run(build("preview-destroy", stack))
+            # Destroy and refresh have no update plan: they go ahead only if they still delete (adopt) exactly
+            # what was reviewed.
+            preview, _ = self.run(build(PREVIEW_OF[operation], stack))
             reviewed = ChangeSummary.from_dict(approval.change_summary)
             if preview.summary.changed_urns != reviewed.changed_urns:
-                raise GateRefused(f"the destroy of {stack.key} no longer matches approval request #{approval_id}; "
+                raise GateRefused(f"the {operation} of {stack.key} no longer matches approval request #{approval_id}; "
                                   "nothing was applied")
             apply = base
         self._use(approval_id)

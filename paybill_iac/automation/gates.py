@@ -12,6 +12,10 @@ change, or which stack a change lands in. These gates do, before anything is app
 - changing more resources than the agent's change budget;
 - touching a cell stack (every tenant on the cell shares it).
 
+A refresh adopts drift into the state (what the cloud holds becomes what the stack says it has): an agent's
+refresh is previewed and gated like an up (`adoption_reasons`), adopting drift on a resource that holds or
+guards data needs a human.
+
 A refused change is kept as an approval request holding the saved update plan; once a human
 approves it, the agent's `up` applies exactly that plan. Humans are not gated (policies still apply).
 """
@@ -98,5 +102,28 @@ def gate_reasons(stack: StackRef, summary: ChangeSummary, budget: AgentBudget) -
             reasons.append(f"it deletes or replaces {destructive} resource(s) and the preview gave no details")
     if summary.changed > budget.max_changes:
         reasons.append(f"it changes {summary.changed} resources, over the agent change budget of "
+                       f"{budget.max_changes}")
+    return reasons
+
+
+def adoption_reasons(stack: StackRef, summary: ChangeSummary, budget: AgentBudget) -> list[str]:
+    """Why an agent may not adopt the drift of `summary` (a refresh preview) on `stack` alone; [] when it may."""
+    reasons: list[str] = []
+    if stack.kind == "cell" and summary.changed:
+        reasons.append(f"it adopts drift on the cell stack {stack.name} ({summary.describe()}), which every "
+                       "tenant on the cell shares")
+    seen: set[str] = set()
+    for step in summary.steps:
+        if step.op in ("same", "refresh") or step.urn in seen:
+            continue
+        seen.add(step.urn)
+        risk = data_at_risk(step)
+        if risk is not None:
+            what = "a type paybill-iac does not know (counted as holding data)" if risk == "unknown" else \
+                f"a {risk} resource"
+            change = "gone from the cloud" if step.op == "delete" else "changed in the cloud"
+            reasons.append(f"it adopts drift ({change}) of {step.type} '{step.name}', {what}")
+    if summary.changed > budget.max_changes:
+        reasons.append(f"it adopts drift on {summary.changed} resources, over the agent change budget of "
                        f"{budget.max_changes}")
     return reasons

@@ -22,9 +22,10 @@ from typing import Any
 
 from paybill_iac.automation.specs import CELL_PROJECT, TENANT_PROJECT
 from paybill_iac.model import markers
+from paybill_iac.project import no_state_folder
 
 POLICY_PACKS: tuple[str, ...] = ("plan-limits", "tenant-isolation", "agent-guardrails")
-OPERATIONS = ("preview", "up", "refresh", "destroy", "preview-destroy")
+OPERATIONS = ("preview", "up", "refresh", "destroy", "preview-destroy", "preview-refresh")
 BACKEND_URL_ENV = "PULUMI_BACKEND_URL"
 _POLICY_OPERATIONS = ("preview", "up")
 _PASSED_THROUGH_ENV = ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE", "PULUMI_ACCESS_TOKEN")
@@ -78,29 +79,38 @@ class Layout:
     stacks_dir   holds tenant/ and cell/ (the Pulumi projects)
     policy_dir   holds one folder per policy pack
     state_dir    work dirs (state_dir/work/<project>/<stack>), saved plans (state_dir/plans) and, by
-                 default, the file backend (state_dir/backend) and the database (state_dir/state.db)
+                 default, the file backend (state_dir/backend) and the database (state_dir/state.db);
+                 None when there is none (no project, no --state-dir): reading works, running refuses
     backend_url  any Pulumi backend URL; default file://<state_dir>/backend
     """
 
     stacks_dir: Path
     policy_dir: Path
-    state_dir: Path
+    state_dir: Path | None
     backend_url: str = ""
     virtualenv: Path | None = None
 
     @property
+    def state(self) -> Path:
+        """state_dir, or the UsageError that says how to name one (state never lands in the working directory)."""
+        if self.state_dir is None:
+            raise no_state_folder("running a stack operation")
+        return self.state_dir
+
+    @property
     def backend(self) -> str:
-        return self.backend_url or f"file://{(self.state_dir / 'backend').resolve()}"
+        return self.backend_url or f"file://{(self.state / 'backend').resolve()}"
 
     def program_dir(self, stack: StackRef) -> Path:
+        """The stack's Pulumi project under stacks_dir (PulumiRunner checks it is one before it runs)."""
         return (self.stacks_dir / stack.kind).resolve()
 
     def work_dir(self, stack: StackRef) -> Path:
         """One work dir per stack: a shared workspace races on stack selection and config files."""
-        return (self.state_dir / "work" / stack.project / stack.name).resolve()
+        return (self.state / "work" / stack.project / stack.name).resolve()
 
     def plan_file(self, stack: StackRef, name: str) -> Path:
-        return (self.state_dir / "plans" / stack.project / stack.name / f"{name}.json").resolve()
+        return (self.state / "plans" / stack.project / stack.name / f"{name}.json").resolve()
 
     def pack_dir(self, pack: str) -> Path:
         return (self.policy_dir / pack).resolve()
@@ -152,6 +162,7 @@ class Invocation:
     def command_line(self) -> list[str]:
         """The equivalent pulumi command (run in work_dir with env)."""
         verb = {"preview-destroy": ["destroy", "--preview-only"], "up": ["up", "--yes", "--skip-preview"],
+                "preview-refresh": ["refresh", "--preview-only"],
                 "destroy": ["destroy", "--yes"], "refresh": ["refresh", "--yes"]}.get(self.operation,
                                                                                       [self.operation])
         args = ["pulumi", *verb, "--stack", self.stack.name, "--non-interactive", "--color", "never",

@@ -25,7 +25,7 @@ Public API:
     stack_ref(tenant=, cell=)                a StackRef, checked against the catalog
     stack_config(stack, catalog), invocation(operation, stack, catalog, ...)   what would run (no effects)
     outputs(stack, catalog), resources(stack, catalog)                       the stack's current state
-    preview / up / refresh / destroy(tenant=, cell=, [approval=])            one stack operation
+    preview / up / refresh / destroy / check_drift(tenant=, cell=, ...)     one stack operation (drift: drift.py)
     run_step(stack, operation, *, catalog, approval, excludes, details, gated, unguard)
                                              the one path every operation takes (workflows call it)
     hold(kind, tenant)                       a workflow's hold on its tenant (tenancy.TenantHold); the
@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any, Self
 
 import paybill_iac.automation.dataplane as dataplane
+import paybill_iac.automation.drift as drift
 from paybill_iac.automation.desk import HumanDesk, Review
 from paybill_iac.automation.errors import (
     ApprovalNeeded,
@@ -90,7 +91,7 @@ class OperationResult:
     attempts: int = 1
     approval: int | None = None
     report: Any = None
-    """A data-plane step's DataPlaneReport (None for a stack operation)."""
+    """A data-plane step's DataPlaneReport; drift (drift.py) for a refresh and its preview; else None."""
 
     def describe(self) -> str:
         return f"{self.operation} {self.stack}: {self.summary.describe()}"
@@ -130,7 +131,7 @@ class Operator(HumanDesk):
         """`Operator.open("stacks/catalog", actor="agent:billing-bot")`; options are Settings fields,
         plus `store`, `sleep`, `rng`, `clock`, `notify`."""
         extra = {key: options.pop(key) for key in ("store", "sleep", "rng", "clock", "notify") if key in options}
-        if "state_dir" in options:
+        if options.get("state_dir") is not None:
             options["state_dir"] = Path(options["state_dir"])
         return cls(Settings(catalog_dir=Path(catalog_dir), **options), **extra)
 
@@ -213,9 +214,15 @@ class Operator(HumanDesk):
             self.check_deployed_transition(stack.name, self.catalog.tenants[stack.name].state)
         return self.run_step(stack, "up", approval=approval)
 
-    def refresh(self, *, tenant: str | None = None, cell: str | None = None) -> OperationResult:
-        """Read the real state of the stack's resources into its state."""
-        return self.run_step(self.stack_ref(tenant, cell), "refresh")
+    def refresh(self, *, tenant: str | None = None, cell: str | None = None, approval: int | None = None
+                ) -> OperationResult:
+        """Adopt the stack's drift on purpose (drift.adopt): shown first, journaled with its diff, gated for agents."""
+        return drift.adopt(self, self.stack_ref(tenant, cell), approval)
+
+    def check_drift(self, *, tenant: str | None = None, cell: str | None = None,
+                    hook: drift.Hook | None = None) -> OperationResult:
+        """A refresh preview (nothing written) through the lease and the journal, its report (`report`) stored."""
+        return drift.check_stack(self, self.stack_ref(tenant, cell), hook)
 
     def destroy(self, *, tenant: str | None = None, cell: str | None = None,
                 approval: int | None = None) -> OperationResult:
@@ -306,7 +313,7 @@ class Operator(HumanDesk):
                 journal.end(op_id=op_id, result="succeeded", change_summary=done.run.summary.as_dict(),
                             state=deployed, details=_success(done))
             return OperationResult(stack.key, operation, op_id, done.run.summary, done.run.outputs, done.attempts,
-                                   done.approval)
+                                   done.approval, report=done.run.refreshed or None)
         finally:
             heartbeat.stop()
             self.store.leases.release(stack.key, owner)

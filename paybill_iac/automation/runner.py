@@ -13,6 +13,9 @@ Operator treats differently:
 `interrupt(signum)` forwards a signal the Operator received to the `pulumi` processes this runner started
 (SIGINT: the CLI cancels gracefully, finishing the resource operations in flight and writing the state);
 `protect` and `unprotect` set and lift `protect` in the stack's state (`pulumi state protect|unprotect`).
+`preview-refresh` (Stack.preview_refresh: nothing is written to the state) returns what the refresh would
+read into the state, per resource (`RunResult.refreshed`, parsed by paybill_iac.automation.drift_events);
+`list_stacks(layout, project)` names the backend's stacks of a project (`pulumi stack ls`).
 """
 
 from __future__ import annotations
@@ -23,10 +26,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from paybill_iac.automation.drift_events import RefreshedResource, from_engine_events, sdk_event_dict
 from paybill_iac.automation.engine import DELETING_OPS, NO_CHANGE_OPS, is_change, transient_reason
 from paybill_iac.automation.errors import RetryableFailure, RunFailed, StackLocked, TransientFailure
-from paybill_iac.automation.invocation import Invocation, write_work_dir
+from paybill_iac.automation.invocation import BACKEND_URL_ENV, Invocation, Layout, StackRef, write_work_dir
 from paybill_iac.errors import OperationError, PulumiCLIMissing
+from paybill_iac.project import check_program
 
 __all__ = ["DELETING_OPS", "NO_CHANGE_OPS", "ChangeSummary", "PulumiRunner", "RunResult", "StackRunner", "Step",
            "pulumi_children"]
@@ -97,6 +102,8 @@ class ChangeSummary:
 class RunResult:
     summary: ChangeSummary = field(default_factory=ChangeSummary)
     outputs: dict[str, Any] = field(default_factory=dict)
+    refreshed: tuple[RefreshedResource, ...] = ()
+    """A refresh preview's resources (empty for every other operation)."""
 
 
 @runtime_checkable
@@ -127,6 +134,19 @@ class StackRunner(Protocol):
         """Forward `signum` to the engine processes this runner is waiting for; False when there are none
         (the Operator then stops the operation itself)."""
         ...
+
+    def list_stacks(self, layout: Layout, project: str) -> list[str]:
+        """The names of the backend's stacks of `project` (paybill-tenant or paybill-cell)."""
+        ...
+
+
+def require_cli(what: str) -> None:
+    """PulumiCLIMissing unless `pulumi` is on PATH (where pulumi.automation runs it from), checked once before
+    work that would otherwise fail the same way for each stack."""
+    import shutil
+
+    if shutil.which("pulumi") is None:
+        raise PulumiCLIMissing(what)
 
 
 class PulumiRunner:
@@ -171,6 +191,13 @@ class PulumiRunner:
                 counts = dict(up.summary.resource_changes or {})
                 return RunResult(ChangeSummary.from_steps(steps, counts),
                                  {key: value.value for key, value in up.outputs.items()})
+            if invocation.operation == "preview-refresh":
+                events: list[dict[str, Any]] = []
+                stack.preview_refresh(on_event=lambda event: events.append(sdk_event_dict(event)), **kwargs)
+                refreshed = tuple(from_engine_events(events))
+                return RunResult(ChangeSummary.from_steps(Step(item.op, item.urn, item.type, item.protect,
+                                                               item.retain_on_delete) for item in refreshed),
+                                 refreshed=refreshed)
             if invocation.operation == "refresh":
                 refresh = stack.refresh(on_event=on_event, **kwargs)
                 return RunResult(ChangeSummary.from_steps(steps, dict(refresh.summary.resource_changes or {})))
@@ -211,6 +238,24 @@ class PulumiRunner:
                 continue
         return bool(found)
 
+    def list_stacks(self, layout: Layout, project: str) -> list[str]:
+        """`pulumi stack ls` in a work dir of the project's own (stack names without org/project prefix)."""
+        from paybill_iac.catalog import yamlio
+
+        auto = _automation()
+        work_dir = layout.work_dir(StackRef(project, ".list"))  # no stack is named so: ids are slugs
+        work_dir.mkdir(parents=True, exist_ok=True)
+        (work_dir / "Pulumi.yaml").write_text(yamlio.dump({"name": project, "runtime": "python"}))
+        try:
+            workspace = auto.LocalWorkspace(work_dir=str(work_dir), env_vars={BACKEND_URL_ENV: layout.backend})
+            return sorted(summary.name.rsplit("/", 1)[-1] for summary in workspace.list_stacks())
+        except FileNotFoundError as error:
+            if "pulumi" in str(error):
+                raise PulumiCLIMissing(f"listing the {project} stacks") from None
+            raise
+        except auto.errors.CommandError as error:
+            raise RunFailed(f"listing the {project} stacks failed: {command_output(error).strip()[-500:]}") from None
+
     def _state_command(self, invocation: Invocation, verb: str, urns: list[str]) -> None:
         """`pulumi state protect|unprotect --yes URN...` (several URNs at once since pulumi 3.170)."""
         if not urns:
@@ -246,6 +291,7 @@ class PulumiRunner:
 
     @staticmethod
     def _stack(invocation: Invocation) -> Any:
+        check_program(invocation.program_dir)  # the project's program, or a UsageError naming what is missing
         auto = _automation()
         try:
             options = auto.LocalWorkspaceOptions(work_dir=str(invocation.work_dir), env_vars=dict(invocation.env))

@@ -44,6 +44,8 @@ step's type. `state[stack]`: resources in the stack's state."""
     calls: list[Invocation] = field(default_factory=list)
     unprotected: list[list[str]] = field(default_factory=list)
     protected: list[list[str]] = field(default_factory=list)
+    backend: dict[str, list[str]] = field(default_factory=dict)
+    """project -> the stack names `list_stacks` reports."""
 
     def _action(self, invocation: Invocation) -> str:
         for key in (invocation.stack.key, invocation.stack.name, f"{invocation.operation}:{invocation.stack.name}"):
@@ -99,6 +101,9 @@ step's type. `state[stack]`: resources in the stack's state."""
 
     def interrupt(self, signum: int) -> bool:
         return False
+
+    def list_stacks(self, layout: Any, project: str) -> list[str]:
+        return sorted(self.backend.get(project, []))
 
     def resources(self, invocation: Invocation) -> list[Step]:
         return [Step(SAME, _urn(invocation, t, n), _type(t), p)

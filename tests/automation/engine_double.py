@@ -9,7 +9,11 @@ killed half-way, share it). What it models of the engine:
   creates and updates first, so it fails after a partial apply;
 - a resource retained on delete leaves the state and stays in the cloud; any other deleted resource is
   gone, and a data resource (resource_facts) that goes is recorded in `lost`;
-- `pulumi state unprotect|protect` flip the flag; every change is appended to `events`.
+- `pulumi state unprotect|protect` flip the flag; every change is appended to `events`;
+- drift: `drift(key, urn, inputs=..., gone=...)` changes a resource in the "cloud" behind the state's back; a
+  refresh preview reports it as the engine does, in its published event shape (a ResourcePreEvent `refresh`,
+  then a ResOutputsEvent with the result op, `diffs` and `detailedDiff`), parsed by the same code as the real
+  runner's; a refresh writes what the cloud holds into the state; `list_stacks` names the backend's stacks.
 
 What the "program" declares follows the stack config paybill-iac generates: a tenant's component
 (`paybill:tenant:<Isolation>`) with an identity role (granted nothing while suspended), and its data:
@@ -120,8 +124,8 @@ class StatefulRunner:
             stack = data["stacks"].setdefault(key, {"resources": {}, "outputs": {}})
             if operation in ("preview-destroy", "destroy"):
                 return self._destroy(data, stack, invocation)
-            if operation == "refresh":
-                return RunResult(ChangeSummary(), dict(stack["outputs"]))
+            if operation in ("refresh", "preview-refresh"):
+                return self._refresh(data, stack, invocation)
             wanted, outputs = declared(invocation)
             steps = self._plan(stack["resources"], wanted, set(invocation.excludes))
             if operation == "preview":
@@ -152,6 +156,72 @@ class StatefulRunner:
 
     def interrupt(self, signum: int) -> bool:
         return False
+
+    def list_stacks(self, layout: Any, project: str) -> list[str]:
+        with self._state() as data:
+            return sorted(key.split("/", 1)[1] for key in data["stacks"] if key.startswith(f"{project}/"))
+
+    # --- drift: the cloud behind the state's back ---------------------------------------------------
+
+    def drift(self, key: str, urn: str, *, inputs: dict[str, Any] | None = None, gone: bool = False) -> None:
+        """Change resource `urn` of stack `key` in the cloud only: `inputs` set on it, or it is `gone`."""
+        with self._state() as data:
+            cloud = data.setdefault("cloud", {}).setdefault(key, {})
+            cloud[urn] = {"gone": True} if gone else {"inputs": {**cloud.get(urn, {}).get("inputs", {}),
+                                                                 **(inputs or {})}}
+
+    def refresh_events(self, key: str) -> list[dict[str, Any]]:
+        """The engine events a refresh preview of stack `key` emits (the published apitype shape)."""
+        with self._state() as data:
+            stack = data["stacks"].get(key, {"resources": {}})
+            return self._events(stack["resources"], data.get("cloud", {}).get(key, {}))
+
+    @staticmethod
+    def _events(resources: dict[str, Any], cloud: dict[str, Any]) -> list[dict[str, Any]]:
+        from paybill_iac.automation.drift_events import changed_paths
+
+        events: list[dict[str, Any]] = []
+        for sequence, (urn, item) in enumerate(sorted(resources.items())):
+            old = {"type": item["type"], "urn": urn, "custom": not item["type"].startswith(("pulumi:", "paybill:")),
+                   "inputs": item.get("inputs", {}), "outputs": item.get("inputs", {}),
+                   "protect": bool(item.get("protect")), "retainOnDelete": bool(item.get("retain"))}
+            change = cloud.get(urn)
+            new: dict[str, Any] | None = old
+            op, detailed = "same", {}
+            if change is not None and change.get("gone"):
+                new, op = None, "delete"
+            elif change is not None:
+                values = {**old["inputs"], **change["inputs"]}
+                paths = changed_paths(old["outputs"], values)
+                if paths:
+                    new, op = {**old, "inputs": values, "outputs": values}, "update"
+                    detailed = {path: {"diffKind": "update" if path.split(".")[0] in old["outputs"] else "add",
+                                       "inputDiff": False} for path in paths}
+            meta = {"op": "refresh", "urn": urn, "type": item["type"], "provider": "", "old": old, "new": old}
+            events.append({"sequence": 2 * sequence, "timestamp": 0, "resourcePreEvent": {"metadata": meta}})
+            done = {**meta, "op": op, "new": new, "diffs": sorted({path.split(".")[0] for path in detailed}),
+                    "detailedDiff": detailed or None}
+            events.append({"sequence": 2 * sequence + 1, "timestamp": 0, "resOutputsEvent": {"metadata": done}})
+        return events
+
+    def _refresh(self, data: dict[str, Any], stack: dict[str, Any], invocation: Invocation) -> RunResult:
+        from paybill_iac.automation.drift_events import from_engine_events
+
+        key = invocation.stack.key
+        cloud = data.setdefault("cloud", {}).get(key, {})
+        refreshed = tuple(from_engine_events(self._events(stack["resources"], cloud)))
+        steps = [Step(item.op, item.urn, item.type, item.protect, item.retain_on_delete) for item in refreshed]
+        if invocation.operation == "refresh":  # what the cloud holds becomes the state
+            for item in refreshed:
+                if item.op == "delete":
+                    stack["resources"].pop(item.urn)
+                elif item.op == "update" and item.new is not None:
+                    stack["resources"][item.urn]["inputs"] = dict(item.new["inputs"])
+                if item.drifted:
+                    data["events"].append({"at": time.time(), "event": "adopted", "stack": key, "urn": item.urn})
+            data["cloud"].pop(key, None)
+            return RunResult(ChangeSummary.from_steps(steps), dict(stack["outputs"]))
+        return RunResult(ChangeSummary.from_steps(steps), refreshed=refreshed)
 
     # --- the engine's semantics ---------------------------------------------------------------------
 

@@ -37,8 +37,9 @@ def test_every_operation_kind_runs_with_its_invocation(env: Env) -> None:
     auto.preview(tenant="acme")
     auto.refresh(cell="aws-euw1-a")
     assert [(call.operation, call.stack.key) for call in runner.calls] == [
-        ("preview", "paybill-tenant/acme"), ("refresh", "paybill-cell/aws-euw1-a")]
-    assert [entry.operation for entry in auto.journal()] == ["refresh", "preview"]
+        ("preview", "paybill-tenant/acme"), ("preview-refresh", "paybill-cell/aws-euw1-a"),
+        ("refresh", "paybill-cell/aws-euw1-a")]  # a refresh shows the drift it adopts first (drift.adopt)
+    assert [entry.operation for entry in auto.journal()] == ["refresh", "preview-refresh", "preview"]
 
 
 def test_lock_conflicts_are_retried_with_backoff(env: Env) -> None:

@@ -5,10 +5,12 @@
     journal.py     Journal (append-only start and end rows), JournalEntry
     approvals.py   ReviewFlags and Approvals: what waits for a human
     workflows.py   WorkflowRecords (lifecycle workflows and their steps), RetainedData
+    fleet_runs.py  FleetRuns (fleet runs and per-tenant outcomes, for resume), SavedPlans (update plans)
+    drift.py       DriftStore: drift reports per stack and when each drifted resource was first seen
 
 `Store` opens one Database and hands each concern the same one (`store.leases`, `store.journal`,
-`store.flags`, `store.approvals`, `store.workflows`, `store.retained`). It adds only what spans
-several of them: the crash scan and a human clearing a stack.
+`store.flags`, `store.approvals`, `store.workflows`, `store.retained`, `store.drift`). It adds only what spans
+several of them: the crash scan and a human clearing a stack. `store.fleet_runs` and `store.plans`: fleet.py.
 """
 
 from __future__ import annotations
@@ -21,12 +23,16 @@ from sqlalchemy.engine import Connection, Engine
 
 from paybill_iac.automation.store.approvals import Approval, Approvals, ReviewFlag, ReviewFlags
 from paybill_iac.automation.store.db import Database, default_url, iso, journal_table, leases_table
+from paybill_iac.automation.store.drift import DriftStore, StoredReport
+from paybill_iac.automation.store.fleet_runs import FleetRun, FleetRuns, SavedPlan, SavedPlans
 from paybill_iac.automation.store.journal import Journal, JournalEntry
 from paybill_iac.automation.store.leases import WORKFLOW_PREFIX, Heartbeat, Lease, Leases, new_owner, workflow_key
 from paybill_iac.automation.store.workflows import Retained, RetainedData, Workflow, WorkflowRecords
 
 __all__ = ["Approval", "Approvals", "Database", "Heartbeat", "Journal", "JournalEntry", "Lease", "Leases",
+           "FleetRun", "FleetRuns", "SavedPlan", "SavedPlans",
            "Retained", "RetainedData", "ReviewFlag", "ReviewFlags", "Store", "Workflow", "WorkflowRecords",
+           "DriftStore", "StoredReport",
            "default_url", "new_owner", "workflow_key"]
 
 SCAN_GRACE = 30.0
@@ -44,6 +50,9 @@ class Store:
         self.approvals = Approvals(self.db)
         self.workflows = WorkflowRecords(self.db)
         self.retained = RetainedData(self.db)
+        self.drift = DriftStore(self.db)
+        self.fleet_runs = FleetRuns(self.db)
+        self.plans = SavedPlans(self.db)
 
     @property
     def url(self) -> str:
