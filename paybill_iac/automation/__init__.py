@@ -8,7 +8,8 @@
     Settings        what an Operator is built from (catalog, actor, database, backend, runner...)
     StackRunner     what executes an operation (PulumiRunner: the Pulumi CLI via pulumi.automation)
     DataPlane       what the workflows' data-plane steps call (DirectDataPlane: paybill_iac.dataplane)
-    FleetRunner     what runs a fleet operation (LocalProcessFleetRunner: a process pool)
+    FleetRunner     what runs a fleet operation's tasks (FleetTask: plain data): LocalProcessFleetRunner
+                    (a process pool), paybill_iac.pko.engine.PkoFleetRunner (the Kubernetes operator)
 
 Modules, each importing only those above it (no module imports this package's __init__):
 
@@ -62,6 +63,7 @@ from paybill_iac.automation.fleet import (
     FleetPlan,
     FleetReport,
     FleetRunner,
+    FleetTask,
     LocalProcessFleetRunner,
     TenantOutcome,
     plan_waves,
@@ -78,8 +80,8 @@ from paybill_iac.automation.workflows import MoveContext, OffboardContext
 
 __all__ = [
     "POLICY_PACKS", "AgentBudget", "ApprovalNeeded", "Automation", "ChangeSummary", "DataPlane", "DataPlaneFailed",
-    "DirectDataPlane", "FleetPlan", "FleetReport", "FleetRunner", "Invocation", "JournalEntry", "Layout",
-    "LocalProcessFleetRunner", "MoveContext", "NeedsReview", "OffboardContext", "OperationInterrupted",
+    "DirectDataPlane", "FleetPlan", "FleetReport", "FleetRunner", "FleetTask", "Invocation", "JournalEntry",
+    "Layout", "LocalProcessFleetRunner", "MoveContext", "NeedsReview", "OffboardContext", "OperationInterrupted",
     "OperationResult", "Operator", "PulumiRunner", "RetryPolicy", "RetryableFailure", "Review", "RunFailed",
     "RunResult", "Settings", "StackLocked", "StackRef", "StackRunner", "Step", "Store", "TenantOutcome",
     "TransientFailure", "Unguard", "WorkflowBusy", "build_invocation", "gate_reasons", "plan_waves", "policy_configs",

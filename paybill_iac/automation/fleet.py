@@ -1,50 +1,174 @@
-"""Fleet operations: one operation over many tenants, in waves, with bounded concurrency.
+"""Fleet operations: one operation over many tenants, in waves, with bounded concurrency, persisted so that a
+coordinator that crashed resumes at its wave.
 
     plan_waves    which tenants go in which wave: canary tenants first, then one wave per plan (in
                   plans.yaml order), or the waves given as selectors
-    FleetRunner   the interface a fleet engine implements: run a FleetPlan, report each tenant
-    LocalProcessFleetRunner
-                  separate processes on this machine (a process pool); every worker opens its own
-                  database connection and runs the tenant's operation through an Operator, so leases,
-                  the journal, the gates and retries apply exactly as for a single operation
+    FleetTask     one tenant's part of a run as plain JSON-able data (operation, stack, tenant, project,
+                  options): no settings, no local path, no callable, so any engine on any host can take it
+                  and resolve the tenant against its own catalog, state database and credentials
+    FleetRunner   the interface a fleet engine implements: run a FleetPlan (waves of tasks), report each
+                  tenant. LocalProcessFleetRunner (here): worker processes on this machine, each running the
+                  task through an Operator, so leases, the journal, the gates and retries apply exactly as for
+                  a single operation; the Pulumi Kubernetes Operator (paybill_iac.pko.engine) is the other
+    run_fleet     the coordinator: plans the run (or resumes one), records it and every tenant's outcome in
+                  the state database (store/fleet_runs.py) as they come, and hands the tasks to an engine
 
-A wave starts only when the previous one finished. When more tenants failed than `max_failures`,
-the fleet halts: nothing new starts (operations under way finish) and every tenant not started is
-reported as skipped. A refused (gated) or busy tenant is reported as such and does not count as a
-failure: nothing was applied to it.
+A wave starts only when the previous one finished. When more tenants failed than `max_failures`, the fleet
+halts: nothing new starts (operations under way finish) and every tenant not started is reported as
+skipped. A refused (gated) or busy tenant is reported as such and does not count as a failure: nothing was
+applied to it.
+
+Resume: `run_fleet(..., resume=RUN_ID)` (`paybill-iac fleet up --resume RUN_ID`) takes over a run whose
+coordinator stopped (its claim in the database expired), keeps the waves as they were planned at its start,
+and runs only the tenants without an outcome: finished waves and finished tenants are not run again, and
+failures already counted still count towards `max_failures`. Busy and skipped tenants (nothing was applied)
+run again. A tenant whose operation was under way when the coordinator died has no outcome and runs again:
+an up or refresh of a stack that already converged changes nothing, and one that died half-way left its
+stack flagged for review, which refuses it until a human cleared it. Resume is explicit, never by default:
+starting the same rollout while a run of it is unfinished is refused, naming the run (`--resume` it, or
+`--new` to start over), because the catalog may have changed since, and whether to finish the old plan or
+start the new one is an operator's call.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import multiprocessing
+import os
 import time
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field, replace
-from typing import Protocol
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any, Protocol
 
 from paybill_iac.automation.errors import ApprovalNeeded, NeedsReview
 from paybill_iac.automation.operator import OperationResult, Operator
 from paybill_iac.automation.settings import Settings
+from paybill_iac.automation.specs import TENANT_PROJECT
+from paybill_iac.automation.store import new_owner
 from paybill_iac.errors import LeaseHeld, PaybillError, UsageError
 from paybill_iac.model.catalog import Catalog
 from paybill_iac.model.lifecycle import HAS_STACK
+from paybill_iac.model.naming import id_problem
+
+if TYPE_CHECKING:
+    from paybill_iac.automation.store import FleetRun
 
 FLEET_OPERATIONS = ("up", "refresh", "preview")
 FAILED = frozenset({"failed", "crashed"})
+RUN_AGAIN = frozenset({"busy", "skipped"})
+"""Outcomes of tenants to which nothing was applied: a resumed run tries them again."""
+
+
+class TaskRefused(UsageError):
+    """A fleet task that is not plain portable data (a path, a callable, an unknown field or operation)."""
+
+
+def _portable(where: str, value: Any) -> None:
+    """`value` travels as JSON to any host: a scalar or a list of scalars, and never a local path."""
+    if isinstance(value, list | tuple):
+        for item in value:
+            _portable(where, item)
+        return
+    if callable(value):
+        raise TaskRefused(f"fleet task {where}: a callable ({value!r}) cannot travel to another host; give data")
+    if isinstance(value, os.PathLike):
+        raise TaskRefused(f"fleet task {where}: a local path ({os.fspath(value)}) means nothing on another host")
+    if value is not None and not isinstance(value, str | int | float | bool):
+        raise TaskRefused(f"fleet task {where}: {type(value).__name__} is not JSON data (str, number, bool, null)")
+    if isinstance(value, str) and (os.path.isabs(value) or value.startswith(("~", "./", "../", "file:"))):
+        raise TaskRefused(f"fleet task {where}: '{value}' is a local path, which means nothing on another host")
+
+
+@dataclass(frozen=True)
+class FleetTask:
+    """One tenant's part of a fleet run: what an engine needs to run it anywhere, as JSON-able data.
+    `options` holds JSON scalars (or lists of them): `actor`, who the run acts as (an engine refuses a task
+    for another actor than its own: identity never comes from a parameter)."""
+
+    run_id: str
+    wave: int
+    operation: str
+    tenant: str
+    stack: str
+    project: str = TENANT_PROJECT
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.operation not in FLEET_OPERATIONS:
+            raise TaskRefused(f"fleet task for {self.tenant}: operation '{self.operation}' is not one of "
+                              f"{', '.join(FLEET_OPERATIONS)}")
+        problem = id_problem(self.tenant) if isinstance(self.tenant, str) else "not text"
+        if problem:
+            raise TaskRefused(f"fleet task: tenant {problem}")
+        if self.project != TENANT_PROJECT or self.stack != f"{self.project}/{self.tenant}":
+            raise TaskRefused(f"fleet task for {self.tenant}: stack '{self.stack}' of project '{self.project}' is "
+                              f"not the tenant's stack ({TENANT_PROJECT}/{self.tenant})")
+        if not isinstance(self.wave, int) or isinstance(self.wave, bool) or self.wave < 1:
+            raise TaskRefused(f"fleet task for {self.tenant}: wave {self.wave!r} is not a number from 1")
+        if not isinstance(self.run_id, str) or not self.run_id:
+            raise TaskRefused(f"fleet task for {self.tenant}: run_id must be the run's id, not {self.run_id!r}")
+        _portable(f"for {self.tenant}: run_id", self.run_id)
+        if not isinstance(self.options, Mapping):
+            raise TaskRefused(f"fleet task for {self.tenant}: options must be a mapping, not "
+                              f"{type(self.options).__name__}")
+        for key, value in self.options.items():
+            if not isinstance(key, str):
+                raise TaskRefused(f"fleet task for {self.tenant}: option name {key!r} is not text")
+            _portable(f"for {self.tenant}: option '{key}'", value)
+
+    @classmethod
+    def for_tenant(cls, run_id: str, wave: int, operation: str, tenant: str, **options: Any) -> FleetTask:
+        return cls(run_id, wave, operation, tenant, f"{TENANT_PROJECT}/{tenant}", TENANT_PROJECT, dict(options))
+
+    def as_dict(self) -> dict[str, Any]:
+        values = asdict(self)
+        values["options"] = {key: list(value) if isinstance(value, tuple) else value
+                             for key, value in self.options.items()}
+        return values
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FleetTask:
+        known = {item.name for item in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise TaskRefused(f"fleet task: unknown field(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        missing = sorted(name for name in ("run_id", "wave", "operation", "tenant", "stack") if name not in data)
+        if missing:
+            raise TaskRefused(f"fleet task: missing field(s) {', '.join(missing)}")
+        return cls(**dict(data))
+
+    @classmethod
+    def from_json(cls, text: str) -> FleetTask:
+        try:
+            data = json.loads(text)
+        except ValueError as error:
+            raise TaskRefused(f"fleet task: not JSON ({error})") from None
+        if not isinstance(data, dict):
+            raise TaskRefused("fleet task: not a JSON object")
+        return cls.from_dict(data)
 
 
 @dataclass(frozen=True)
 class FleetPlan:
+    """The tasks of a run, wave by wave. `failed_before`: failures a resumed run had counted already."""
+
+    run_id: str
     operation: str
-    waves: tuple[tuple[str, ...], ...]
+    waves: tuple[tuple[FleetTask, ...], ...]
     concurrency: int = 4
     max_failures: int = 0
+    failed_before: int = 0
 
     @property
     def tenants(self) -> list[str]:
-        return [tenant for wave in self.waves for tenant in wave]
+        return [task.tenant for wave in self.waves for task in wave]
 
 
 @dataclass(frozen=True)
@@ -63,6 +187,12 @@ class FleetReport:
     plan: FleetPlan
     outcomes: list[TenantOutcome] = field(default_factory=list)
     halted: str = ""
+    resumed: int = 0
+    """Outcomes taken over from the run's earlier coordinator (they did not run again)."""
+
+    @property
+    def run_id(self) -> str:
+        return self.plan.run_id
 
     def counts(self) -> dict[str, int]:
         found: dict[str, int] = {}
@@ -83,9 +213,11 @@ Progress = Callable[[TenantOutcome, int, int], None]  # (outcome, finished so fa
 
 
 class FleetRunner(Protocol):
-    """Runs a FleetPlan. A later engine (the Pulumi Kubernetes Operator) implements the same."""
+    """Runs a FleetPlan on some engine: each task as JSON-able data, each outcome reported through `progress`
+    as it comes (the coordinator records it). The engine brings its own settings (where the catalog,
+    the state and the credentials are on the hosts it runs on); the plan carries none."""
 
-    def run(self, settings: Settings, plan: FleetPlan, progress: Progress | None = None) -> FleetReport:
+    def run(self, plan: FleetPlan, progress: Progress | None = None) -> FleetReport:
         ...
 
 
@@ -139,34 +271,112 @@ def _matches(catalog: Catalog, tenant_id: str, term: str) -> bool:
     return tenant_id == term
 
 
+def rollout_key(operation: str, selectors: list[str] | None, tenants: list[str] | None) -> str:
+    """What a run was asked to do (operation, wave selectors, tenants), as a key: two runs with the same key
+    are the same rollout (a second one while the first is unfinished is refused: resume it or start anew)."""
+    asked = {"operation": operation, "waves": list(selectors or []), "tenants": sorted(tenants or [])}
+    return hashlib.sha256(json.dumps(asked, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def tasks_of(run_id: str, operation: str, waves: tuple[tuple[str, ...], ...], actor: str,
+             done: frozenset[str] = frozenset()) -> tuple[tuple[FleetTask, ...], ...]:
+    """The run's tasks, wave numbers as planned; tenants in `done` and waves left empty are left out."""
+    found = []
+    for number, wave in enumerate(waves, start=1):
+        tasks = tuple(FleetTask.for_tenant(run_id, number, operation, tenant, actor=actor)
+                      for tenant in wave if tenant not in done)
+        if tasks:
+            found.append(tasks)
+    return tuple(found)
+
+
 def run_fleet(op: Operator, operation: str = "up", *, waves: list[str] | None = None,
               tenants: list[str] | None = None, concurrency: int = 4, max_failures: int = 0,
-              runner: FleetRunner | None = None, progress: Progress | None = None) -> FleetReport:
+              runner: FleetRunner | None = None, progress: Progress | None = None, resume: str | None = None,
+              new: bool = False) -> FleetReport:
+    """Plan (or resume) a run, record it and its outcomes in the state database, and run it on `runner`
+    (default: worker processes on this machine). See the module docstring on resuming."""
     if operation not in FLEET_OPERATIONS:
         raise UsageError(f"fleet runs {', '.join(FLEET_OPERATIONS)}, not '{operation}'")
     if concurrency < 1:
         raise UsageError(f"concurrency must be at least 1, got {concurrency}")
     if max_failures < 0:
         raise UsageError(f"max failures must be 0 or more, got {max_failures}")
-    plan = FleetPlan(operation, plan_waves(op.reload(), waves, tenants), concurrency, max_failures)
-    settings = replace(op.settings, runner=op.runner)  # workers run the same runner as this Operator
-    return (runner or LocalProcessFleetRunner()).run(settings, plan, progress)
+    runs = op.store.fleet_runs
+    owner, ttl = new_owner(), op.settings.lease_ttl
+    if resume:
+        if waves or tenants:
+            raise UsageError(f"--resume {resume} keeps the run's own waves and tenants: give no --wave or --tenant")
+        run = runs.claim(resume, owner, ttl)
+        if run.operation != operation:
+            raise UsageError(f"--resume {resume}: run {resume} is a fleet {run.operation}, not a fleet {operation}")
+        if run.actor != op.settings.actor:
+            raise UsageError(f"--resume {resume}: the run acts as {run.actor}, this coordinator as "
+                             f"{op.settings.actor}; resume it as {run.actor}")
+        concurrency, max_failures = int(run.params["concurrency"]), int(run.params["max_failures"])
+    else:
+        run = _start(op, operation, waves, tenants, concurrency, max_failures, owner, ttl, new)
+    earlier = [TenantOutcome(**values) for values in runs.outcomes(run.id) if values["result"] not in RUN_AGAIN]
+    done = frozenset(outcome.tenant for outcome in earlier)
+    plan = FleetPlan(run.id, operation, tasks_of(run.id, operation, run.waves, run.actor, done), concurrency,
+                     max_failures, sum(1 for outcome in earlier if outcome.result in FAILED))
+    total = len(plan.tenants) + len(earlier)
+
+    def record(outcome: TenantOutcome, finished: int, _total: int) -> None:
+        runs.record(run.id, asdict(outcome))
+        if progress is not None:
+            progress(outcome, finished + len(earlier), total)
+
+    engine = runner or LocalProcessFleetRunner(engine_settings(op))
+    with runs.held(run.id, owner, ttl):
+        ran = engine.run(plan, record)
+    runs.finish(run.id, owner, ran.halted)
+    whole = FleetPlan(run.id, operation, tasks_of(run.id, operation, run.waves, run.actor), concurrency,
+                      max_failures)
+    return FleetReport(whole, earlier + ran.outcomes, ran.halted, resumed=len(earlier))
 
 
-def run_one(settings: Settings, operation: str, tenant: str, wave: int) -> TenantOutcome:
-    """One tenant's operation, in a worker process (or in this one)."""
+def _start(op: Operator, operation: str, selectors: list[str] | None, tenants: list[str] | None, concurrency: int,
+           max_failures: int, owner: str, ttl: float, new: bool) -> FleetRun:
+    runs = op.store.fleet_runs
+    rollout = rollout_key(operation, selectors, tenants)
+    if not new:
+        for pending in runs.unfinished(rollout):
+            finished = len(runs.outcomes(pending.id))
+            raise UsageError(f"fleet run {pending.id} of the same rollout (fleet {operation}, started by "
+                             f"{pending.actor}) did not finish: {finished} of "
+                             f"{sum(len(wave) for wave in pending.waves)} tenants have an outcome. Resume it "
+                             f"with --resume {pending.id}, or start over with --new")
+    planned = plan_waves(op.reload(), selectors, tenants)
+    params = {"waves": list(selectors or []), "tenants": sorted(tenants or []), "concurrency": concurrency,
+              "max_failures": max_failures}
+    return runs.start(uuid.uuid4().hex[:16], rollout=rollout, operation=operation, actor=op.settings.actor,
+                      params=params, waves=planned, owner=owner, ttl=ttl)
+
+
+def engine_settings(op: Operator) -> Settings:
+    """The local engine's own settings: this Operator's, with its runner (the workers run the same one)."""
+    return replace(op.settings, runner=op.runner)
+
+
+def run_task(settings: Settings, task: FleetTask) -> TenantOutcome:
+    """One task, through an Operator built from this host's `settings` (in a worker process, or this one)."""
     started = time.monotonic()
 
     def outcome(result: str, summary: str = "", error: str = "", approval: int | None = None) -> TenantOutcome:
-        return TenantOutcome(tenant, wave, result, summary, error, round(time.monotonic() - started, 3), approval)
+        return TenantOutcome(task.tenant, task.wave, result, summary, error, round(time.monotonic() - started, 3),
+                             approval)
 
+    actor = task.options.get("actor", settings.actor)
+    if actor != settings.actor:
+        return outcome("failed", error=f"the task acts as {actor}, this engine as {settings.actor}: refused")
     try:
         op = Operator(settings, notify=lambda _message: None)
     except PaybillError as error:
         return outcome("failed", error=str(error))
     run: dict[str, Callable[..., OperationResult]] = {"up": op.up, "refresh": op.refresh, "preview": op.preview}
     try:
-        done = run[operation](tenant=tenant)
+        done = run[task.operation](tenant=task.tenant)
         return outcome("succeeded", done.summary.describe())
     except ApprovalNeeded as refused:
         return outcome("refused", error=str(refused), approval=refused.approval_id)
@@ -182,63 +392,87 @@ def run_one(settings: Settings, operation: str, tenant: str, wave: int) -> Tenan
         op.close()
 
 
-class LocalProcessFleetRunner:
-    """Bounded concurrency with separate processes on this machine. Workers start from a fork server
-    by default (where the platform has one), so they never inherit this process's database connections
-    or threads."""
+_WORKER_SETTINGS: list[Settings] = []
 
-    def __init__(self, start_method: str | None = None):
+
+def _worker_start(settings: Settings) -> None:
+    """A worker's setup: the engine's settings, once per process (never per task)."""
+    _WORKER_SETTINGS[:] = [settings]
+
+
+def _worker_task(task_json: str) -> dict[str, Any]:
+    """A task as JSON in, its outcome as a dict out: all a task carries crosses the process boundary as data."""
+    return asdict(run_task(_WORKER_SETTINGS[0], FleetTask.from_json(task_json)))
+
+
+class LocalProcessFleetRunner:
+    """Bounded concurrency with separate processes on this machine. Workers start from a fork server by
+    default (where the platform has one), so they never inherit this process's database connections or
+    threads; each is given the engine's settings once, and every task as JSON."""
+
+    def __init__(self, settings: Settings, start_method: str | None = None):
         if start_method is None:
             start_method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+        self.settings = settings
         self.start_method = start_method
 
-    def run(self, settings: Settings, plan: FleetPlan, progress: Progress | None = None) -> FleetReport:
+    def run(self, plan: FleetPlan, progress: Progress | None = None) -> FleetReport:
         report = FleetReport(plan)
         total = len(plan.tenants)
         context = multiprocessing.get_context(self.start_method)
+
+        def halt_if_needed(wave: int) -> None:
+            failures = plan.failed_before + report.failures
+            if not report.halted and failures > plan.max_failures:
+                report.halted = (f"halted after {failures} failure(s) (more than {plan.max_failures} allowed), "
+                                 f"in wave {wave}")
 
         def record(outcome: TenantOutcome) -> None:
             report.outcomes.append(outcome)
             if progress is not None:
                 progress(outcome, len(report.outcomes), total)
-            if not report.halted and report.failures > plan.max_failures:
-                report.halted = (f"halted after {report.failures} failure(s) (more than {plan.max_failures} "
-                                 f"allowed), in wave {outcome.wave}")
+            halt_if_needed(outcome.wave)
 
-        pool = ProcessPoolExecutor(max_workers=plan.concurrency, mp_context=context)
+        def new_pool() -> ProcessPoolExecutor:
+            return ProcessPoolExecutor(max_workers=plan.concurrency, mp_context=context, initializer=_worker_start,
+                                       initargs=(self.settings,))
+
+        if plan.waves:
+            halt_if_needed(plan.waves[0][0].wave)  # a resumed run past its threshold starts nothing
+        pool = new_pool()
         try:
-            for index, wave in enumerate(plan.waves, start=1):
-                waiting: Iterator[str] = iter(wave)
-                running: dict[Future[TenantOutcome], str] = {}
+            for wave in plan.waves:
+                waiting: Iterator[FleetTask] = iter(wave)
+                running: dict[Future[dict[str, Any]], FleetTask] = {}
                 while True:
                     while not report.halted and len(running) < plan.concurrency:
-                        tenant = next(waiting, None)
-                        if tenant is None:
+                        task = next(waiting, None)
+                        if task is None:
                             break
-                        running[pool.submit(run_one, settings, plan.operation, tenant, index)] = tenant
+                        running[pool.submit(_worker_task, task.to_json())] = task
                     if not running:
                         break
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)
                     broken = False
                     for future in finished:
-                        tenant = running.pop(future)
+                        task = running.pop(future)
                         try:
-                            record(future.result())
+                            record(TenantOutcome(**future.result()))
                         except BrokenProcessPool:
                             broken = True
-                            record(TenantOutcome(tenant, index, "crashed",
+                            record(TenantOutcome(task.tenant, task.wave, "crashed",
                                                  error="its worker process died; the stack is flagged for review "
                                                        "if the operation had started"))
                     if broken:  # a dead worker breaks the pool: every operation still in it died with it
-                        for tenant in running.values():
-                            record(TenantOutcome(tenant, index, "crashed",
+                        for task in running.values():
+                            record(TenantOutcome(task.tenant, task.wave, "crashed",
                                                  error="the worker pool broke while it ran; the stack is flagged "
                                                        "for review if the operation had started"))
                         running.clear()
                         pool.shutdown(wait=True, cancel_futures=True)
-                        pool = ProcessPoolExecutor(max_workers=plan.concurrency, mp_context=context)
-                for tenant in waiting:
-                    record(TenantOutcome(tenant, index, "skipped", error=report.halted))
+                        pool = new_pool()
+                for task in waiting:
+                    record(TenantOutcome(task.tenant, task.wave, "skipped", error=report.halted))
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         return report

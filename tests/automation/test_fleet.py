@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from paybill_iac.automation import LocalProcessFleetRunner, plan_waves
+from paybill_iac.automation.fleet import engine_settings
 from paybill_iac.catalog import load_catalog
 from paybill_iac.errors import UsageError
 from tests.automation.conftest import Env
@@ -73,7 +74,7 @@ def test_failures_past_the_threshold_halt_the_fleet(env: Env) -> None:
 def test_a_crashed_worker_is_reported_and_the_fleet_goes_on(env: Env) -> None:
     auto = env.make(runner=FakeRunner(script={"acme": ["crash"]}))
     report = auto.fleet("up", tenants=["acme", "globex", "initech"], concurrency=1, max_failures=5,
-                        runner=LocalProcessFleetRunner("fork"))
+                        runner=LocalProcessFleetRunner(engine_settings(auto), "fork"))
     results = {outcome.tenant: outcome.result for outcome in report.outcomes}
     assert results == {"acme": "crashed", "globex": "succeeded", "initech": "succeeded"}
     [open_entry] = auto.store.journal.entries(open_only=True)
