@@ -39,19 +39,42 @@ class _PlainLoader(_Base):  # type: ignore[misc, valid-type]
     hold an anchor, an alias or a merge key."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        keys = node.value
-        for key_node, _ in keys:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
-                shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else "a collection"
-                raise YamlProblem(f"key {shown!r} is not text: quote it", key_node.start_mark.line + 1)
-        if len({key_node.value for key_node, _ in keys}) != len(keys):
-            seen: dict[str, int] = {}
-            for key_node, _ in keys:
-                line = key_node.start_mark.line + 1
-                if key_node.value in seen:
-                    raise YamlProblem(f"duplicate key '{key_node.value}' (first at line {seen[key_node.value]})", line)
-                seen[key_node.value] = line
+        _check_keys(node)
         return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
+
+    def construct_tree(self, node: yaml.Node) -> Any:
+        """What construct_document gives for a document without anchors and aliases (each node is used once),
+        with text, mappings and lists built here: PyYAML's constructor spends more on its bookkeeping for
+        them (recursion guards, generators, a lookup per node) than on the values, a third of loading a
+        catalog. Other values (numbers, booleans, null, any tag) are PyYAML's to construct."""
+        tag = node.tag
+        if tag == _STR and type(node) is yaml.ScalarNode:
+            return node.value
+        if tag == _MAP and type(node) is yaml.MappingNode:
+            _check_keys(node)
+            return {key_node.value: self.construct_tree(value_node) for key_node, value_node in node.value}
+        if tag == _SEQ and type(node) is yaml.SequenceNode:
+            return [self.construct_tree(item) for item in node.value]
+        return self.construct_object(node, deep=True)
+
+
+_STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+
+
+def _check_keys(node: yaml.MappingNode) -> None:
+    """Refuse a mapping's non-text and duplicate keys."""
+    keys = node.value
+    for key_node, _ in keys:
+        if type(key_node) is not yaml.ScalarNode or key_node.tag != _STR:
+            shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else "a collection"
+            raise YamlProblem(f"key {shown!r} is not text: quote it", key_node.start_mark.line + 1)
+    if len({key_node.value for key_node, _ in keys}) != len(keys):
+        seen: dict[str, int] = {}
+        for key_node, _ in keys:
+            line = key_node.start_mark.line + 1
+            if key_node.value in seen:
+                raise YamlProblem(f"duplicate key '{key_node.value}' (first at line {seen[key_node.value]})", line)
+            seen[key_node.value] = line
 
 
 # Dates stay text: the schema parses them and can then name the field of an impossible date.
@@ -89,7 +112,7 @@ def load_text(text: str) -> Any:
             node = loader.get_node()
             if loader.check_node():
                 raise YamlProblem("a catalog file holds one YAML document; found a second '---'")
-            return loader.construct_document(node)
+            return loader.construct_document(node) if strict else loader.construct_tree(node)
         finally:
             loader.dispose()
     except YamlProblem:

@@ -93,3 +93,4 @@ def test_a_tenant_whose_id_yaml_reads_as_a_boolean_is_written_quoted(tenant: str
     entries = {tenant: Entry(Location("pooled", "aws", "eu-west-1", "aws-euw1-a"))}
     ledger.write(tmp_path, Ledger(entries))
     assert ledger.read(tmp_path).entries == entries
+

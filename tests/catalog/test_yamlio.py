@@ -1,0 +1,43 @@
+"""yamlio builds text, mappings and lists itself (PyYAML the rest): the data must be what PyYAML's constructor
+gives."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from paybill_iac.catalog import yamlio
+
+texts = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+
+
+plain = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | texts | st.dates().map(str),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(texts, inner, max_size=4), max_leaves=20)
+
+
+def _pyyaml(text: str) -> object:
+    loader = yamlio._PlainLoader(text)
+    try:
+        return loader.construct_document(loader.get_single_node())
+    finally:
+        loader.dispose()
+
+
+@settings(max_examples=300, deadline=None)
+@given(plain, st.sampled_from([{}, {"default_flow_style": True}, {"default_style": '"'}, {"canonical": True}]))
+def test_the_tree_yamlio_builds_is_pyyaml_s(data: object, style: dict[str, object]) -> None:
+    import yaml
+
+    text = yaml.safe_dump({"v": data}, allow_unicode=True, **style)  # type: ignore[call-overload]
+    assert yamlio.load_text(text) == _pyyaml(text)
+
+
+@pytest.mark.parametrize("text", [
+    "a: 0o17\nb: 017\nc: 1_000\nd: 0x1F\ne: 1:30\nf: .inf\ng: ~\nh: yes\ni: 2026-01-31\n",
+    "a: !!str 12\nb: !!int '12'\nc: !!binary aGk=\nd: !!set {x, y}\ne: !!omap [{a: 1}]\nf: !!float 1\n",
+    "a: [1, [2, {b: c}]]\nb: {}\nc: []\nd: ''\ne: |\n  text\n",
+])
+def test_tagged_and_implicit_values_are_pyyaml_s(text: str) -> None:
+    assert yamlio.load_text(text) == _pyyaml(text)
