@@ -3,6 +3,8 @@ real stack programs under the mock runtime (paybill_iac.mockrun)."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,3 +78,15 @@ class StackKit:
 @pytest.fixture
 def stackkit() -> StackKit:
     return StackKit()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Caches (generate's memo) in a folder of the test session's, not the user's ~/.cache."""
+    previous = os.environ.get("PAYBILL_CACHE_DIR")
+    os.environ["PAYBILL_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if previous is None:
+        os.environ.pop("PAYBILL_CACHE_DIR", None)
+    else:
+        os.environ["PAYBILL_CACHE_DIR"] = previous
