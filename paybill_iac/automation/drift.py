@@ -198,6 +198,25 @@ def adopt(operator: Operator, stack: StackRef, approval: int | None = None) -> O
     return replace(result, report=tuple(seen))
 
 
+def check_fleet(automation: Any, *, tenants: list[str] | None = None, waves: list[str] | None = None,
+                concurrency: int = 4, hook: Hook | None = None, **options: Any) -> tuple[Any, list[DriftReport]]:
+    """Every tenant with a stack (or `tenants`) checked through the fleet runner (`fleet drift`: each check in a
+    worker, under its stack's lease, stored there); then `hook` is called here, once per tenant whose check saw
+    new drift. A failed check does not halt the others. Returns the fleet report and the reports with new drift."""
+    started = automation.store.clock()
+    catalog = automation.reload()
+    every = len(catalog.tenants)
+    report = automation.fleet("drift", tenants=tenants, waves=waves, concurrency=concurrency, max_failures=every,
+                              new=True, **options)
+    stacks = [f"paybill-tenant/{outcome.tenant}" for outcome in report.outcomes]
+    newly = [stored_report(item) for item in automation.store.drift.latest(with_report=True, stacks=stacks).values()
+             if item.checked_at >= started and item.new_drift]
+    for found in sorted(newly, key=lambda item: item.stack):
+        if hook is not None:
+            hook(found)
+    return report, newly
+
+
 def stored_report(stored: Any) -> DriftReport:
     """A DriftReport from the store's row (store.drift.StoredReport, read with its report)."""
     data = stored.report or {}

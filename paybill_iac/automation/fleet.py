@@ -57,7 +57,7 @@ from paybill_iac.model.naming import id_problem
 if TYPE_CHECKING:
     from paybill_iac.automation.store import FleetRun
 
-FLEET_OPERATIONS = ("up", "refresh", "preview")
+FLEET_OPERATIONS = ("up", "refresh", "preview", "drift")  # drift: a refresh preview, reported (drift.py)
 FAILED = frozenset({"failed", "crashed"})
 RUN_AGAIN = frozenset({"busy", "skipped"})
 """Outcomes of tenants to which nothing was applied: a resumed run tries them again."""
@@ -374,7 +374,8 @@ def run_task(settings: Settings, task: FleetTask) -> TenantOutcome:
         op = Operator(settings, notify=lambda _message: None)
     except PaybillError as error:
         return outcome("failed", error=str(error))
-    run: dict[str, Callable[..., OperationResult]] = {"up": op.up, "refresh": op.refresh, "preview": op.preview}
+    run: dict[str, Callable[..., OperationResult]] = {"up": op.up, "refresh": op.refresh, "preview": op.preview,
+                                                      "drift": op.check_drift}
     try:
         done = run[task.operation](tenant=task.tenant)
         return outcome("succeeded", done.summary.describe())
