@@ -16,7 +16,23 @@ from __future__ import annotations
 from paybill_iac.model.errors import CatalogError, CatalogIssue, PaybillError, SpecError, TransitionError
 
 __all__ = ["CatalogError", "CatalogIssue", "PaybillError", "SpecError", "TransitionError", "UsageError",
-           "PulumiCLIMissing", "OperationError", "LeaseHeld", "GateRefused"]
+           "PulumiCLIMissing", "OperationError", "LeaseHeld", "GateRefused", "path_problem"]
+
+# What to do about each kind of path failure (an OSError subclass), said to the user.
+_PATH_FIXES: tuple[tuple[type[OSError], str], ...] = (
+    (PermissionError, "not allowed: check its owner and permissions, or choose another path"),
+    (FileNotFoundError, "does not exist: check the path (relative paths start at the working directory, or at -C)"),
+    (NotADirectoryError, "a file is where a folder is expected: remove or rename it, or choose another path"),
+    (IsADirectoryError, "a folder is where a file is expected: choose a file path"),
+    (FileExistsError, "already exists and is not a folder: remove or rename it, or choose another path"),
+)
+
+
+def path_problem(error: OSError) -> str:
+    """An OSError on a path as a sentence naming the path and what to do: a user error (exit 2), not a bug."""
+    path = error.filename if error.filename2 is None else f"{error.filename} -> {error.filename2}"
+    fix = next((text for kind, text in _PATH_FIXES if isinstance(error, kind)), "check the path and the disk")
+    return f"{path}: {error.strerror or type(error).__name__}: {fix}"
 
 
 class UsageError(PaybillError):

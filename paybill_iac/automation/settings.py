@@ -8,12 +8,14 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from paybill_iac.automation.cloudcli import CommandRunner
 from paybill_iac.automation.dataplane import DataPlane
 from paybill_iac.automation.gates import HUMAN, AgentBudget
 from paybill_iac.automation.invocation import Layout
 from paybill_iac.automation.retry import RetryPolicy
 from paybill_iac.automation.runner import StackRunner
 from paybill_iac.automation.store.db import STATE_URL_ENV, default_url
+from paybill_iac.project import Project, for_catalog
 
 DEFAULT_LEASE_TTL = 300.0
 
@@ -25,10 +27,14 @@ class Settings:
     catalog_dir: Path
     actor: str = HUMAN
     state_url: str | None = None
-    state_dir: Path = Path(".paybill")
+    state_dir: Path | None = None
+    """Work dirs, saved plans, the default database and file backend; default: the state folder of the project
+    (paybill.yaml) the catalog belongs to. Without either, opening refuses (state never lands in the working
+    directory)."""
     backend_url: str = ""
     stacks_dir: Path | None = None
-    """Folder holding the tenant/ and cell/ projects; default: the catalog's parent folder."""
+    """Folder holding the tenant/ and cell/ projects; default: those of the catalog's project (paybill.yaml),
+    else the catalog's parent folder. Checked to hold both Pulumi projects when the Pulumi CLI runs them."""
     policy_dir: Path | None = None
     """Folder holding the policy packs; default: the installed paybill_policies' folder."""
     lease_ttl: float = DEFAULT_LEASE_TTL
@@ -39,21 +45,36 @@ class Settings:
     data_plane: DataPlane | None = None
     """What the workflows' data-plane steps call. None: DirectDataPlane (paybill_iac.dataplane in this
     process, the admin connection from PAYBILL_DB_*), which needs the cell's network."""
+    cloud_cli: CommandRunner | None = None
+    """Runs the cloud CLI commands the lifecycle workflows need (a Cloud SQL on-demand backup, emptying an OCI
+    bucket). None: the CLIs installed here (cloudcli.run_command)."""
 
     def layout(self) -> Layout:
-        catalog_dir = Path(self.catalog_dir)
         return Layout(
-            stacks_dir=Path(self.stacks_dir) if self.stacks_dir else catalog_dir.resolve().parent,
+            stacks_dir=Path(self.stacks_dir) if self.stacks_dir else self._project().stacks,
             policy_dir=Path(self.policy_dir) if self.policy_dir else _default_policy_dir(),
-            state_dir=Path(self.state_dir),
+            state_dir=Path(self.state_dir) if self.state_dir is not None else self._project().state_dir,
             backend_url=self.backend_url,
             virtualenv=_default_virtualenv(),
         )
 
+    def state_folder(self) -> Path:
+        """state_dir, else the catalog's project's state folder; a UsageError saying how to name one."""
+        if self.state_dir is not None:
+            return Path(self.state_dir)
+        return self._project().require_state_dir("the automation database")
+
+    def _project(self) -> Project:
+        return for_catalog(Path(self.catalog_dir))
+
     @property
     def database_url(self) -> str:
-        """state_url, else PAYBILL_STATE_URL, else the SQLite file in state_dir."""
-        return self.state_url or default_url(None if os.environ.get(STATE_URL_ENV) else self.state_dir)
+        """state_url, else PAYBILL_STATE_URL, else the SQLite file in the state folder."""
+        if self.state_url:
+            return self.state_url
+        if os.environ.get(STATE_URL_ENV):
+            return default_url(None)
+        return default_url(self.state_folder())
 
 
 def _default_policy_dir() -> Path:

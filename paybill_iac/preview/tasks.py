@@ -120,23 +120,24 @@ def build_tasks(
 
 
 def stack_programs(catalog_root: Path) -> dict[str, Path]:
-    """The stack programs a preview runs: `stacks/tenant/__main__.py` and `stacks/cell/__main__.py`.
+    """The stack programs a preview runs: `<stacks>/tenant/__main__.py` and `<stacks>/cell/__main__.py`.
 
-    Looked up beside the catalog (the layout `stacks/catalog`), then under the current directory's
-    `stacks/`, then in the project that holds this package (an editable install).
+    One folder, never a guess among several: PAYBILL_STACKS_DIR when set, else the stacks folder of the
+    project the command runs in (paybill.yaml at or above the working directory), else that of the
+    project holding the catalog, else the folder beside the catalog (the layout `stacks/catalog`). A
+    missing folder, Pulumi.yaml or __main__.py is a UsageError naming it.
     """
-    candidates = [catalog_root.resolve().parent, Path.cwd() / "stacks",
-                  Path(__file__).resolve().parent.parent.parent / "stacks"]
+    from paybill_iac import project
+
     override = os.environ.get("PAYBILL_STACKS_DIR")
     if override:
-        candidates.insert(0, Path(override))
-    for folder in candidates:
-        tenant, cell = folder / "tenant" / "__main__.py", folder / "cell" / "__main__.py"
-        if tenant.is_file() and cell.is_file():
-            return {TENANT: tenant.resolve(), CELL: cell.resolve()}
-    raise UsageError("cannot find the stack programs (stacks/tenant/__main__.py and stacks/cell/__main__.py) "
-                     f"beside the catalog, under {Path.cwd() / 'stacks'} or in the paybill-iac project; "
-                     "run from the project folder or set PAYBILL_STACKS_DIR")
+        stacks = Path(override)
+    elif project.find_root(Path.cwd()) is not None:
+        stacks = project.resolve(environ={}).stacks
+    else:
+        stacks = project.for_catalog(catalog_root).stacks
+    folders = project.check_stack_programs(stacks)
+    return {TENANT: folders["tenant"] / "__main__.py", CELL: folders["cell"] / "__main__.py"}
 
 
 def reference_name(catalog: Catalog, cell_id: str) -> str:
