@@ -344,8 +344,32 @@ def patched_base(head: Catalog, repo: Path, commit: str, prefix: str, changed: l
 # --- diff --------------------------------------------------------------------------------------
 
 
+_ABSENT = object()
+
+
+def property_changes(old: Any, new: Any, path: str = "") -> list[dict[str, Any]]:
+    """Each input that differs, as {key: dotted path, old, new} (old or new left out where the input is absent):
+    mappings are compared key by key; anything else (text, numbers, lists) as a whole value."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        found = []
+        for key in sorted(set(old) | set(new), key=str):
+            inner = f"{path}.{key}" if path else str(key)
+            found += property_changes(old.get(key, _ABSENT), new.get(key, _ABSENT), inner)
+        return found
+    if old == new:
+        return []
+    change: dict[str, Any] = {"key": path}
+    if old is not _ABSENT:
+        change["old"] = old
+    if new is not _ABSENT:
+        change["new"] = new
+    return [change]
+
+
 def diff_resources(base: list[dict[str, Any]], head: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Resources added, removed, and with changed inputs (the differing input keys), by URN."""
+    """Resources added, removed, and with changed inputs, by URN: a changed resource has the input `keys` that
+    differ and its property-level `changes` (property_changes; the options as "(protect)" and
+    "(retain_on_delete)")."""
     before = {resource["urn"]: resource for resource in base}
     after = {resource["urn"]: resource for resource in head}
 
@@ -357,11 +381,13 @@ def diff_resources(base: list[dict[str, Any]], head: list[dict[str, Any]]) -> di
         old, new = before[urn], after[urn]
         keys = sorted(key for key in set(old["inputs"]) | set(new["inputs"])
                       if old["inputs"].get(key) != new["inputs"].get(key))
-        for flag in ("protect", "retain_on_delete", "parent", "provider"):
-            if old.get(flag) != new.get(flag) and flag != "provider":
+        changes = property_changes(old["inputs"], new["inputs"])
+        for flag in ("protect", "retain_on_delete", "parent"):
+            if old.get(flag) != new.get(flag):
                 keys.append(f"({flag})")
+                changes.append({"key": f"({flag})", "old": old.get(flag), "new": new.get(flag)})
         if keys:
-            changed.append({**brief(new), "keys": keys})
+            changed.append({**brief(new), "keys": keys, "changes": changes})
     return {
         "added": [brief(after[urn]) for urn in sorted(set(after) - set(before))],
         "removed": [brief(before[urn]) for urn in sorted(set(before) - set(after))],

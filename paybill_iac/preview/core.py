@@ -59,6 +59,7 @@ def preview(options: Options) -> dict[str, Any]:
     jobs = options.jobs or default_jobs()
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    stored = check_comparison(options)
     catalog = load(options.catalog)
     check_selection(catalog, options.tenants)
     programs = stack_programs(catalog.root)
@@ -77,9 +78,77 @@ def preview(options: Options) -> dict[str, Any]:
         finally:
             progress.close()
         report = assemble(catalog, tasks, results)
+        if stored is not None and options.against is not None:
+            compare_with_report(report, stored, options.against, options.tenants)
+    if report.get("base") and options.properties:
+        report["base"]["properties"] = True
     report["warnings"] = rounding_warnings(catalog, report)
     finish(report, options, jobs, time.perf_counter() - started)
     return report
+
+
+def check_comparison(options: Options) -> dict[str, Any] | None:
+    """What `--diff` compares with is named once (--base or --against); the stored report of --against, read
+    and checked before anything runs."""
+    if options.base and options.against is not None:
+        raise UsageError("--base and --against both name what to compare with: give one")
+    if options.properties and not (options.base or options.against is not None):
+        raise UsageError("--diff shows what changes against something: add --base GITREF (the catalog and code at a "
+                         "git ref) or --against REPORT.json (a report an earlier `paybill-iac preview --format json` "
+                         "wrote)")
+    return read_stored_report(options.against) if options.against is not None else None
+
+
+def read_stored_report(file: Path) -> dict[str, Any]:
+    """A full JSON report of an earlier preview, or a UsageError naming the file and what is wrong."""
+    import json
+
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise UsageError(f"--against {file}: cannot be read: {error.strerror or error}") from None
+    except ValueError as error:
+        raise UsageError(f"--against {file}: not JSON ({error}); give a report `preview --format json` wrote") from None
+    stacks = data.get("tenants", []) + data.get("cells", []) if isinstance(data, dict) else None
+    if not isinstance(data, dict) or data.get("version") != REPORT_VERSION or not isinstance(stacks, list) or not all(
+            isinstance(stack, dict) and isinstance(stack.get("resources"), list) for stack in stacks):
+        raise UsageError(f"--against {file}: not a paybill-iac preview report (version {REPORT_VERSION}, as "
+                         "`preview --format json` writes)")
+    if any("resource_count" in stack for stack in stacks):
+        raise UsageError(f"--against {file}: a sharded (slim) report keeps no resource inputs to compare; give the "
+                         "report of an unsharded `preview --format json`")
+    return data
+
+
+def compare_with_report(report: dict[str, Any], stored: dict[str, Any], file: Path, selected: list[str] | None) -> None:
+    """Diff each stack of `report` with the same stack of a stored report, by URN (as --base does): `change`,
+    `reasons` and `diff` on each stack, the stacks only the stored report has as removed (those a --tenant
+    selection left out aside), and `base` describing the comparison."""
+    from paybill_iac.preview.base import OFFLINE_NOTE, diff_resources
+
+    before = {(stack["project"], stack["stack"]): stack for stack in stored["tenants"] + stored["cells"]}
+    reason = f"compared with the stored report {file}"
+    for group in ("tenants", "cells"):
+        for stack in report[group]:
+            old = before.pop((stack["project"], stack["stack"]), None)
+            stack["diff"] = diff_resources(old["resources"] if old else [], stack["resources"])
+            stack["change"] = "added" if old is None else "changed" if any(stack["diff"].values()) else "unchanged"
+            stack["reasons"] = [reason]
+    for _key, old in sorted(before.items()):
+        if selected is not None and (old.get("tenant") not in selected):
+            continue  # not previewed this time: not removed
+        gone = {**old, "resources": [], "counts": {}, "outputs": {}, "violations": [], "error": None,
+                "change": "removed", "reasons": [reason], "diff": diff_resources(old["resources"], [])}
+        report["tenants" if old.get("tenant") else "cells"].append(gone)
+    stacks = report["tenants"] + report["cells"]
+    totals = {kind: sum(len(stack["diff"][kind]) for stack in stacks) for kind in ("added", "removed", "changed")}
+    report["base"] = {
+        "ref": str(file), "commit": "", "changed_files": [], "code_files": [], "base_code": "stored report",
+        "base_error": None,
+        "affected": {"tenants": len(report["tenants"]), "cells": len(report["cells"])},
+        "changes": {"stacks": sum(1 for stack in stacks if stack["change"] != "unchanged"), "resources": totals},
+        "note": OFFLINE_NOTE.replace("on both sides", "now and for the stored report"),
+    }
 
 
 def rounding_warnings(catalog: Catalog, report: dict[str, Any]) -> list[dict[str, str]]:
@@ -122,7 +191,7 @@ def finish(report: dict[str, Any], options: Options, jobs: int, seconds: float) 
         "catalog": str(options.catalog),
         "actor": options.actor,
         "offline": True,
-        "mode": "base" if options.base else "full",
+        "mode": "base" if options.base else "against" if options.against is not None else "full",
         "tenants": len(report["tenants"]),
         "cells": len(report["cells"]),
         "resources": sum(len(stack["resources"]) for stack in stacks),

@@ -84,6 +84,8 @@ def merge(reports: list[dict[str, Any]]) -> dict[str, Any]:
         "cells": cells,
         "skipped": sorted((item for report in reports for item in report["skipped"]), key=lambda item: item["tenant"]),
         "base": _merge_base([report.get("base") for report in reports]),
+        "warnings": sorted((warning for report in reports for warning in report.get("warnings", [])),
+                           key=lambda item: (item["file"], item["kind"], item["id"], item["field"], item["message"])),
     }
     summary = first["summary"]
     options = Options(catalog=Path(summary["catalog"]), actor=summary["actor"],

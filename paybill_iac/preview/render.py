@@ -21,6 +21,7 @@ TABLE_DIFF_LINES = 25  # per stack, in the table
 TABLE_WIDTH = 160  # when the report goes to a file (on a terminal: its width)
 # Columns that wrap to fit, with the least width each keeps; the others never wrap (ids are never cut).
 WRAPPING_COLUMNS = {"Resources by kind": 24, "Violations": 14, "Change": 10}
+NARROWEST_WRAPPING = 6  # below their least width only when nothing else fits; past this the line is longer
 # When even that does not fit, these columns are left out, in this order (the stack's id always stays).
 DISPENSABLE_COLUMNS = ("Isolation", "State", "Plan", "Region", "Cloud", "Cell", "Change")
 
@@ -149,7 +150,7 @@ def to_table(report: dict[str, Any], width: int | None = None) -> str:
     base = report.get("base")
     title = (f"paybill-iac preview of {summary['catalog']} (offline, Pulumi mock runtime; actor {summary['actor']})")
     if base:
-        title += f", against {base['ref']} ({base['commit'][:10]})"
+        title += f", against {base['ref']}" + (f" ({base['commit'][:10]})" if base["commit"] else "")
     console.print(title)
     if base:
         console.print(base["note"])
@@ -168,17 +169,18 @@ def to_table(report: dict[str, Any], width: int | None = None) -> str:
     if base:
         headers.append("Change")
     kept = fitting_columns(headers, rows, console.width)
+    widths = column_widths(headers, rows, kept, console.width)
     for position in kept:
         header = headers[position]
         if header in WRAPPING_COLUMNS:
-            table.add_column(header, overflow="fold", min_width=WRAPPING_COLUMNS[header])
+            table.add_column(header, overflow="fold", width=widths[position])
         else:  # never cut: as wide as its widest value
-            table.add_column(header, no_wrap=True, min_width=_widest(headers, rows, position))
+            table.add_column(header, no_wrap=True, width=widths[position])
     for row in rows:
         table.add_row(*(row[position] for position in kept))
     left_out = [header for position, header in enumerate(headers) if position not in kept]
-    if report["tenants"] or report["cells"]:
-        console.print(table)
+    if report["tenants"] or report["cells"]:  # wider than the terminal only when an id alone is
+        console.print(table, width=max(console.width, sum(widths.values()) + 2 * (len(kept) - 1)))
         if left_out:
             console.print(f"(left out to fit {console.width} columns: {', '.join(left_out)}; "
                           "--format json has everything)")
@@ -205,7 +207,7 @@ def to_table(report: dict[str, Any], width: int | None = None) -> str:
             console.print("\nChanges (offline diff):")
         for stack in changed:
             console.print(f"  {label(stack)}: {stack['change']} ({'; '.join(stack['reasons'])})")
-            lines = diff_lines(stack)
+            lines = diff_lines(stack, bool(base.get("properties")))
             for line in lines[:TABLE_DIFF_LINES]:
                 console.print(f"    {line}")
             if len(lines) > TABLE_DIFF_LINES:
@@ -241,12 +243,53 @@ def fitting_columns(headers: list[str], rows: list[list[str]], width: int) -> li
     return kept
 
 
-def diff_lines(stack: dict[str, Any]) -> list[str]:
+def column_widths(headers: list[str], rows: list[list[str]], kept: list[int], width: int) -> dict[int, int]:
+    """Each kept column's width: the others as wide as their widest value; the wrapping ones share what is left
+    (each at least its least width, none wider than its widest value), a character at a time."""
+    widths = {position: _widest(headers, rows, position) for position in kept}
+    wrapping = [position for position in kept if headers[position] in WRAPPING_COLUMNS]
+    for position in wrapping:
+        widths[position] = min(widths[position], WRAPPING_COLUMNS[headers[position]])
+    left = width - sum(widths.values()) - 2 * (len(kept) - 1)
+    for position in wrapping:  # too narrow even so: the wrapping columns give way, down to a few characters
+        give = min(max(0, -left), widths[position] - NARROWEST_WRAPPING)
+        if give > 0:
+            widths[position] -= give
+            left += give
+    growing = [position for position in wrapping if widths[position] < _widest(headers, rows, position)]
+    while left > 0 and growing:
+        for position in list(growing):
+            if left == 0:
+                break
+            widths[position] += 1
+            left -= 1
+            if widths[position] >= _widest(headers, rows, position):
+                growing.remove(position)
+    return widths
+
+
+def diff_lines(stack: dict[str, Any], properties: bool = False) -> list[str]:
+    """The stack's diff, one line per resource; with `properties` (`--diff`), a line per changed input under each
+    changed resource: `key: old -> new`."""
     diff = stack.get("diff") or {}
     lines = [f"+ {item['name']} ({item['type']})" for item in diff.get("added", [])]
     lines += [f"- {item['name']} ({item['type']})" for item in diff.get("removed", [])]
-    lines += [f"~ {item['name']} ({item['type']}): {', '.join(item['keys'])}" for item in diff.get("changed", [])]
+    for item in diff.get("changed", []):
+        lines.append(f"~ {item['name']} ({item['type']}): {', '.join(item['keys'])}")
+        if properties:
+            lines += [f"    {change['key']}: {_value(change, 'old')} -> {_value(change, 'new')}"
+                      for change in item.get("changes", [])]
     return lines
+
+
+DIFF_VALUE_WIDTH = 80  # a value longer than this is cut in the table and markdown (the JSON has it whole)
+
+
+def _value(change: dict[str, Any], side: str) -> str:
+    if side not in change:
+        return "(none)"
+    text = json.dumps(change[side], sort_keys=True, default=str)
+    return text if len(text) <= DIFF_VALUE_WIDTH else text[:DIFF_VALUE_WIDTH - 3] + "..."
 
 
 # --- markdown ----------------------------------------------------------------------------------
@@ -271,7 +314,8 @@ def to_markdown(report: dict[str, Any]) -> str:
              f"{plural(summary['resources'], 'resource')}")
     if base:
         resources = base["changes"]["resources"]
-        head.append(f"Compared with `{_md(base['ref'])}` (`{base['commit'][:10]}`): {base['affected']['tenants']} "
+        commit = f" (`{base['commit'][:10]}`)" if base["commit"] else ""
+        head.append(f"Compared with `{_md(base['ref'])}`{commit}: {base['affected']['tenants']} "
                     f"tenants and {base['affected']['cells']} cells affected, {base['changes']['stacks']} change "
                     f"(**+{resources['added']}** added, **-{resources['removed']}** removed, "
                     f"**~{resources['changed']}** with changed inputs); previewed {scope}.")
@@ -319,7 +363,8 @@ def to_markdown(report: dict[str, Any]) -> str:
             cells.append(_md(change_text(stack)))
         row = "| " + " | ".join(cells) + " |"
         # the row alone past the budget: its section is not built (most of 10,000 stacks' merge went there)
-        section = "" if size + len(row) + 400 > MARKDOWN_BUDGET else _details(stack, base is not None)
+        section = "" if size + len(row) + 400 > MARKDOWN_BUDGET else _details(stack, base is not None,
+                                                                             bool(base and base.get("properties")))
         if size + len(row) + len(section) + 400 > MARKDOWN_BUDGET:
             omitted += 1
             continue
@@ -343,7 +388,7 @@ def to_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _details(stack: dict[str, Any], with_diff: bool) -> str:
+def _details(stack: dict[str, Any], with_diff: bool, properties: bool = False) -> str:
     mandatory, advisory = violation_counts(stack)
     where = f"{stack['cloud']} {stack['region']}, {stack['isolation']}"
     if stack["tenant"] and stack["cell"]:
@@ -368,7 +413,7 @@ def _details(stack: dict[str, Any], with_diff: bool) -> str:
                        f"{_md(resource_name(stack, violation['urn']))} | {_md(violation['message'])} |")
         out.append("")
     if with_diff:
-        lines = diff_lines(stack)
+        lines = diff_lines(stack, properties)
         if lines:
             out.append("```diff")
             out.extend(lines)

@@ -20,6 +20,8 @@ class Options:
     actor: str = "human"
     jobs: int | None = None
     progress: bool | None = None  # None: on a terminal and not in CI
+    against: Path | None = None  # a stored `preview --format json` report to diff with (instead of --base)
+    properties: bool = False  # `--diff`: the diff shows each changed input's old and new value
 
 
 def counts(resources: list[dict[str, Any]]) -> dict[str, int]:

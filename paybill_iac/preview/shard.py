@@ -183,6 +183,7 @@ def preview(options: Options, shard: Shard) -> dict[str, Any]:
             progress.close()
         report = core.assemble(catalog, mine, results)
         report["cells"] = [cell for cell in report["cells"] if cell["stack"] in owned]
+    report["warnings"] = core.rounding_warnings(catalog, report)  # of this shard's stacks
     core.finish(report, options, jobs, time.perf_counter() - started)
     report.update(slim_report(report))
     report["shard"] = {"index": shard.index, "count": shard.count, "tenants": sorted(tenants), "cells": owned}

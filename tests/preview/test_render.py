@@ -79,7 +79,8 @@ def test_markdown_with_a_base_shows_only_what_changed_and_says_it_is_offline(tmp
                      "keys": ["allocatedStorage"]}]})
     quiet = stack(tmp_path, tenant="globex", stack="globex", violations=[], change="unchanged",
                   reasons=["plan 'enterprise' changed"], diff={"added": [], "removed": [], "changed": []})
-    base = {"ref": "main", "commit": "0123456789abcdef", "changed_files": [], "code_files": [], "base_code": "",
+    base: dict[str, Any] = {
+            "ref": "main", "commit": "0123456789abcdef", "changed_files": [], "code_files": [], "base_code": "",
             "base_error": None, "affected": {"tenants": 2, "cells": 0},
             "changes": {"stacks": 1, "resources": {"added": 1, "removed": 0, "changed": 1}},
             "note": "Offline diff: replacements are decided by the engine."}
