@@ -87,12 +87,13 @@ def cell_task(catalog: Catalog, cell_id: str, *, side: str = HEAD, evaluate: boo
 
 def check_selection(catalog: Catalog, selected: list[str] | None) -> None:
     """Every `--tenant` must exist in the catalog (exit 2 naming the unknown ones)."""
+    from paybill_iac.model.words import did_you_mean, listing
+
     unknown = sorted(set(selected or []) - set(catalog.tenants))
     if unknown:
-        known = sorted(catalog.tenants)
-        listing = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "")
-        raise UsageError(f"unknown tenant{'s' if len(unknown) > 1 else ''} {', '.join(repr(u) for u in unknown)}: "
-                         f"the catalog at {catalog.root} has {listing or 'no tenants'}")
+        named = ", ".join(f"'{tenant}'{did_you_mean(tenant, catalog.tenants)}" for tenant in unknown)
+        raise UsageError(f"unknown tenant{'s' if len(unknown) > 1 else ''} {named}: the catalog at {catalog.root} "
+                         f"has {listing(catalog.tenants, 20) or 'no tenants'}")
 
 
 def build_tasks(

@@ -131,3 +131,11 @@ def test_a_size_the_cloud_rounds_is_a_warning_naming_tenant_field_and_values(tmp
 
 def test_the_example_catalog_rounds_nothing(example_report: dict[str, Any]) -> None:
     assert example_report["warnings"] == []
+
+
+def test_an_unknown_tenant_to_preview_suggests_the_one_meant() -> None:
+    from paybill_iac.errors import UsageError
+    from paybill_iac.preview.tasks import check_selection
+
+    with pytest.raises(UsageError, match=r"unknown tenants 'acmee' \(did you mean 'acme'\?\), 'zzz': the catalog"):
+        check_selection(load_catalog(EXAMPLE), ["zzz", "acmee", "acme"])
