@@ -119,6 +119,9 @@ def _stack_command(operation: str, approval: bool) -> Callable[..., Any]:
         with _automation(**common) as auto:
             run = getattr(auto, operation)
             result = run(tenant=tenant, cell=cell, **({"approval": approval} if approval is not None else {}))
+            for item in result.report or () if operation == "refresh" else ():  # the drift it adopted
+                click.echo(f"adopted {item.op} {item.type} {item.urn.rsplit('::', 1)[-1]}: "
+                           f"{', '.join(item.paths) or 'gone from the cloud'}")
             _print_result(result)
 
     body = click.option("--cell", default=None, help="The cell's stack.")(body)
@@ -132,8 +135,10 @@ def _stack_command(operation: str, approval: bool) -> Callable[..., Any]:
 up = click.command("up", help="Deploy a tenant's or a cell's stack as the catalog describes it, with every "
                               "policy pack attached. An agent's up is previewed and gated first.")(
     _stack_command("up", approval=True))
-refresh = click.command("refresh", help="Read the real state of a stack's resources into its state.")(
-    _stack_command("refresh", approval=False))
+refresh = click.command("refresh", help="Adopt a stack's drift into its state, on purpose: the drift is previewed "
+                                        "and journaled with its diff first (`paybill-iac drift` only shows it). An "
+                                        "agent's refresh is gated like an up.")(
+    _stack_command("refresh", approval=True))
 destroy = click.command("destroy", help="Destroy a stack: a tenant only while offboarding, a cell only when no "
                                         "tenant remains on it.")(_stack_command("destroy", approval=True))
 
