@@ -9,75 +9,128 @@ validate --help` starts in about the time Python and click take).
 
 from __future__ import annotations
 
+import importlib
+import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-DEFAULT_CATALOG = "stacks/catalog"
-DEFAULT_OUT = "stacks"
+from paybill_iac.cli_project import change_directory, project_options
 
-catalog_argument = click.argument("catalog", default=DEFAULT_CATALOG, required=False,
-                                  type=click.Path(file_okay=False, path_type=Path))
+if TYPE_CHECKING:
+    from paybill_iac.project import Project
+
+catalog_argument = project_options(positional=True)
+"""[CATALOG] or --catalog DIR, then PAYBILL_CATALOG, then the project's (paybill_iac.cli_project)."""
 
 
 class _Commands(click.Group):
-    """The commands defined here, and those other modules register (`_register_others`), which are
-    imported the first time a command not defined here is looked up, or all of them are listed."""
+    """The commands defined here, and those of other modules (LAZY_COMMANDS), each imported the first time its
+    command is looked up (click's lazy group: `paybill-iac up` imports the operations, not the service), all of
+    them when the commands are listed (`paybill-iac --help`)."""
 
-    _others_registered = False
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._loaded: set[str] = set()
 
-    def _register_others(self) -> None:
-        if not self._others_registered:
-            self._others_registered = True
-            _register_others(self)
+    def _load(self, name: str) -> None:
+        """Register the command `name` of LAZY_COMMANDS: each of its modules' `register(cli)`, or the module's
+        command of that name. Registering again is harmless, so a module shared by two commands (a group that
+        several fill) is registered for each."""
+        if name in self._loaded:
+            return
+        self._loaded.add(name)
+        for module_name in LAZY_COMMANDS[name]:
+            module = importlib.import_module(module_name)
+            register = getattr(module, "register", None)
+            if register is not None:
+                register(self)
+            else:
+                self.add_command(getattr(module, name))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands:
-            self._register_others()
+        if cmd_name in LAZY_COMMANDS:
+            self._load(cmd_name)
         return super().get_command(ctx, cmd_name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        self._register_others()
+        for name in LAZY_COMMANDS:
+            self._load(name)
         return super().list_commands(ctx)
 
 
-@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def _help_width() -> int:
+    """The width click gives help text (the terminal's, at most 100 columns), found as shutil would without
+    importing it (and bz2, lzma...): a few milliseconds of `paybill-iac validate --help`."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 80
+    return max(min(columns, HELP_MAX_WIDTH) - 2, 50)
+
+
+HELP_MAX_WIDTH = 100
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"],
+                                              "max_content_width": HELP_MAX_WIDTH, "terminal_width": _help_width()})
 @click.version_option(package_name="paybill-iac")
-def cli() -> None:
-    """Multi-tenant SaaS infrastructure from a catalog of plans and tenants, on Pulumi."""
+@click.option("-C", "directory", default=None, metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
+              help="Run as if started in DIR, a project folder (paybill.yaml in it or above), like git -C.")
+@click.pass_context
+def cli(ctx: click.Context, directory: Path | None) -> None:
+    """Multi-tenant SaaS infrastructure from a catalog of plans and tenants, on Pulumi.
+
+    Paths come from the project root: the nearest paybill.yaml at or above the working directory (or
+    -C DIR). Shell completion: eval "$(_PAYBILL_IAC_COMPLETE=bash_source paybill-iac)" (zsh_source,
+    fish_source for the other shells).
+    """
+    change_directory(ctx, directory)
 
 
 @cli.command()
 @catalog_argument
 def validate(catalog: Path) -> None:
-    """Check the catalog; list every problem with its file, id and field.
+    """Check the catalog; list every problem with its file, id and field, and warn of each database size
+    the cloud provisions differently from what the catalog asks.
 
-    Exit 0 when valid, 1 when not.
+    Exit 0 when valid (warnings or not), 1 when not.
     """
     from paybill_iac.catalog import load_catalog
+    from paybill_iac.catalog.validate import rounding_warnings
+    from paybill_iac.model.words import plural
 
     loaded = load_catalog(catalog)
     placed = len(loaded.placements)
     click.echo(
-        f"{catalog}: valid: {len(loaded.tenants)} tenants, {len(loaded.plans)} plans, "
-        f"{len(loaded.cells)} cells ({placed} tenants placed on cells)"
+        f"{catalog}: valid: {plural(len(loaded.tenants), 'tenant')}, {plural(len(loaded.plans), 'plan')}, "
+        f"{plural(len(loaded.cells), 'cell')} ({plural(placed, 'tenant')} placed on cells)"
     )
+    for warning in rounding_warnings(loaded):
+        click.echo(f"warning: {warning}", err=True)
 
 
 @cli.command()
-@catalog_argument
-@click.option("--out", default=DEFAULT_OUT, show_default=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder holding the tenant/ and cell/ Pulumi projects.")
+@project_options(positional=True, inject="project")
+@click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder holding the tenant/ and cell/ Pulumi projects [default: the project's stacks folder "
+                   "(paybill.yaml's stacks, else stacks)].")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 listing the files that are stale.")
 @click.option("--prune", is_flag=True, help="Remove stack files of tenants and cells that left the catalog.")
-def generate(catalog: Path, out: Path, check: bool, prune: bool) -> None:
+def generate(project: Project, out: Path | None, check: bool, prune: bool) -> None:
     """Write one Pulumi stack config per tenant and per cell in use."""
     from paybill_iac.catalog import load_catalog
     from paybill_iac.generate import generate as run_generate
 
-    loaded = load_catalog(catalog)
+    loaded = load_catalog(project.catalog)
+    out = out if out is not None else project.stacks
     result = run_generate(loaded, out, check=check, prune=prune)
     if check:
         if result.stale:
@@ -119,17 +172,29 @@ def schema(kind: str | None) -> None:
     click.echo(json.dumps(documents[kind] if kind else documents, indent=2, sort_keys=True))
 
 
-def _register_others(cli: click.Group) -> None:
-    """Called by `cli` when it needs them (see _Commands)."""
-    # commands registered by other modules (each imports only click at module level)
-    cli.add_command(__import__("paybill_iac.cli_preview", fromlist=["preview"]).preview)
-    cli.add_command(__import__("paybill_iac.cli_policy", fromlist=["policy"]).policy)
-    __import__("paybill_iac.cli_ops", fromlist=["register"]).register(cli)
-    cli.add_command(__import__("paybill_iac.cli_db", fromlist=["db"]).db)
-    __import__("paybill_iac.cli_service", fromlist=["register"]).register(cli)
-    # `fleet manifests|apply|status` (the Pulumi Kubernetes Operator), attached to cli_ops' `fleet` group
-    __import__("paybill_iac.cli_pko", fromlist=["register"]).register(cli)
-    # end of registered commands
+# The commands of other modules: name -> the modules that register it, in order (each module imports only
+# click at module level; its `register(cli)` adds its commands, or else its attribute of that name is the
+# command). A new command is one line here.
+LAZY_COMMANDS: dict[str, tuple[str, ...]] = {
+    "preview": ("paybill_iac.cli_preview",),
+    "policy": ("paybill_iac.cli_policy",),
+    "up": ("paybill_iac.cli_ops",),
+    "refresh": ("paybill_iac.cli_ops",),
+    "destroy": ("paybill_iac.cli_ops",),
+    "lifecycle": ("paybill_iac.cli_ops",),
+    "journal": ("paybill_iac.cli_ops",),
+    "review": ("paybill_iac.cli_ops",),
+    # cli_ops' group; `fleet manifests|apply|status` (the Pulumi Kubernetes Operator) and `fleet check` join it
+    "fleet": ("paybill_iac.cli_ops", "paybill_iac.cli_pko", "paybill_iac.cli_drift"),
+    "db": ("paybill_iac.cli_db",),
+    "serve": ("paybill_iac.cli_service",),
+    "token": ("paybill_iac.cli_service",),
+    "migrate": ("paybill_iac.cli_service",),
+    # `describe tenant ID`, `list tenants|cells|plans`: resolved views of the catalog
+    "describe": ("paybill_iac.cli_describe",),
+    "list": ("paybill_iac.cli_describe",),
+    "drift": ("paybill_iac.cli_drift",),
+}
 
 
 def main(argv: list[str] | None = None) -> Any:
@@ -165,6 +230,11 @@ def _main(argv: list[str] | None) -> Any:
         if isinstance(error, PaybillError):
             click.echo(f"error: {error}", err=True)
             sys.exit(error.exit_code)
+        if isinstance(error, OSError) and error.filename is not None:  # a path the user named or chose
+            from paybill_iac.errors import path_problem
+
+            click.echo(f"error: {path_problem(error)}", err=True)
+            sys.exit(2)
         click.echo(f"internal error: {type(error).__name__}: {error}. Please report it with the command you ran; "
                    "set PAYBILL_DEBUG=1 to see the traceback.", err=True)
         import os

@@ -16,13 +16,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from paybill_iac.cli_ops import _common
+from paybill_iac.cli_project import project_options
 
-DEFAULT_CATALOG = "stacks/catalog"
+if TYPE_CHECKING:
+    from paybill_iac.project import Project
 
 HELP = """The tenant data plane: each tenant's PostgreSQL database, its owner and login roles, its
 grants and the cloud's login mapping, on its server (a pooled tenant's cell, a bridge or silo
@@ -71,8 +73,6 @@ def _options(dry_run: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         options = [
             click.option("--tenant", "tenant_id", required=True, metavar="ID", help="The tenant."),
-            click.option("--catalog", default=DEFAULT_CATALOG, show_default=True, envvar="PAYBILL_CATALOG",
-                         type=click.Path(file_okay=False, path_type=Path), help="The catalog folder."),
             click.option("--outputs", "outputs_file", default=None, type=click.Path(dir_okay=False, path_type=Path),
                          envvar="PAYBILL_DB_OUTPUTS",
                          help="The tenant stack's outputs as JSON (`pulumi stack output --json`): needed on Azure "
@@ -86,7 +86,7 @@ def _options(dry_run: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]
                                         help="Check only; print the SQL that would run. Changes nothing."))
         for option in reversed(options):
             command = option(command)
-        return command
+        return project_options()(command)
 
     return decorate
 
@@ -254,15 +254,15 @@ def _table(rows: list[tuple[str, str]]) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for a confirmation.")
 @_with_admin_options
 @_common
-def drop(tenant_id: str, approval: int | None, yes: bool, catalog: Path, actor: str, state_url: str | None,
-         state_dir: Path, backend_url: str, admin_url: str | None, admin_secret: str | None,
-         admin_secret_field: str | None, secret_store: str | None) -> None:
+def drop(tenant_id: str, approval: int | None, yes: bool, project: Project, actor: str, admin_url: str | None,
+         admin_secret: str | None, admin_secret_field: str | None, secret_store: str | None) -> None:
     if not yes:
         click.confirm(f"Drop the database tenant '{tenant_id}' kept since its offboarding, for good?", abort=True)
     _dataplane()
     from paybill_iac.automation import Automation, DirectDataPlane
 
-    with Automation.open(catalog, actor=actor, state_url=state_url, state_dir=state_dir, backend_url=backend_url,
+    with Automation.open(project.catalog, actor=actor, state_url=project.state_url, state_dir=project.state_dir,
+                         backend_url=project.backend_url, stacks_dir=project.stacks,
                          data_plane=DirectDataPlane(url=admin_url, secret=admin_secret,
                                                     secret_field=admin_secret_field, store=secret_store),
                          notify=lambda message: click.echo(f"note: {message}", err=True)) as auto:

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import click
 
-DEFAULT_CATALOG = "stacks/catalog"
+from paybill_iac.cli_project import project_options
+
 STATES = ("active", "suspended", "offboarding", "offboarded")
 
 
@@ -25,8 +26,7 @@ STATES = ("active", "suspended", "offboarding", "offboarded")
 @click.option("--to", "to_state", type=click.Choice(STATES), default=None,
               help="The state the tenant goes to (offboarded: retention end).")
 @click.option("--plan", "to_plan", default=None, metavar="PLAN", help="The plan the tenant changes to.")
-@click.option("--catalog", default=DEFAULT_CATALOG, show_default=True, envvar="PAYBILL_CATALOG",
-              type=click.Path(file_okay=False, path_type=Path), help="The catalog folder.")
+@project_options()
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--output", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), default=None,
               help="Write the plan to FILE (`-`: stdout).")

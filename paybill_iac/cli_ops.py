@@ -18,36 +18,23 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from paybill_iac.cli_project import project_options
+
 if TYPE_CHECKING:
     from paybill_iac.automation import Automation
-
-DEFAULT_CATALOG = "stacks/catalog"
+    from paybill_iac.project import Project
 
 
 def _common(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--catalog, --state-url, --state-dir, --backend on every automation command (and `actor`: the OS user)."""
-    options = [
-        click.option("--catalog", "catalog", default=DEFAULT_CATALOG, show_default=True, envvar="PAYBILL_CATALOG",
-                     type=click.Path(file_okay=False, path_type=Path), help="The catalog folder."),
-        click.option("--actor", default=None, envvar="PAYBILL_ACTOR", hidden=True, callback=_os_actor,
-                     help="Refused: the journal records the OS user; agents act through the service."),
-        click.option("--state-url", envvar="PAYBILL_STATE_URL", default=None,
-                     help="Database for leases and the journal (sqlite:///file or postgresql+psycopg://...); "
-                          "default: a SQLite file in --state-dir."),
-        click.option("--state-dir", default=".paybill", show_default=True, envvar="PAYBILL_STATE_DIR",
-                     type=click.Path(file_okay=False, path_type=Path),
-                     help="Work dirs, saved plans, the default database and the default file backend."),
-        click.option("--backend", "backend_url", default="", envvar="PAYBILL_BACKEND_URL",
-                     help="Pulumi backend URL (default: file:// under --state-dir)."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    """--catalog, --state-url, --state-dir, --backend on every automation command, resolved into `project`
+    (paybill_iac.cli_project), and `actor`: the OS user."""
+    command = click.option("--actor", default=None, envvar="PAYBILL_ACTOR", hidden=True, callback=_os_actor,
+                           help="Refused: the journal records the OS user; agents act through the service.")(command)
+    return project_options(state=True, inject="project")(command)
 
 
 def _os_actor(_ctx: click.Context, _param: click.Parameter, typed: str | None) -> str:
@@ -62,9 +49,15 @@ def _os_actor(_ctx: click.Context, _param: click.Parameter, typed: str | None) -
     return local_actor()
 
 
+def missing_database(project: Project) -> str | None:
+    """Project.missing_database, unless the command goes through the service (whose database it is)."""
+    from paybill_iac.service.client import remote_from_env
+
+    return None if remote_from_env() is not None else project.missing_database()
+
+
 @contextmanager
-def _automation(catalog: Path, actor: str, state_url: str | None, state_dir: Path,
-                backend_url: str) -> Iterator[Automation]:
+def _automation(project: Project, actor: str) -> Iterator[Automation]:
     """The Automation of one command (through the service when PAYBILL_SERVER_URL and PAYBILL_TOKEN are set);
     SIGINT or SIGTERM during an operation ends the command with 128 + the signal once the operation was
     journaled as interrupted and its lease released."""
@@ -77,7 +70,8 @@ def _automation(catalog: Path, actor: str, state_url: str | None, state_dir: Pat
         return
     from paybill_iac.automation import Automation, OperationInterrupted
 
-    auto = Automation.open(catalog, actor=actor, state_url=state_url, state_dir=state_dir, backend_url=backend_url,
+    auto = Automation.open(project.catalog, actor=actor, state_url=project.state_url, state_dir=project.state_dir,
+                           backend_url=project.backend_url, stacks_dir=project.stacks,
                            notify=lambda message: click.echo(f"note: {message}", err=True))
     try:
         yield auto
@@ -341,10 +335,22 @@ def _fleet_table(report: Any) -> None:
         detail = outcome.summary if outcome.result == "succeeded" else (outcome.error.splitlines() or [""])[0]
         if outcome.approval:
             detail = f"needs approval #{outcome.approval}: {detail}"
-        rows.append((outcome.tenant, str(outcome.wave), outcome.result, f"{outcome.seconds:.1f}", detail[:100]))
+        rows.append((outcome.tenant, str(outcome.wave), outcome.result, f"{outcome.seconds:.1f}", clip(detail)))
     _table(rows)
     counts = ", ".join(f"{count} {result}" for result, count in report.counts().items())
     click.echo(f"{len(report.outcomes)} tenants: {counts}" + (f"; {report.halted}" if report.halted else ""))
+
+
+def clip(text: str, width: int = 100) -> str:
+    """`text` cut to about `width` characters for a table's last column, never inside a link (a cut
+    install or documentation URL is no use)."""
+    if len(text) <= width:
+        return text
+    link = text.rfind("http", 0, width)
+    if link != -1 and " " not in text[link:width]:
+        end = text.find(" ", link)
+        width = len(text) if end == -1 else end
+    return text[:width] + ("…" if width < len(text) else "")
 
 
 def _table(rows: Sequence[tuple[str, ...]]) -> None:
@@ -364,12 +370,18 @@ def _iso(epoch: float | None) -> str:
 @click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
 @_common
 def journal(tenant: str | None, stack: str | None, limit: int, as_json: bool, **common: Any) -> None:
-    """The operations journal: who did what to which stack, when, and how it ended."""
-    with _automation(**common) as auto:
-        try:
-            entries = auto.journal(tenant=tenant, stack=stack, limit=limit or None)
-        except ValueError as error:
-            raise click.UsageError(str(error)) from None
+    """The operations journal: who did what to which stack, when, and how it ended. Reads only: without a
+    state database yet it says so and shows nothing (it never creates one)."""
+    missing = missing_database(common["project"])
+    if missing is not None:
+        click.echo(f"journal: {missing}", err=True)
+        entries: list[Any] = []
+    else:
+        with _automation(**common) as auto:
+            try:
+                entries = auto.journal(tenant=tenant, stack=stack, limit=limit or None)
+            except ValueError as error:
+                raise click.UsageError(str(error)) from None
     if as_json:
         for entry in entries:
             click.echo(json.dumps(entry.as_dict(), sort_keys=True))
@@ -378,7 +390,7 @@ def journal(tenant: str | None, stack: str | None, limit: int, as_json: bool, **
     for entry in entries:
         detail = entry.error.splitlines()[0] if entry.error else _summary(entry.change_summary)
         rows.append((_iso(entry.started_at), entry.actor, entry.stack, entry.operation,
-                     entry.result or "(running or crashed)", detail[:100]))
+                     entry.result or "(running or crashed)", clip(detail)))
     _table(rows)
 
 
@@ -397,7 +409,16 @@ def _summary(data: dict[str, Any] | None) -> str:
 @_common
 def review(clear: str | None, approve: int | None, as_json: bool, **common: Any) -> None:
     """What needs a human: stacks flagged after a crash, agent changes waiting for approval, retained
-    data whose retention ended. Exit 1 when something is waiting."""
+    data whose retention ended. Exit 1 when something is waiting. Without a state database yet nothing is
+    waiting (none is created)."""
+    missing = missing_database(common["project"])
+    if missing is not None:
+        if clear is not None or approve is not None:
+            raise click.UsageError(f"nothing to {'clear' if clear is not None else 'approve'}: {missing}")
+        click.echo(f"review: {missing}", err=True)
+        click.echo(json.dumps({"flags": [], "approvals": [], "retention_ended": [], "stopped_workflows": []},
+                              indent=2, sort_keys=True) if as_json else "nothing needs a human")
+        return
     with _automation(**common) as auto:
         if clear is not None:
             cleared = auto.clear_review(clear)

@@ -11,20 +11,22 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-DEFAULT_CATALOG = "stacks/catalog"
-DEFAULT_OUT = "stacks/pko"
+from paybill_iac.cli_project import current_project, project_options
+
+if TYPE_CHECKING:
+    from paybill_iac.project import Project
+
 LISTED = 50
 
-_catalog = click.option("--catalog", default=DEFAULT_CATALOG, show_default=True, envvar="PAYBILL_CATALOG",
-                        type=click.Path(file_okay=False, path_type=Path), help="The catalog folder.")
+_catalog = project_options(inject="project")
 _settings = click.option("--settings", "settings_file", default=None, envvar="PAYBILL_SETTINGS",
                          type=click.Path(dir_okay=False, path_type=Path),
                          help="The project file whose `pko:` section holds the operator settings "
-                              "[default: paybill.yaml].")
+                              "[default: the project's paybill.yaml].")
 _namespace = click.option("--namespace", default=None, metavar="NS",
                           help="The Stacks' namespace [default: pko.namespace of the settings].")
 _engine = click.option("--engine", type=click.Choice(["pko"]), default="pko", show_default=True,
@@ -32,27 +34,29 @@ _engine = click.option("--engine", type=click.Choice(["pko"]), default="pko", sh
 _context = click.option("--context", default=None, help="The kubeconfig context [default: the current one].")
 
 
-def _load(catalog: Path, settings_file: Path | None) -> tuple[Any, Any]:
+def _load(project: Project, settings_file: Path | None) -> tuple[Any, Any]:
     from paybill_iac.catalog import load_catalog
     from paybill_iac.pko.settings import load_settings
 
-    return load_catalog(catalog), load_settings(settings_file)
+    return load_catalog(project.catalog), load_settings(settings_file or project.file)
 
 
 @click.command("manifests")
 @_catalog
 @_settings
 @_namespace
-@click.option("--out", default=DEFAULT_OUT, show_default=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for the Stack files (cells/, tenants/, kustomization.yaml): what Argo CD or Flux applies.")
+@click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the Stack files (cells/, tenants/, kustomization.yaml): what Argo CD or Flux applies "
+                   "[default: pko/ in the project's stacks folder].")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 listing the files that are stale.")
 @click.option("--prune", is_flag=True, help="Remove Stack files of tenants and cells that left the catalog.")
-def manifests(catalog: Path, settings_file: Path | None, namespace: str | None, out: Path, check: bool,
+def manifests(project: Project, settings_file: Path | None, namespace: str | None, out: Path | None, check: bool,
               prune: bool) -> None:
     """Write one operator Stack resource per cell in use and per tenant with a stack (deterministic YAML)."""
     from paybill_iac.pko.manifests import write_manifests
 
-    loaded, settings = _load(catalog, settings_file)
+    loaded, settings = _load(project, settings_file)
+    out = out if out is not None else project.stacks / "pko"
     result = write_manifests(loaded, settings, out, namespace=namespace, check=check, prune=prune)
     if check:
         if result.stale:
@@ -99,7 +103,7 @@ def manifests(catalog: Path, settings_file: Path | None, namespace: str | None, 
 @click.option("--force-conflicts", is_flag=True, help="Take over fields another field manager owns.")
 @click.option("--concurrency", default=16, show_default=True, type=click.IntRange(min=1, max=64),
               help="Apply requests at once.")
-def apply(engine: str, catalog: Path, settings_file: Path | None, namespace: str | None, context: str | None,
+def apply(engine: str, project: Project, settings_file: Path | None, namespace: str | None, context: str | None,
           waves: tuple[str, ...], tenants: tuple[str, ...], max_failures: int, timeout: float, poll: float,
           wait: bool, dry_run: bool, force_conflicts: bool, concurrency: int) -> None:
     """Server-side apply the fleet's Stacks (field manager paybill-iac), wave by wave, halting past
@@ -107,7 +111,7 @@ def apply(engine: str, catalog: Path, settings_file: Path | None, namespace: str
     from paybill_iac.pko.kube import StackApi
     from paybill_iac.pko.rollout import plan_rollout, roll_out
 
-    loaded, settings = _load(catalog, settings_file)
+    loaded, settings = _load(project, settings_file)
     target = namespace or settings.namespace
     planned = plan_rollout(loaded, settings, target, list(waves) or None, list(tenants) or None)
     cluster = StackApi(target, context=context)
@@ -141,6 +145,7 @@ def status(engine: str, settings_file: Path | None, namespace: str | None, conte
 
     target = namespace
     if target is None:
+        settings_file = settings_file or current_project().file
         target = load_settings(settings_file).namespace if settings_path(settings_file).is_file() else None
     if target is None:
         raise click.UsageError(f"give --namespace (or a {SETTINGS_FILE} with pko.namespace)")

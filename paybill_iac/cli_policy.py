@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from paybill_iac.cli_project import project_options
+
 
 @click.group()
 def policy() -> None:
@@ -18,8 +20,7 @@ def policy() -> None:
 
 @policy.command("check")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--catalog", "catalog_dir", default="stacks/catalog", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path), help="The catalog that gives each stack its plan.")
+@project_options(inject="catalog_dir")
 @click.option("--actor", default="human", show_default=True,
               help="Who deploys: human, or agent:<name> (the agent guardrails apply to agents).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
@@ -52,8 +53,7 @@ def check(file: Path, catalog_dir: Path, actor: str, fmt: str, packs: tuple[str,
 @click.argument("stack")
 @click.option("--project", default="paybill-tenant", show_default=True,
               type=click.Choice(["paybill-tenant", "paybill-cell"]), help="A tenant's stack, or a cell's.")
-@click.option("--catalog", "catalog_dir", default="stacks/catalog", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path), help="The catalog that gives the stack its context.")
+@project_options(inject="catalog_dir")
 @click.option("--actor", default="human", show_default=True,
               help="Who deploys: human, or agent:<name> (the agent guardrails apply to agents).")
 @click.option("--out-dir", default=".", show_default=True, type=click.Path(file_okay=False, path_type=Path),

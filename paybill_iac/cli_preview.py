@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
 import click
 
+from paybill_iac.cli_project import project_options
 from paybill_iac.cli_shard import PreviewCommand  # `preview merge|shards` (sharded previews); imports only click
 
 FORMATS = ("table", "json", "markdown", "sarif")
@@ -29,13 +31,17 @@ def _pairs(formats: tuple[str, ...], outputs: tuple[str, ...]) -> list[tuple[str
 
 
 @click.command(cls=PreviewCommand)
-@click.argument("catalog", default="stacks/catalog", required=False,
-                type=click.Path(file_okay=False, path_type=Path))
+@project_options(positional=True)
 @click.option("--tenant", "tenants", multiple=True, metavar="ID",
               help="Preview only this tenant (repeatable; its cell runs too). Default: every tenant.")
 @click.option("--base", metavar="GITREF",
               help="Compare with the catalog and code at this git ref; preview only the affected stacks and "
                    "show per resource what is added, removed or changed.")
+@click.option("--against", metavar="REPORT.json", type=click.Path(dir_okay=False, path_type=Path),
+              help="Compare with a report an earlier `preview --format json` wrote (e.g. the last run on the main "
+                   "branch) instead of a git ref: per resource what is added, removed or changed.")
+@click.option("--diff", "properties", is_flag=True,
+              help="Show each changed input's old and new value (with --base or --against).")
 @click.option("--format", "formats", multiple=True, type=click.Choice(FORMATS),
               help="table (default), json, markdown (a pull-request comment) or sarif (code scanning). "
                    "Repeat with --output to write several reports from one run.")
@@ -50,7 +56,8 @@ def _pairs(formats: tuple[str, ...], outputs: tuple[str, ...]) -> list[tuple[str
 @click.option("--shard", metavar="I/N", default=None,
               help="Preview only part I of N (deterministic; a cell runs with the tenants that need it); "
                    "`paybill-iac preview merge` joins the parts' JSON reports.")
-def preview(catalog: Path, tenants: tuple[str, ...], base: str | None, formats: tuple[str, ...],
+def preview(catalog: Path, tenants: tuple[str, ...], base: str | None, against: Path | None, properties: bool,
+            formats: tuple[str, ...],
             outputs: tuple[str, ...], actor: str, jobs: int | None, progress: bool | None,
             shard: str | None) -> None:
     """Preview every tenant's stack offline and check it with the policy packs.
@@ -63,10 +70,11 @@ def preview(catalog: Path, tenants: tuple[str, ...], base: str | None, formats: 
     or catalog error.
     """
     from paybill_iac.preview import Options, exit_code, render, run_preview
+    from paybill_iac.preview.render import TABLE_WIDTH
 
     targets = _pairs(formats, outputs)
     options = Options(catalog=catalog, tenants=list(tenants) or None, base=base, actor=actor, jobs=jobs,
-                      progress=progress)
+                      progress=progress, against=against, properties=properties)
     if shard is not None:  # one part of a sharded preview (paybill_iac.preview.shard)
         from paybill_iac.cli_shard import render_shard, run_shard
 
@@ -75,7 +83,10 @@ def preview(catalog: Path, tenants: tuple[str, ...], base: str | None, formats: 
         report = run_preview(options)
     to_stdout = False
     for fmt, output in targets:
-        text = render(report, fmt) if shard is None else render_shard(report, fmt)
+        on_stdout = output is None or output == "-"
+        # On a terminal the table fits its width ($COLUMNS, else the terminal's; a file gets TABLE_WIDTH).
+        width = shutil.get_terminal_size((TABLE_WIDTH, 24)).columns if on_stdout else None
+        text = render(report, fmt, width) if shard is None else render_shard(report, fmt)
         if output is None or output == "-":
             click.echo(text, nl=False)
             to_stdout = True

@@ -10,11 +10,14 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-DEFAULT_CATALOG = "stacks/catalog"
+from paybill_iac.cli_project import project_options
+
+if TYPE_CHECKING:
+    from paybill_iac.project import Project
 DEFAULT_BIND = "127.0.0.1:8470"
 _DURATION = re.compile(r"^([1-9][0-9]{0,6})([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -54,31 +57,18 @@ def is_loopback(host: str) -> bool:
 
 
 def _state_options(command: Any) -> Any:
-    options = [
-        click.option("--state-url", envvar="PAYBILL_STATE_URL", default=None,
-                     help="The state database (sqlite:///file or postgresql+psycopg://...); default: a SQLite "
-                          "file in --state-dir."),
-        click.option("--state-dir", default=".paybill", show_default=True, envvar="PAYBILL_STATE_DIR",
-                     type=click.Path(file_okay=False, path_type=Path),
-                     help="Work dirs, saved plans, the default database and the default file backend."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    """--state-url and --state-dir (paybill_iac.cli_project), handed to the command as its `project`."""
+    return project_options(catalog=False, state=True, backend=False, inject="project")(command)
 
 
-def _store(state_url: str | None, state_dir: Path) -> Any:
-    from paybill_iac.automation.store import Store, default_url
+def _store(project: Project, what: str) -> Any:
+    from paybill_iac.automation.store import Store
 
-    return Store(state_url or default_url(state_dir if not state_url else None))
+    return Store(project.database_url(what))
 
 
 @click.command()
-@click.option("--catalog", "catalog", default=DEFAULT_CATALOG, show_default=True, envvar="PAYBILL_CATALOG",
-              type=click.Path(file_okay=False, path_type=Path), help="The catalog folder.")
-@_state_options
-@click.option("--backend", "backend_url", default="", envvar="PAYBILL_BACKEND_URL",
-              help="Pulumi backend URL (default: file:// under --state-dir).")
+@project_options(state=True, inject="project")
 @click.option("--bind", default=DEFAULT_BIND, show_default=True, metavar="HOST:PORT",
               help="Where to listen. Anything but loopback needs --tls-cert/--tls-key or --behind-tls-proxy.")
 @click.option("--write-tools", is_flag=True,
@@ -99,7 +89,7 @@ def _store(state_url: str | None, state_dir: Path) -> Any:
 @click.option("--approval-ttl", default="24h", show_default=True,
               help="How long an approval request may wait for its decision and use (e.g. 24h, 7d).")
 @click.option("--access-log/--no-access-log", default=True, show_default=True, help="Log every request.")
-def serve(catalog: Path, state_url: str | None, state_dir: Path, backend_url: str, bind: str, write_tools: bool,
+def serve(project: Project, bind: str, write_tools: bool,
           tls_cert: Path | None, tls_key: Path | None, behind_tls_proxy: bool, rate_limit: float, burst: int,
           max_body: int, approval_ttl: str, access_log: bool) -> None:
     """Run the control-plane service: REST for services, MCP at /mcp for AI agents, both with bearer tokens.
@@ -131,10 +121,12 @@ def serve(catalog: Path, state_url: str | None, state_dir: Path, backend_url: st
     from paybill_iac.service.app import asgi
     from paybill_iac.service.core import Service, ServiceConfig
 
+    catalog = project.catalog
     loaded = load_catalog(catalog)  # refuse to start on an invalid catalog
     scheme = "https" if tls_cert else "http"
     shown_host = f"[{host}]" if ":" in host else host
-    config = ServiceConfig(catalog_dir=catalog, state_url=state_url, state_dir=state_dir, backend_url=backend_url,
+    config = ServiceConfig(catalog_dir=catalog, state_url=project.database_url("serve"),
+                           state_dir=project.require_state_dir("serve"), backend_url=project.backend_url,
                            write_tools=write_tools, rate=rate_limit, burst=burst, max_body=max_body,
                            approval_ttl=ttl, public_url=f"{scheme}://{shown_host}:{port}")
     service = Service(config)
@@ -168,14 +160,14 @@ def token() -> None:
 @click.option("--expires", default="90d", show_default=True, help="Lifetime (30d, 12h, 2w) or 'never'.")
 @_state_options
 def token_create(name: str, kind: str, role: str, tenants: tuple[str, ...], max_changes: int, expires: str,
-                 state_url: str | None, state_dir: Path) -> None:
+                 project: Project) -> None:
     """Create a token and print it once, alone on stdout (the database keeps only its hash)."""
     from paybill_iac.automation.store.principals import Principals
     from paybill_iac.identity import local_actor
 
     lifetime = parse_duration(expires)
     selectors = [part for value in tenants for part in re.split(r"[,\s]+", value) if part]
-    store = _store(state_url, state_dir)
+    store = _store(project, "token create")
     try:
         principals = Principals(store.db)
         expires_at = None if lifetime is None else store.clock() + lifetime
@@ -196,11 +188,16 @@ def token_create(name: str, kind: str, role: str, tenants: tuple[str, ...], max_
 @click.option("--principal", "name", default=None, help="Only this principal's tokens.")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
 @_state_options
-def token_list(name: str | None, as_json: bool, state_url: str | None, state_dir: Path) -> None:
-    """Every token (never a secret): its principal, role, tenants, budget, expiry and state."""
+def token_list(name: str | None, as_json: bool, project: Project) -> None:
+    """Every token (never a secret): its principal, role, tenants, budget, expiry and state. Reads only:
+    without a state database yet it says so and lists none (it never creates one)."""
     from paybill_iac.automation.store.principals import Principals
 
-    store = _store(state_url, state_dir)
+    missing = project.missing_database()
+    if missing is not None:
+        click.echo(f"token list: {missing}", err=True)
+        return
+    store = _store(project, "token list")
     try:
         found = Principals(store.db).tokens(name)
         now = store.clock()
@@ -228,13 +225,13 @@ def token_list(name: str | None, as_json: bool, state_url: str | None, state_dir
 @click.argument("token_id", required=False, metavar="ID")
 @click.option("--principal", "name", default=None, help="Revoke every token of this principal instead.")
 @_state_options
-def token_revoke(token_id: str | None, name: str | None, state_url: str | None, state_dir: Path) -> None:
+def token_revoke(token_id: str | None, name: str | None, project: Project) -> None:
     """Revoke a token (by its id, as `token list` shows it) or every token of a principal."""
     from paybill_iac.automation.store.principals import Principals
     from paybill_iac.errors import UsageError
     from paybill_iac.identity import local_actor
 
-    store = _store(state_url, state_dir)
+    store = _store(project, "token revoke")
     try:
         revoked = Principals(store.db).revoke(token_id=token_id, principal=name, by=local_actor())
     finally:
@@ -249,15 +246,14 @@ def token_revoke(token_id: str | None, name: str | None, state_url: str | None, 
 @click.option("--service-role", default=None, metavar="ROLE",
               help="PostgreSQL: give this role (the one `serve` connects as) exactly what the service needs: "
                    "INSERT and SELECT on the journal and nothing else there.")
-def migrate(state_url: str | None, state_dir: Path, service_role: str | None) -> None:
+def migrate(project: Project, service_role: str | None) -> None:
     """Bring the state database's schema to this version's (Alembic migrations), as its owner."""
     from sqlalchemy import create_engine
 
-    from paybill_iac.automation.store import default_url
     from paybill_iac.automation.store.migrate import grant_service_role, head, revision, upgrade
     from paybill_iac.errors import UsageError
 
-    url = state_url or default_url(state_dir)
+    url = project.database_url("migrate")
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite:///"):

@@ -12,6 +12,8 @@ from typing import Any
 
 import click
 
+from paybill_iac.cli_project import project_options
+
 SUBCOMMANDS_HELP = ("Sharded previews: `--shard I/N` runs one of N parts; `paybill-iac preview merge FILE...` "
                     "merges their JSON reports; `paybill-iac preview shards` says how many parts a preview is "
                     "worth (a CI matrix). A catalog folder named merge or shards: write ./merge.")
@@ -82,7 +84,7 @@ def _write(report: dict[str, Any], targets: list[tuple[str, str | None]], render
 
 
 @click.command("shards")
-@click.argument("catalog", default="stacks/catalog", required=False, type=click.Path(file_okay=False, path_type=Path))
+@project_options(positional=True)
 @click.option("--tenant", "tenants", multiple=True, metavar="ID", help="Only this tenant (repeatable).")
 @click.option("--base", metavar="GITREF", help="Count only the stacks a change affects, compared with GITREF.")
 @click.option("--max", "max_shards", default=8, show_default=True, type=click.IntRange(1, 256),

@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from paybill_iac.automation.errors import ApprovalNeeded, NeedsReview
 from paybill_iac.automation.operator import OperationResult, Operator
+from paybill_iac.automation.runner import PulumiRunner, require_cli
 from paybill_iac.automation.settings import Settings
 from paybill_iac.automation.specs import TENANT_PROJECT
 from paybill_iac.automation.store import new_owner
@@ -302,6 +303,8 @@ def run_fleet(op: Operator, operation: str = "up", *, waves: list[str] | None = 
         raise UsageError(f"concurrency must be at least 1, got {concurrency}")
     if max_failures < 0:
         raise UsageError(f"max failures must be 0 or more, got {max_failures}")
+    if isinstance(op.runner, PulumiRunner) and runner is None:  # once, not once per tenant in every worker
+        require_cli(f"fleet {operation}")
     runs = op.store.fleet_runs
     owner, ttl = new_owner(), op.settings.lease_ttl
     if resume:

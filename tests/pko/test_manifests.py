@@ -216,7 +216,7 @@ def test_cli_manifests_and_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     catalog_dir = tmp_path / "catalog"
     shutil.copytree(REPO / "stacks" / "catalog", catalog_dir)
     settings_file = tmp_path / "paybill.yaml"
-    settings_file.write_text(yaml.safe_dump({"service": {"other": "settings"}, **SETTINGS}))
+    settings_file.write_text(yaml.safe_dump({"pull_requests": {"agents": []}, **SETTINGS}))
     monkeypatch.setenv("PAYBILL_SETTINGS", str(settings_file))
     out = tmp_path / "out"
     args = ["fleet", "manifests", "--catalog", str(catalog_dir), "--out", str(out)]
