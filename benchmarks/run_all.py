@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ("catalog_scale.py", "preview_overhead.py", "preview_fleet.py", "preview_base.py", "service_load.py")
+ORDER = ("catalog_scale.py", "preview_overhead.py", "preview_fleet.py", "preview_base.py", "service_load.py",
+         "drift_rollup.py")
 
 
 def main() -> int:
