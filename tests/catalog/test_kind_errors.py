@@ -135,3 +135,13 @@ def test_sizes_the_cloud_rounds_are_warnings_naming_where_the_value_comes_from(c
         "6 vCPUs is rounded down to 4 vCPUs: Google Cloud databases come with 1, 2, 4, 8")
     assert ("tenant", "soylent", "plan 'enterprise' limits.db_storage_gb") not in found  # any size on GCP
     assert found[("cell", "oci-fra-a", "db_vcpus")].startswith("3 vCPUs is rounded down to 2 vCPUs")
+
+
+def test_validate_prints_the_warnings_and_still_exits_0(catalog_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from paybill_iac.cli import main
+
+    edit(catalog_dir / "tenants" / "tyrell.yaml", "state: active", "state: active\noverrides: {db_storage_gb: 300}")
+    main(["validate", str(catalog_dir)])
+    out, err = capsys.readouterr()
+    assert ": valid: 15 tenants, 4 plans, 5 cells" in out
+    assert "warning: " in err and "tenant 'tyrell', field 'overrides.db_storage_gb': 300 GB is rounded down" in err
