@@ -194,6 +194,8 @@ LAZY_COMMANDS: dict[str, tuple[str, ...]] = {
     "describe": ("paybill_iac.cli_describe",),
     "list": ("paybill_iac.cli_describe",),
     "drift": ("paybill_iac.cli_drift",),
+    # preflight: the Pulumi CLI, backend, credentials, packs and state database, each with its fix
+    "doctor": ("paybill_iac.cli_doctor",),
 }
 
 

@@ -128,7 +128,7 @@ def test_shell_completion_script_is_produced(project: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "_paybill_iac_completion()" in done.stdout and "complete -o nosort -F _paybill_iac_completion" in done.stdout
     words = subprocess.run([sys.executable, "-c", "from paybill_iac.cli import cli; cli(prog_name='paybill-iac')"],
-                           env={**environ, "_PAYBILL_IAC_COMPLETE": "bash_complete", "COMP_WORDS": "paybill-iac vali",
+                           env={**environ, "_PAYBILL_IAC_COMPLETE": "bash_complete", "COMP_WORDS": "paybill-iac doc",
                                 "COMP_CWORD": "1", "PYTHONPATH": str(REPO)},
                            capture_output=True, text=True, cwd=project, timeout=60)
-    assert "plain,validate" in words.stdout.splitlines()
+    assert "plain,doctor" in words.stdout.splitlines()
