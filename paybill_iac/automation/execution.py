@@ -25,7 +25,6 @@ once SIGINT or SIGTERM arrived. A missing Pulumi CLI becomes PulumiCLIMissing.
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -38,9 +37,10 @@ from paybill_iac.automation.gates import AgentBudget, adoption_reasons, gate_rea
 from paybill_iac.automation.interrupts import Interruption
 from paybill_iac.automation.invocation import Invocation, Layout, StackRef
 from paybill_iac.automation.retry import RetryPolicy, with_retries
-from paybill_iac.automation.runner import ChangeSummary, RunResult, StackRunner
+from paybill_iac.automation.runner import ChangeSummary, RunResult, StackRunner, plan_on_disk
 from paybill_iac.automation.store import Approvals
 from paybill_iac.automation.store.approvals import Approval, unusable
+from paybill_iac.automation.store.fleet_runs import SavedPlans, sha256_text
 from paybill_iac.errors import GateRefused, PulumiCLIMissing, UsageError
 
 Gate = Callable[[ChangeSummary], list[str]]
@@ -93,6 +93,7 @@ class Execution:
                  notify: Callable[[str], None]):
         self.runner = runner
         self.approvals = approvals
+        self.plans = SavedPlans(approvals.db)  # update plans live in the state database, not on this host
         self.layout = layout
         self.actor = actor
         self.budget = budget
@@ -114,20 +115,20 @@ class Execution:
         if not is_agent(self.actor) or operation not in ("up", *PREVIEW_OF):
             return self._done(self.run(base))
         # An agent: preview first (saving the plan for an up), gate, then apply exactly what was previewed.
-        if operation == "up":
-            plan_file = str(self.layout.plan_file(stack, op_id))
-            preview_inv = build("preview", stack, plan_file=plan_file, excludes=base.excludes)
-        else:
-            plan_file = ""
-            preview_inv = build(PREVIEW_OF[operation], stack)
-        preview, _ = self.run(preview_inv)
-        reasons = (adoption_reasons if operation == "refresh" else gate_reasons)(stack, preview.summary, self.budget)
-        if gated is not None:
-            reasons += gated(preview.summary)
-        if reasons:
-            self._refuse(base, reasons, preview.summary, plan_file)
-        apply = replace(base, plan_file=plan_file) if operation == "up" else base
-        return self._done(self.run(apply))
+        with plan_on_disk() as plan_file:  # the CLI writes the plan here; the database keeps it
+            if operation == "up":
+                preview, _ = self.run(build("preview", stack, plan_file=plan_file, excludes=base.excludes))
+                digest = self._save_plan(stack, op_id, plan_file)
+            else:
+                preview, _ = self.run(build(PREVIEW_OF[operation], stack))
+                digest = ""
+            reasons = (adoption_reasons if operation == "refresh" else gate_reasons)(stack, preview.summary,
+                                                                                     self.budget)
+            if gated is not None:
+                reasons += gated(preview.summary)
+            if reasons:
+                self._refuse(base, reasons, preview.summary, op_id if digest else "", digest)
+            return self._done(self.run(replace(base, plan_file=plan_file) if operation == "up" else base))
 
     def run(self, invocation: Invocation) -> tuple[RunResult, int]:
         """Run with retries; returns the result and the attempts it took (see the module on partial updates)."""
@@ -172,11 +173,22 @@ class Execution:
     def _done(self, ran: tuple[RunResult, int], approval: int | None = None) -> Done:
         return Done(ran[0], ran[1], approval, self.refreshed)
 
-    def _refuse(self, base: Invocation, reasons: list[str], summary: ChangeSummary, plan_file: str) -> None:
+    def _save_plan(self, stack: StackRef, name: str, plan_file: str) -> str:
+        """Keep the plan a preview saved in `plan_file` in the database as plan `name` of `stack`; its sha256."""
+        try:
+            content = Path(plan_file).read_text(encoding="utf-8")
+        except OSError as error:
+            raise RunFailed(f"the preview of {stack.key} saved no update plan ({error}); nothing was applied") from None
+        return self.plans.save(stack.key, name, content, self.actor)
+
+    def _refuse(self, base: Invocation, reasons: list[str], summary: ChangeSummary, plan_name: str,
+                plan_sha256: str) -> None:
+        """Keep the refused change as an approval request naming its saved plan (`plan_path` holds the plan's
+        name in the database, `plan_sha256` its hash), and refuse."""
         stack = base.stack
         request = self.approvals.request(
             stack=stack.key, tenant=stack.tenant_id, operation=base.operation, requested_by=self.actor,
-            reasons=reasons, change_summary=summary.as_dict(), plan_path=plan_file, plan_sha256=_sha256(plan_file))
+            reasons=reasons, change_summary=summary.as_dict(), plan_path=plan_name, plan_sha256=plan_sha256)
         raise ApprovalNeeded(self.actor, base.operation, stack, reasons, request)
 
     def _approval(self, base: Invocation, approval_id: int) -> Approval:
@@ -199,10 +211,15 @@ class Execution:
         operation, stack = base.operation, base.stack
         approval = self._approval(base, approval_id)
         if operation == "up":
-            if not approval.plan_sha256 or _sha256(approval.plan_path) != approval.plan_sha256:
-                raise GateRefused(f"the plan of approval request #{approval_id} ({approval.plan_path}) is missing "
-                                  "or changed since it was reviewed; nothing was applied")
-            apply = replace(base, plan_file=approval.plan_path)
+            # The plan from the database, on whichever host saved it, applied only if unchanged since review.
+            saved = self.plans.load(stack.key, approval.plan_path) if approval.plan_path else None
+            if saved is None or not approval.plan_sha256 or sha256_text(saved.content) != approval.plan_sha256:
+                raise GateRefused(f"the plan of approval request #{approval_id} (saved plan "
+                                  f"'{approval.plan_path}' of {stack.key}) is missing or changed since it was "
+                                  "reviewed; nothing was applied")
+            self._use(approval_id)
+            with plan_on_disk(saved.content) as plan_file:
+                return self._done(self.run(replace(base, plan_file=plan_file)), approval_id)
         else:
             # Destroy and refresh have no update plan: they go ahead only if they still delete (adopt) exactly
             # what was reviewed.
@@ -229,9 +246,15 @@ class Execution:
         elif is_agent(self.actor):
             reasons = gate_reasons(stack, reviewed, self.budget) + (gated(reviewed) if gated else [])
             if reasons:
-                self._refuse(base, reasons, reviewed, "")
+                self._refuse(base, reasons, reviewed, "", "")
         agent = is_agent(self.actor)
-        plan_file = str(self.layout.plan_file(stack, op_id)) if agent else None
+        with plan_on_disk() as saved_at:
+            return self._unprotected(base, approval, build, unguard, saved_at if agent else None)
+
+    def _unprotected(self, base: Invocation, approval: int | None, build: Build, unguard: Unguard,
+                     plan_file: str | None) -> Done:
+        """Lift `protect`, preview (saving the plan to `plan_file` for an agent), check, apply (`_unguarded`)."""
+        stack, reviewed = base.stack, unguard.reviewed
         self.interruption.phase = "unprotect"
         present = {step.urn for step in self.runner.resources(base)}  # a resumed retire may find some gone
         self.runner.unprotect(base, [urn for urn in unguard.urns if urn in present])
@@ -244,7 +267,7 @@ class Execution:
                 raise GateRefused(f"the {base.operation} of {stack.key} would also delete or replace "
                                   f"{len(beyond)} resource(s) that were not reviewed ({', '.join(beyond[:5])}); "
                                   "nothing was applied and their protection is set again")
-            return self._done(self.run(replace(base, plan_file=plan_file) if agent else base), approval)
+            return self._done(self.run(replace(base, plan_file=plan_file) if plan_file else base), approval)
         except BaseException:
             self._protect_again(base, unguard.urns)
             raise
@@ -264,9 +287,3 @@ class Execution:
         finally:
             self.interruption.closing = closing
 
-
-def _sha256(path: str) -> str:
-    try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except OSError:
-        return ""

@@ -78,7 +78,7 @@ class Layout:
 
     stacks_dir   holds tenant/ and cell/ (the Pulumi projects)
     policy_dir   holds one folder per policy pack
-    state_dir    work dirs (state_dir/work/<project>/<stack>), saved plans (state_dir/plans) and, by
+    state_dir    work dirs (state_dir/work/<project>/<stack>) and, by
                  default, the file backend (state_dir/backend) and the database (state_dir/state.db);
                  None when there is none (no project, no --state-dir): reading works, running refuses
     backend_url  any Pulumi backend URL; default file://<state_dir>/backend
@@ -108,9 +108,6 @@ class Layout:
     def work_dir(self, stack: StackRef) -> Path:
         """One work dir per stack: a shared workspace races on stack selection and config files."""
         return (self.state / "work" / stack.project / stack.name).resolve()
-
-    def plan_file(self, stack: StackRef, name: str) -> Path:
-        return (self.state / "plans" / stack.project / stack.name / f"{name}.json").resolve()
 
     def pack_dir(self, pack: str) -> Path:
         return (self.policy_dir / pack).resolve()

@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from paybill_iac.automation.drift_events import RefreshedResource, from_engine_events, sdk_event_dict
@@ -34,7 +37,7 @@ from paybill_iac.errors import OperationError, PulumiCLIMissing
 from paybill_iac.project import check_program
 
 __all__ = ["DELETING_OPS", "NO_CHANGE_OPS", "ChangeSummary", "PulumiRunner", "RunResult", "StackRunner", "Step",
-           "pulumi_children"]
+           "plan_on_disk", "pulumi_children"]
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,18 @@ class RunResult:
     outputs: dict[str, Any] = field(default_factory=dict)
     refreshed: tuple[RefreshedResource, ...] = ()
     """A refresh preview's resources (empty for every other operation)."""
+
+
+@contextmanager
+def plan_on_disk(content: str | None = None) -> Iterator[str]:
+    """A path for the update plan of one `pulumi preview --save-plan` or `pulumi up --plan` call, in a temporary
+    folder removed afterwards: saved plans live in the state database (store.SavedPlans), so any host applies
+    them, and none is left on this one. `content`: the saved plan to apply (written there first)."""
+    with tempfile.TemporaryDirectory(prefix="paybill-plan-") as folder:
+        path = Path(folder) / "plan.json"
+        if content is not None:
+            path.write_text(content, encoding="utf-8")
+        yield str(path)
 
 
 @runtime_checkable

@@ -45,6 +45,9 @@ step's type. `state[stack]`: resources in the stack's state."""
     unprotected: list[list[str]] = field(default_factory=list)
     protected: list[list[str]] = field(default_factory=list)
     backend: dict[str, list[str]] = field(default_factory=dict)
+    plans_saved: list[str] = field(default_factory=list)
+    """The update plans previews saved (their text), and the plans ups applied, in order."""
+    plans_applied: list[str] = field(default_factory=list)
     """project -> the stack names `list_stacks` reports."""
 
     def _action(self, invocation: Invocation) -> str:
@@ -85,6 +88,9 @@ step's type. `state[stack]`: resources in the stack's state."""
         if invocation.operation == "preview" and invocation.plan_file:
             Path(invocation.plan_file).parent.mkdir(parents=True, exist_ok=True)
             Path(invocation.plan_file).write_text(json.dumps({"stack": invocation.stack.key, "at": time.time()}))
+            self.plans_saved.append(Path(invocation.plan_file).read_text())
+        if invocation.operation == "up" and invocation.plan_file:  # `pulumi up --plan` reads it, or fails
+            self.plans_applied.append(Path(invocation.plan_file).read_text())
         steps = self._steps(invocation)
         return RunResult(ChangeSummary.from_steps(steps), self.outputs(invocation))
 

@@ -176,7 +176,7 @@ def test_a_human_approval_applies_the_reviewed_plan_once(env: Env) -> None:
     with pytest.raises(ApprovalNeeded) as refused:
         agent.up(tenant="acme")
     request = refused.value.approval_id
-    plan_file = runner.calls[0].plan_file
+    [saved] = runner.plans_saved
     with pytest.raises(GateRefused, match="only a human may approve"):
         agent.approve(request)
     with pytest.raises(GateRefused, match="not approved"):
@@ -189,19 +189,25 @@ def test_a_human_approval_applies_the_reviewed_plan_once(env: Env) -> None:
     runner.calls.clear()
     result = agent.up(tenant="acme", approval=request)
     assert result.approval == request
-    [up] = runner.calls  # no new preview: exactly the reviewed plan
-    assert up.operation == "up" and up.plan_file == plan_file
+    [up] = runner.calls  # no new preview: exactly the reviewed plan, from the database
+    assert up.operation == "up" and runner.plans_applied == [saved]
+    assert not Path(up.plan_file or "").exists()  # written for the call only
     with pytest.raises(GateRefused, match="already used"):
         agent.up(tenant="acme", approval=request)
 
 
-def test_a_changed_plan_file_voids_the_approval(env: Env) -> None:
+def test_a_changed_saved_plan_voids_the_approval(env: Env) -> None:
     runner = FakeRunner(changes={"paybill-tenant/acme": [("delete", DB, "acme-db", True)]})
     agent = env.make(actor="agent:billing-bot", runner=runner)
     with pytest.raises(ApprovalNeeded) as refused:
         agent.up(tenant="acme")
     env.make().approve(refused.value.approval_id)
-    Path(runner.calls[0].plan_file).write_text('{"tampered": true}')
+    from sqlalchemy import update
+
+    from paybill_iac.automation.store.fleet_runs import saved_plans_table
+
+    with agent.store.db.transaction() as conn:  # the saved plan changed after review
+        conn.execute(update(saved_plans_table).values(content='{"tampered": true}'))
     with pytest.raises(GateRefused, match="changed since it was reviewed"):
         agent.up(tenant="acme", approval=refused.value.approval_id)
 
