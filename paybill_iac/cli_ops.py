@@ -286,13 +286,30 @@ def _fleet_command(operation: str) -> Callable[..., Any]:
     @click.option("--concurrency", default=4, show_default=True, type=int, help="Tenants at once.")
     @click.option("--max-failures", default=0, show_default=True, type=int,
                   help="Halt when more tenants than this failed.")
+    @click.option("--resume", metavar="RUN_ID", default=None,
+                  help="Take over an unfinished run whose coordinator stopped (`fleet runs` lists them): its waves "
+                       "as planned, only the tenants without an outcome; earlier failures still count.")
+    @click.option("--new", "start_new", is_flag=True,
+                  help="Start a new run although a run of the same waves and tenants is unfinished.")
+    @click.option("--engine", type=click.Choice(["local", "pko"]), default="local", show_default=True,
+                  help="local: worker processes here; pko: the Pulumi Kubernetes Operator (up only; settings from "
+                       "the project file's pko: section, --namespace, --context).")
+    @click.option("--namespace", default=None, metavar="NS", help="--engine pko: the Stacks' namespace.")
+    @click.option("--context", "kube_context", default=None, help="--engine pko: the kubeconfig context.")
     def body(waves: tuple[str, ...], tenants: tuple[str, ...], concurrency: int, max_failures: int,
+             resume: str | None, start_new: bool, engine: str, namespace: str | None, kube_context: str | None,
              **common: Any) -> None:
         with _automation(**common) as auto:
+            runner = None
+            if engine == "pko":
+                from paybill_iac.cli_pko import fleet_engine
+
+                runner = fleet_engine(common["project"], namespace, kube_context)
             progress, finish = _progress(operation)
             try:
                 report = auto.fleet(operation, waves=list(waves) or None, tenants=list(tenants) or None,
-                                    concurrency=concurrency, max_failures=max_failures, progress=progress)
+                                    concurrency=concurrency, max_failures=max_failures, progress=progress,
+                                    runner=runner, resume=resume, new=start_new)
             finally:
                 finish()
         _fleet_table(report)
@@ -339,6 +356,26 @@ def _fleet_table(report: Any) -> None:
     _table(rows)
     counts = ", ".join(f"{count} {result}" for result, count in report.counts().items())
     click.echo(f"{len(report.outcomes)} tenants: {counts}" + (f"; {report.halted}" if report.halted else ""))
+    click.echo(f"fleet run {report.run_id}" + (f" (resumed: {report.resumed} outcome(s) kept from before)"
+                                                 if report.resumed else ""))
+
+
+@fleet.command("runs")
+@_common
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="The newest this many.")
+def fleet_runs(limit: int, **common: Any) -> None:
+    """The fleet's runs, newest first: status, outcomes so far, and the coordinator holding a running one."""
+    with _automation(**common) as auto:
+        runs = auto.store.fleet_runs
+        rows = [("RUN", "OPERATION", "STATUS", "STARTED", "ACTOR", "OUTCOMES", "DETAIL")]
+        for run in runs.find(limit):
+            done = len(runs.outcomes(run.id))
+            total = sum(len(wave) for wave in run.waves)
+            detail = run.halted or (f"held by {run.owner} until {_iso(run.claimed_until)}; `--resume {run.id}` "
+                                    "once it stopped" if run.status == "running" else "")
+            rows.append((run.id, run.operation, run.status, _iso(run.started_at), run.actor, f"{done}/{total}",
+                         clip(detail)))
+    _table(rows)
 
 
 def clip(text: str, width: int = 100) -> str:

@@ -173,6 +173,18 @@ def status(engine: str, settings_file: Path | None, namespace: str | None, conte
         sys.exit(1)
 
 
+def fleet_engine(project: Project, namespace: str | None, context: str | None) -> Any:
+    """`fleet up --engine pko`: the operator as the fleet's engine (paybill_iac.pko.engine), its settings from
+    the project file's `pko:` section, the cluster from the kubeconfig."""
+    from paybill_iac.pko.engine import PkoFleetRunner
+    from paybill_iac.pko.kube import StackApi
+
+    loaded, settings = _load(project, None)
+    target = namespace or settings.namespace
+    return PkoFleetRunner(StackApi(target, context=context), loaded, settings, target,
+                          say=lambda message: click.echo(message, err=True))
+
+
 def register(cli: click.Group) -> None:
     """Attach `manifests`, `apply` and `status` to the `fleet` group (paybill_iac.cli_ops registers it first)."""
     fleet = cli.commands.get("fleet")

@@ -14,6 +14,7 @@ from paybill_iac.automation.fleet import FleetTask, TaskRefused, TenantOutcome
 from paybill_iac.errors import UsageError
 from tests.automation.conftest import Clock, Env
 from tests.automation.doubles import FakeRunner, read_log
+from tests.automation.test_cli_ops import Run, run  # noqa: F401 - the CLI fixture
 from tests.automation.test_fleet import WITH_STACKS
 
 CANARIES = ("dunder-mifflin", "hooli")
@@ -75,9 +76,10 @@ def test_a_fleet_run_and_its_outcomes_are_in_the_database(env: Env, db_url: str)
     auto = env.make(runner=FakeRunner(), state_url=db_url)
     report = auto.fleet("up", tenants=["acme", "globex", "hooli"], concurrency=2)
     assert report.ok and report.resumed == 0
-    run = auto.store.fleet_runs.get(report.run_id)
-    assert run is not None and run.status == "finished" and run.operation == "up" and run.actor == "human"
-    assert run.waves == (("hooli",), ("acme", "globex"))
+    fleet_run = auto.store.fleet_runs.get(report.run_id)
+    assert fleet_run is not None and fleet_run.status == "finished" and fleet_run.operation == "up"
+    assert fleet_run.actor == "human"
+    assert fleet_run.waves == (("hooli",), ("acme", "globex"))
     stored = auto.store.fleet_runs.outcomes(report.run_id)
     assert sorted((item["tenant"], item["wave"], item["result"]) for item in stored) == [
         ("acme", 2, "succeeded"), ("globex", 2, "succeeded"), ("hooli", 1, "succeeded")]
@@ -107,30 +109,30 @@ def test_a_crashed_coordinator_resumes_at_its_wave(env: Env, db_url: str) -> Non
     first = env.make(runner=FakeRunner(log=log), state_url=db_url, clock=clock)
     with pytest.raises(CoordinatorDied):  # wave 1 (the two canaries) done, then one tenant of wave 2
         first.fleet("up", concurrency=1, progress=_dies_after(3))
-    [run] = first.store.fleet_runs.unfinished()
-    assert run.status == "running" and len(first.store.fleet_runs.outcomes(run.id)) == 3
+    [fleet_run] = first.store.fleet_runs.unfinished()
+    assert fleet_run.status == "running" and len(first.store.fleet_runs.outcomes(fleet_run.id)) == 3
 
     second = env.make(runner=FakeRunner(log=log), state_url=db_url, clock=clock)
-    with pytest.raises(UsageError, match=f"fleet run {run.id} of the same rollout .* did not finish: 3 of 14"):
+    with pytest.raises(UsageError, match=f"fleet run {fleet_run.id} of the same rollout .* not finish: 3 of 14"):
         second.fleet("up")  # the same rollout again: refused, naming the run to resume
     with pytest.raises(UsageError, match="still holds the run"):
-        second.fleet("up", resume=run.id)  # its coordinator's claim has not expired yet
+        second.fleet("up", resume=fleet_run.id)  # its coordinator's claim has not expired yet
     with pytest.raises(UsageError, match="keeps the run's own waves"):
-        second.fleet("up", resume=run.id, tenants=["acme"])
+        second.fleet("up", resume=fleet_run.id, tenants=["acme"])
     clock.advance(60)  # the claim expired: the coordinator is gone
     seen: list[tuple[int, int]] = []
-    report = second.fleet("up", resume=run.id, progress=lambda outcome, done, total: seen.append((done, total)))
-    assert report.ok and report.run_id == run.id and report.resumed == 3
+    report = second.fleet("up", resume=fleet_run.id, progress=lambda outcome, done, total: seen.append((done, total)))
+    assert report.ok and report.run_id == fleet_run.id and report.resumed == 3
     assert sorted(outcome.tenant for outcome in report.outcomes) == WITH_STACKS
     assert seen[0] == (4, 14) and seen[-1] == (14, 14)
     ups = Counter(call["stack"].split("/")[1] for call in read_log(log) if call["op"] == "up")
     assert ups == Counter({tenant: 1 for tenant in WITH_STACKS})  # nobody ran twice, canaries not again
     order = [call["stack"].split("/")[1] for call in read_log(log)]
     assert set(order[:2]) == set(CANARIES)  # the waves as planned at the start
-    finished = second.store.fleet_runs.get(run.id)
+    finished = second.store.fleet_runs.get(fleet_run.id)
     assert finished is not None and finished.status == "finished"
     with pytest.raises(UsageError, match="the run is finished"):
-        second.fleet("up", resume=run.id)
+        second.fleet("up", resume=fleet_run.id)
     with pytest.raises(UsageError, match="no fleet run"):
         second.fleet("up", resume="nope")
 
@@ -141,17 +143,17 @@ def test_a_resumed_run_counts_the_failures_before_the_crash(env: Env, db_url: st
     first = env.make(runner=runner, state_url=db_url, clock=clock)
     with pytest.raises(CoordinatorDied):
         first.fleet("up", concurrency=1, max_failures=1, progress=_dies_after(2))  # after the canaries
-    [run] = first.store.fleet_runs.unfinished()
+    [fleet_run] = first.store.fleet_runs.unfinished()
     clock.advance(60)
-    resumed = env.make(runner=runner, state_url=db_url, clock=clock).fleet("up", resume=run.id)
+    resumed = env.make(runner=runner, state_url=db_url, clock=clock).fleet("up", resume=fleet_run.id)
     results = {outcome.tenant: outcome.result for outcome in resumed.outcomes}
     assert results["hooli"] == "failed" and results["acme"] == "failed"
     assert "halted after 2 failure(s) (more than 1 allowed), in wave 2" in resumed.halted
     assert {results[tenant] for tenant in ("stark", "wayne", "wonka")} == {"skipped"}
-    stored = first.store.fleet_runs.get(run.id)
+    stored = first.store.fleet_runs.get(fleet_run.id)
     assert stored is not None and stored.status == "halted" and "halted after 2" in stored.halted
     with pytest.raises(UsageError, match="the run is halted"):
-        first.fleet("up", resume=run.id)
+        first.fleet("up", resume=fleet_run.id)
     with pytest.raises(UsageError, match="is a fleet up, not a fleet refresh"):
         other = env.make(runner=runner, state_url=db_url, clock=clock)
         with pytest.raises(CoordinatorDied):
@@ -168,3 +170,15 @@ def test_new_starts_over_beside_an_unfinished_run(env: Env) -> None:
     report = env.make(runner=FakeRunner()).fleet("up", tenants=["acme", "hooli"], new=True)
     assert report.ok and report.resumed == 0
     assert len(first.store.fleet_runs.unfinished()) == 1  # the crashed one stays, to resume or to leave
+
+
+def test_cli_fleet_runs_and_resume(run: Run) -> None:  # noqa: F811 - the CLI fixture
+    code, out, _ = run("fleet", "up", "--tenant", "globex", "--tenant", "initech")
+    assert code == 0 and "2 tenants: 2 succeeded" in out
+    run_id = out.strip().splitlines()[-1].split()[2]
+    code, out, _ = run("fleet", "runs")
+    assert code == 0 and out.startswith("RUN") and f"{run_id}  up" in out and "finished" in out and "2/2" in out
+    code, _, err = run("fleet", "up", "--resume", run_id)
+    assert code == 2 and "the run is finished: nothing to resume" in err
+    code, _, err = run("fleet", "up", "--resume", "nope")
+    assert code == 2 and "no fleet run with that id" in err
