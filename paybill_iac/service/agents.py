@@ -56,7 +56,8 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec("up", "Deploy a tenant's stack as the catalog describes it. Previewed and gated first: a change "
              "that deletes or replaces data, or exceeds this token's change budget, is refused with an approval "
              "request a human decides; then call again with `approval`.", read_only=False, destructive=True),
-    ToolSpec("refresh", "Read the real state of a tenant's resources into its stack state.", read_only=False),
+    ToolSpec("refresh", "Adopt a tenant's drift (what its cloud holds) into its stack state; previewed and journaled "
+                        "first, drift on data needs a human's approval.", read_only=False),
     ToolSpec("onboard", "Bring a tenant in state onboarding up and set it active.", read_only=False),
     ToolSpec("change_plan", "Move a tenant to another plan (within its isolation model through this interface).",
              read_only=False, destructive=True),
@@ -176,7 +177,7 @@ def _operation(operation: str, *, approval: bool = True, plan: bool = False) -> 
 _FUNCTIONS: dict[str, Callable[[Service], Tool]] = {
     "list_tenants": _list_tenants, "get_tenant": _get_tenant, "list_approvals": _list_approvals,
     "read_journal": _read_journal, "preview": _operation("preview", approval=False),
-    "up": _operation("up"), "refresh": _operation("refresh", approval=False), "onboard": _operation("onboard"),
+    "up": _operation("up"), "refresh": _operation("refresh"), "onboard": _operation("onboard"),
     "change_plan": _operation("change-plan", plan=True), "suspend": _operation("suspend"),
     "resume": _operation("resume"), "offboard": _operation("offboard"),
 }

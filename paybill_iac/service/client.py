@@ -76,8 +76,9 @@ class RemoteAutomation:
            approval: int | None = None) -> OperationResult:
         return self._stack("up", tenant, cell, {"approval": approval} if approval else {})
 
-    def refresh(self, *, tenant: str | None = None, cell: str | None = None) -> OperationResult:
-        return self._stack("refresh", tenant, cell, {})
+    def refresh(self, *, tenant: str | None = None, cell: str | None = None,
+                approval: int | None = None) -> OperationResult:
+        return self._stack("refresh", tenant, cell, {"approval": approval} if approval else {})
 
     def preview(self, *, tenant: str | None = None, cell: str | None = None) -> OperationResult:
         return self._stack("preview", tenant, cell, {})

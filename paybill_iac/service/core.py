@@ -43,7 +43,8 @@ from paybill_iac.service.problems import Problem, from_error
 log = logging.getLogger("paybill_iac.service")
 
 FIELDS: dict[str, tuple[str, ...]] = {
-    "preview": (), "up": ("approval",), "refresh": (), "onboard": ("approval",), "change-plan": ("plan", "approval"),
+    "preview": (), "up": ("approval",), "refresh": ("approval",), "onboard": ("approval",),
+    "change-plan": ("plan", "approval"),
     "suspend": ("approval",), "resume": ("approval",), "offboard": ("approval",), "approve": (), "reject": (),
 }
 """What a caller may send with each operation; anything else is refused."""
@@ -193,7 +194,7 @@ class Service:
         try:
             if operation in STACK_OPERATIONS:
                 run = getattr(auto, operation)
-                results = [run(tenant=tenant_id, **({"approval": approval} if operation == "up" else {}))]
+                results = [run(tenant=tenant_id, **({"approval": approval} if operation in ("up", "refresh") else {}))]
             elif operation == "change-plan":
                 results = auto.change_plan(tenant_id, str(plan), approval=approval)
             else:
