@@ -8,7 +8,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ORDER = ("catalog_scale.py", "preview_overhead.py", "preview_fleet.py", "preview_base.py", "service_load.py",
-         "drift_rollup.py")
+         "drift_rollup.py", "pko_manifests.py", "preview_shards.py", "fleet_runs.py")
 
 
 def main() -> int:
