@@ -64,7 +64,7 @@ def drift(tenant: str | None, cell: str | None, whole_fleet: bool, fmt: str, con
     Without --tenant, --cell or --fleet: the stored reports of every tenant, against the schedule. Exit 1 when
     something drifted or a check failed."""
     from paybill_iac.automation.drift import check_fleet, fleet_statuses, load_hook, rollup, stored_report
-    from paybill_iac.errors import PaybillError, UsageError
+    from paybill_iac.errors import PaybillError, PulumiCLIMissing, UsageError
 
     if sum(1 for given in (tenant, cell, whole_fleet) if given) > 1:
         raise UsageError("give one of --tenant ID, --cell ID and --fleet")
@@ -74,10 +74,12 @@ def drift(tenant: str | None, cell: str | None, whole_fleet: bool, fmt: str, con
         auto = _local(opened)
         reports = []
         if tenant or cell:
+            stack = auto.stack_ref(tenant, cell)
             try:
                 reports.append(auto.check_drift(tenant=tenant, cell=cell, hook=hook).report)
-            except PaybillError:
-                stack = auto.stack_ref(tenant, cell)
+            except PulumiCLIMissing:
+                raise
+            except PaybillError:  # busy, flagged, the engine failed: stored as an `error` report, shown as such
                 reports.append(stored_report(auto.store.drift.latest(with_report=True, stacks=[stack.key])[stack.key]))
             entries = None
         else:

@@ -23,9 +23,10 @@ approves it, the agent's `up` applies exactly that plan. Humans are not gated (p
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from paybill_iac.automation.engine import REMOVING_OPS, is_deleting
+from paybill_iac.automation.engine import REMOVING_OPS, is_change, is_deleting
 from paybill_iac.automation.invocation import StackRef
 from paybill_iac.automation.runner import ChangeSummary, Step
 from paybill_iac.errors import UsageError
@@ -76,26 +77,34 @@ def data_at_risk(step: Step) -> str | None:
     return None
 
 
-def gate_reasons(stack: StackRef, summary: ChangeSummary, budget: AgentBudget) -> list[str]:
-    """Why an agent may not apply `summary` on `stack` alone; [] when it may."""
+def _data_reasons(stack: StackRef, summary: ChangeSummary, doing: str, counted: Callable[[Step], bool],
+                  sentence: Callable[[Step, str], str]) -> list[str]:
+    """The reasons the two gates share: a cell stack `doing` anything, and each resource of a `counted` step whose
+    data is at risk (`sentence(step, risk)`), once per URN."""
     reasons: list[str] = []
     if stack.kind == "cell" and summary.changed:
-        reasons.append(f"it changes the cell stack {stack.name} ({summary.describe()}), which every tenant "
+        reasons.append(f"it {doing} the cell stack {stack.name} ({summary.describe()}), which every tenant "
                        "on the cell shares")
     seen: set[str] = set()
     for step in summary.steps:
-        if not is_deleting(step.op) or step.urn in seen:
-            continue
-        risk = data_at_risk(step)
-        if risk is None:
-            continue
-        seen.add(step.urn)
+        risk = data_at_risk(step) if counted(step) and step.urn not in seen else None
+        if risk is not None:
+            seen.add(step.urn)
+            reasons.append(sentence(step, risk))
+    return reasons
+
+
+def gate_reasons(stack: StackRef, summary: ChangeSummary, budget: AgentBudget) -> list[str]:
+    """Why an agent may not apply `summary` on `stack` alone; [] when it may."""
+
+    def sentence(step: Step, risk: str) -> str:
         verb = "deletes" if step.op in REMOVING_OPS else "replaces"
         if risk == "unknown":
-            reasons.append(f"it {verb} the resource {step.type} '{step.name}', a type paybill-iac does not know "
-                           "(counted as holding data)")
-        else:
-            reasons.append(f"it {verb} the {risk} resource {step.type} '{step.name}'")
+            return f"it {verb} the resource {step.type} '{step.name}', a type paybill-iac does not know (counted as " \
+                   "holding data)"
+        return f"it {verb} the {risk} resource {step.type} '{step.name}'"
+
+    reasons = _data_reasons(stack, summary, "changes", lambda step: is_deleting(step.op), sentence)
     if not summary.steps:
         destructive = sum(count for op, count in summary.counts.items() if is_deleting(op))
         if destructive:
@@ -108,21 +117,14 @@ def gate_reasons(stack: StackRef, summary: ChangeSummary, budget: AgentBudget) -
 
 def adoption_reasons(stack: StackRef, summary: ChangeSummary, budget: AgentBudget) -> list[str]:
     """Why an agent may not adopt the drift of `summary` (a refresh preview) on `stack` alone; [] when it may."""
-    reasons: list[str] = []
-    if stack.kind == "cell" and summary.changed:
-        reasons.append(f"it adopts drift on the cell stack {stack.name} ({summary.describe()}), which every "
-                       "tenant on the cell shares")
-    seen: set[str] = set()
-    for step in summary.steps:
-        if step.op in ("same", "refresh") or step.urn in seen:
-            continue
-        seen.add(step.urn)
-        risk = data_at_risk(step)
-        if risk is not None:
-            what = "a type paybill-iac does not know (counted as holding data)" if risk == "unknown" else \
-                f"a {risk} resource"
-            change = "gone from the cloud" if step.op == "delete" else "changed in the cloud"
-            reasons.append(f"it adopts drift ({change}) of {step.type} '{step.name}', {what}")
+
+    def sentence(step: Step, risk: str) -> str:
+        what = "a type paybill-iac does not know (counted as holding data)" if risk == "unknown" else \
+            f"a {risk} resource"
+        change = "gone from the cloud" if step.op == "delete" else "changed in the cloud"
+        return f"it adopts drift ({change}) of {step.type} '{step.name}', {what}"
+
+    reasons = _data_reasons(stack, summary, "adopts drift on", lambda step: is_change(step.op), sentence)
     if summary.changed > budget.max_changes:
         reasons.append(f"it adopts drift on {summary.changed} resources, over the agent change budget of "
                        f"{budget.max_changes}")
