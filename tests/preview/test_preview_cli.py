@@ -26,7 +26,8 @@ def test_one_tenant_exits_0_with_a_table(capsys: pytest.CaptureFixture[str]) -> 
     assert code == 0, err
     assert "tenant cyberdyne" in out and "aws" in out and "silo" in out
     assert out.strip().splitlines()[-1].startswith("ok: 1 tenant, 0 cells")
-    assert err == ""  # no progress bar when stderr is not a terminal
+    # no progress bar when stderr is not a terminal: only the line naming the project used
+    assert err.splitlines() == [f"paybill-iac: project {REPO} (paybill.yaml); catalog {EXAMPLE}"]
 
 
 def test_a_catalog_change_the_packs_refuse_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
