@@ -310,8 +310,12 @@ class PulumiRunner:
         auto = _automation()
         try:
             options = auto.LocalWorkspaceOptions(work_dir=str(invocation.work_dir), env_vars=dict(invocation.env))
-            return auto.create_or_select_stack(invocation.stack.name, work_dir=str(invocation.work_dir),
-                                               opts=options)
+            # a drift check only reads: it never creates the stack it looks at
+            select = auto.select_stack if invocation.operation == "preview-refresh" else auto.create_or_select_stack
+            return select(invocation.stack.name, work_dir=str(invocation.work_dir), opts=options)
+        except auto.errors.StackNotFoundError:
+            raise RunFailed(f"{invocation.stack.key} has no stack in the backend: there is nothing to check for drift "
+                            "(deploy it first)") from None
         except FileNotFoundError as error:
             if "pulumi" in str(error):
                 raise PulumiCLIMissing(f"`{invocation.operation}` of {invocation.stack.key}") from None

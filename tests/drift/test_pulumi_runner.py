@@ -12,7 +12,7 @@ import pytest
 from pulumi.automation import StackSummary
 from pulumi.automation.events import EngineEvent
 
-from paybill_iac.automation import PulumiRunner, StackRef
+from paybill_iac.automation import PulumiRunner, RunFailed, StackRef
 from paybill_iac.errors import PulumiCLIMissing
 from tests.automation.conftest import Env
 
@@ -68,3 +68,22 @@ def test_the_stack_list_names_the_project_s_stacks(env: Env, monkeypatch: pytest
     monkeypatch.setattr("pulumi.automation.LocalWorkspace", missing)
     with pytest.raises(PulumiCLIMissing):
         PulumiRunner().list_stacks(layout, "paybill-tenant")
+
+
+def test_a_drift_check_never_creates_the_stack_it_looks_at(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pulumi.automation import errors
+    from pulumi.automation._cmd import CommandResult
+
+    created: list[str] = []
+
+    def select_stack(name: str, **_: Any) -> Any:
+        raise errors.StackNotFoundError(CommandResult("", f"error: no stack named '{name}' found", 255))
+
+    monkeypatch.setattr("pulumi.automation.select_stack", select_stack)
+    monkeypatch.setattr("pulumi.automation.create_or_select_stack", lambda name, **_: created.append(name))
+    auto = env.make(runner=PulumiRunner())
+    with pytest.raises(RunFailed, match="paybill-tenant/umbrella has no stack in the backend"):
+        auto.check_drift(tenant="umbrella")
+    assert created == []
+    stored = auto.store.drift.latest()["paybill-tenant/umbrella"]
+    assert stored.status == "error" and "no stack in the backend" in (stored.error or "")
