@@ -121,6 +121,8 @@ class StatefulRunner:
             failing.remove(operation)
             raise RunFailed(f"{operation} of {key} failed: the cloud said no")
         with self._state() as data:
+            if operation == "preview-refresh" and key not in data["stacks"]:  # as the runner: select, never create
+                raise RunFailed(f"{key} has no stack in the backend: there is nothing to check for drift")
             stack = data["stacks"].setdefault(key, {"resources": {}, "outputs": {}})
             if operation in ("preview-destroy", "destroy"):
                 return self._destroy(data, stack, invocation)
