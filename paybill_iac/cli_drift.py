@@ -91,7 +91,8 @@ def drift(tenant: str | None, cell: str | None, whole_fleet: bool, fmt: str, con
                     finish()
             entries = fleet_statuses(auto.store, auto.reload(), auto.store.clock(), settings.schedule_seconds)
             latest = auto.store.drift.latest(with_report=True,
-                                             stacks=[entry.stack for entry in entries if entry.status == "drifted"])
+                                             stacks=[entry.stack for entry in entries
+                                                     if entry.status in ("drifted", "error")])
             reports = [stored_report(item) for _, item in sorted(latest.items())]
     summary = rollup(entries) if entries is not None else None
     _show(fmt, reports, entries, summary, settings)
