@@ -4,6 +4,7 @@ real stack programs under the mock runtime (paybill_iac.mockrun)."""
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,48 @@ class StackKit:
 @pytest.fixture
 def stackkit() -> StackKit:
     return StackKit()
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """A PostgreSQL server's superuser URL, one for the session: PAYBILL_TEST_POSTGRES_URL (`.ci/run` starts
+    a server with tests/automation/pgserver.py and sets it), else a server of the session's own from the
+    machine's binaries, stopped at the end. Skipped, with the reason, when PAYBILL_SKIP_POSTGRES is set or
+    no server can be had; on CI (CI set) the latter fails instead, so that a machine without one is noticed."""
+    from tests.automation import pgserver
+
+    url = os.environ.get(pgserver.URL_ENV)
+    if url:
+        yield url
+        return
+    if os.environ.get(pgserver.SKIP_ENV):
+        pytest.skip(f"{pgserver.SKIP_ENV} is set: PostgreSQL tests skipped on purpose")
+    try:
+        server = pgserver.start()
+    except pgserver.Unavailable as error:
+        reason = (f"no PostgreSQL server: {pgserver.URL_ENV} is not set and none can be started here ({error}); "
+                  f"install the PostgreSQL server binaries or set {pgserver.URL_ENV}")
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    try:
+        yield server.url
+    finally:
+        pgserver.stop(server.folder)
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str) -> Iterator[str]:
+    """A fresh schema on the server for one test, dropped after it (the URL selects it through search_path)."""
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    plain = postgres_server_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    yield f"{postgres_server_url}?options=-csearch_path%3D{schema}"
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture(autouse=True, scope="session")

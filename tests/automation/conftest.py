@@ -1,11 +1,9 @@
-"""Fixtures for the automation tests: databases (SQLite, and a real PostgreSQL), a copy of the
-example catalog with its stack projects, and Automation objects wired to the runner double."""
+"""Fixtures for the automation tests: databases (SQLite, and a real PostgreSQL: tests/conftest.py), a copy of
+the example catalog with its stack projects, and Automation objects wired to the runner double."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -14,47 +12,9 @@ from typing import Any
 
 import pytest
 
-from tests.automation import pgserver
 from tests.automation.doubles import FakeRunner, RecordingDataPlane
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="session")
-def postgres_server_url() -> Iterator[str]:
-    """A PostgreSQL server: PAYBILL_TEST_POSTGRES_URL (CI starts one), else one of our own.
-
-    When PostgreSQL cannot be started the tests FAIL, so a CI machine without it is noticed; set
-    PAYBILL_SKIP_POSTGRES=1 to skip them deliberately."""
-    url = os.environ.get(pgserver.URL_ENV)
-    if url:
-        yield url
-        return
-    if os.environ.get(pgserver.SKIP_ENV):
-        pytest.skip(f"{pgserver.SKIP_ENV} is set: PostgreSQL tests skipped on purpose")
-    try:
-        server = pgserver.start()
-    except pgserver.Unavailable as error:
-        pytest.fail(f"cannot start PostgreSQL for the tests: {error}. Install the PostgreSQL server binaries, "
-                    f"set {pgserver.URL_ENV} to a server, or set {pgserver.SKIP_ENV}=1 to skip these tests")
-    try:
-        yield server.url
-    finally:
-        pgserver.stop(server.folder)
-
-
-@pytest.fixture
-def postgres_url(postgres_server_url: str) -> Iterator[str]:
-    """A fresh schema on the server for one test (the URL selects it through search_path)."""
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    plain = postgres_server_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    yield f"{postgres_server_url}?options=-csearch_path%3D{schema}"
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -2,8 +2,8 @@
 unique tenant names that are cleaned up afterwards (tests run in parallel under pytest-xdist on one
 server, so every database and role a test makes carries the test's own token).
 
-The server: PAYBILL_TEST_POSTGRES_URL (a superuser URL; CI starts one), else a throwaway server
-started with tests/automation/pgserver.py (reused, not modified). That helper's pg_hba.conf trusts
+The server: the session's (tests/conftest.py: PAYBILL_TEST_POSTGRES_URL, a superuser URL, else a throwaway
+server started with tests/automation/pgserver.py). That helper's pg_hba.conf trusts
 every loopback connection (initdb --auth=trust), so passwords are not checked at login here: the
 tests that a tenant is refused rely on what PostgreSQL checks under any authentication method, the
 CONNECT privilege ("permission denied for database") and the LOGIN attribute ("is not permitted to
@@ -16,7 +16,6 @@ import base64
 import contextlib
 import hashlib
 import hmac
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,29 +27,8 @@ import pytest
 from psycopg import sql
 
 from paybill_iac.dataplane import AdminConnection, InMemorySecretStore, PasswordAuth, TenantDatabase
-from tests.automation import pgserver
 
 ADMIN_SECRET = "cell-admin-password"
-
-
-@pytest.fixture(scope="session")
-def server_url() -> Iterator[str]:
-    """A superuser URL: PAYBILL_TEST_POSTGRES_URL, else a server of our own (stopped at the end)."""
-    url = os.environ.get(pgserver.URL_ENV)
-    if url:
-        yield url
-        return
-    if os.environ.get(pgserver.SKIP_ENV):
-        pytest.skip(f"{pgserver.SKIP_ENV} is set: PostgreSQL tests skipped on purpose")
-    try:
-        server = pgserver.start()
-    except pgserver.Unavailable as error:
-        pytest.fail(f"cannot start PostgreSQL for the tests: {error}. Install the PostgreSQL server binaries, "
-                    f"set {pgserver.URL_ENV} to a server, or set {pgserver.SKIP_ENV}=1 to skip these tests")
-    try:
-        yield server.url
-    finally:
-        pgserver.stop(server.folder)
 
 
 @dataclass(frozen=True)
@@ -75,8 +53,8 @@ class Server:
 
 
 @pytest.fixture(scope="session")
-def server(server_url: str) -> Server:
-    parts = urlsplit(server_url)
+def server(postgres_server_url: str) -> Server:
+    parts = urlsplit(postgres_server_url)
     query = parse_qs(parts.query)
     return Server(
         host=parts.hostname or "127.0.0.1", port=parts.port or 5432, user=unquote(parts.username or "postgres"),

@@ -1,3 +1,3 @@
 """The automation tests' fixtures (databases, a copy of the example catalog), for the drift tests."""
 
-from tests.automation.conftest import db_url, env, open_store, postgres_server_url, postgres_url  # noqa: F401
+from tests.automation.conftest import db_url, env, open_store  # noqa: F401

@@ -21,7 +21,6 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.automation.conftest import postgres_server_url  # noqa: F401 - a session fixture shared with them
 from tests.automation.doubles import read_log
 
 REPO = Path(__file__).resolve().parents[2]

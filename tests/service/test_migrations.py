@@ -5,7 +5,6 @@ service's role may INSERT and SELECT the journal and nothing else there."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,25 +18,11 @@ from paybill_iac.automation.store.principals import Principals  # noqa: F401 - d
 from paybill_iac.errors import OperationError
 
 
-@pytest.fixture
-def schema_url(postgres_server_url: str) -> Iterator[str]:
-    """A fresh schema on the real server, as the owner (the superuser of the test server)."""
-    import psycopg
-
-    schema = f"m_{uuid.uuid4().hex[:12]}"
-    plain = postgres_server_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    yield f"{postgres_server_url}?options=-csearch_path%3D{schema}"
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {schema} CASCADE")
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def any_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'state.db'}"
-    return str(request.getfixturevalue("schema_url"))
+    return str(request.getfixturevalue("postgres_url"))  # a fresh schema (tests/conftest.py)
 
 
 def test_the_migrations_build_exactly_the_declared_tables(any_url: str) -> None:
@@ -99,7 +84,7 @@ def test_sqlite_keeps_the_journal_append_only(tmp_path: Path) -> None:
         store.close()
 
 
-def _service_role(schema_url: str) -> tuple[str, str]:
+def _service_role(postgres_url: str) -> tuple[str, str]:
     """A login role given the service's privileges by `paybill-iac migrate --service-role`; its URL."""
     from click.testing import CliRunner
 
@@ -107,16 +92,16 @@ def _service_role(schema_url: str) -> tuple[str, str]:
 
     role = f"r_{uuid.uuid4().hex[:12]}"
     password = uuid.uuid4().hex
-    engine = create_engine(schema_url)
+    engine = create_engine(postgres_url)
     try:
         with engine.begin() as conn:
             conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
     finally:
         engine.dispose()
-    result = CliRunner().invoke(migrate, ["--state-url", schema_url, "--service-role", role])
+    result = CliRunner().invoke(migrate, ["--state-url", postgres_url, "--service-role", role])
     assert result.exit_code == 0, result.output
     assert "journal: SELECT, INSERT only" in result.output
-    return role, make_url(schema_url).set(username=role, password=password).render_as_string(hide_password=False)
+    return role, make_url(postgres_url).set(username=role, password=password).render_as_string(hide_password=False)
 
 
 REFUSED_TO_THE_SERVICE = [
@@ -143,8 +128,8 @@ REFUSED_TO_THE_SERVICE = [
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("statement", REFUSED_TO_THE_SERVICE, ids=lambda s: " ".join(s.split()[:4]))
-def test_the_service_role_cannot(schema_url: str, statement: str) -> None:
-    _, service_url = _service_role(schema_url)
+def test_the_service_role_cannot(postgres_url: str, statement: str) -> None:
+    _, service_url = _service_role(postgres_url)
     store = Store(service_url)  # opens at head: a read of the version, no DDL
     try:
         store.journal.start(op_id="x", actor="agent:bot", stack="paybill-tenant/acme", tenant="acme",
@@ -161,8 +146,8 @@ def test_the_service_role_cannot(schema_url: str, statement: str) -> None:
 
 
 @pytest.mark.postgres
-def test_the_service_role_can_do_what_the_service_does(schema_url: str) -> None:
-    role, service_url = _service_role(schema_url)
+def test_the_service_role_can_do_what_the_service_does(postgres_url: str) -> None:
+    role, service_url = _service_role(postgres_url)
     store = Store(service_url)
     try:
         store.journal.start(op_id="x", actor="agent:bot", stack="paybill-tenant/acme", tenant="acme",
@@ -185,9 +170,9 @@ def test_the_service_role_can_do_what_the_service_does(schema_url: str) -> None:
 
 
 @pytest.mark.postgres
-def test_a_role_that_may_not_migrate_is_told_who_must(schema_url: str) -> None:
+def test_a_role_that_may_not_migrate_is_told_who_must(postgres_url: str) -> None:
     role = f"r_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(schema_url)
+    engine = create_engine(postgres_url)
     try:
         with engine.begin() as conn:
             conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN PASSWORD 'x'")
@@ -195,6 +180,6 @@ def test_a_role_that_may_not_migrate_is_told_who_must(schema_url: str) -> None:
             conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
     finally:
         engine.dispose()
-    url = make_url(schema_url).set(username=role, password="x").render_as_string(hide_password=False)
+    url = make_url(postgres_url).set(username=role, password="x").render_as_string(hide_password=False)
     with pytest.raises(OperationError, match="paybill-iac migrate"):
         Store(url)
