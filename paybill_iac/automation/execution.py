@@ -5,10 +5,10 @@
                      a refusal is kept as an approval request holding the plan (ApprovalNeeded)
     agent destroy    a destroy preview, the gates, then the destroy
     agent refresh    a refresh preview, the adoption gates (drift on data needs a human), then the refresh
-    with approval    exactly what a human approved: the saved plan (checked unchanged by its sha256) for
-                     an up; for a destroy (a refresh), only if it still deletes (adopts) exactly what was
-                     reviewed. Each
-                     approval is consumed once, by the actor who requested it, before it expires.
+    with approval    exactly what a human approved: for an up, the saved plan (kept in the state database, so
+                     any host applies it; checked unchanged by its sha256); for a destroy (a refresh), only if
+                     it still deletes (adopts) exactly what was reviewed. Each approval is consumed once, by the
+                     actor who requested it, before it expires.
     lifting guards   an up that must delete protected resources (a plan change retiring the old shape):
                      the gate judges what the caller declares it deletes (`Unguard.reviewed`, from the
                      workflow's record: the engine refuses to even preview the deletion of a protected
