@@ -195,7 +195,7 @@ def render_tenant(view: dict[str, Any]) -> str:
     width = max(len(row["field"]) for row in view["limits"])
     value_width = max(len(shown(row["value"])) for row in view["limits"])
     for row in view["limits"]:
-        bound = "" if row["plan"] is None or row["source"] in ("plan default", "plan") else (
+        bound = "" if row["plan"] is None or row["source"] not in ("tenant override", "tenant subscription") else (
             f"  (plan {row['bound']}: {shown(row['plan'])})")
         lines.append(f"  {row['field']:<{width}}  {shown(row['value']):<{value_width}}  {row['source']}{bound}")
     database = view["database"]

@@ -174,7 +174,7 @@ def rounding_warnings(catalog: Catalog) -> list[CatalogIssue]:
         for rounding in sizing.roundings(tenant.cloud, asked["db_vcpus"], asked["db_storage_gb"],
                                          asked["backup_retention_days"], size):
             field = (f"overrides.{rounding.field}" if getattr(overrides, rounding.field) is not None
-                     else f"plan '{plan.id}' limits.{rounding.field}")
+                     else f"{rounding.field} (plan {plan.id})")
             found.append(CatalogIssue(str(catalog.files.get(f"tenant:{tenant.id}", catalog.tenant_file(tenant.id))),
                                       "tenant", tenant.id, field, str(rounding)))
     cells_file = str(catalog.root / "cells.yaml")

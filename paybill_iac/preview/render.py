@@ -145,7 +145,7 @@ def to_table(report: dict[str, Any], width: int | None = None) -> str:
 
     buffer = io.StringIO()
     console = Console(file=buffer, width=width or TABLE_WIDTH, force_terminal=False, color_system=None,
-                      highlight=False, soft_wrap=False)
+                      highlight=False, soft_wrap=True)  # prose lines: the terminal wraps them
     summary = report["summary"]
     base = report.get("base")
     title = (f"paybill-iac preview of {summary['catalog']} (offline, Pulumi mock runtime; actor {summary['actor']})")
@@ -315,8 +315,9 @@ def to_markdown(report: dict[str, Any]) -> str:
     if base:
         resources = base["changes"]["resources"]
         commit = f" (`{base['commit'][:10]}`)" if base["commit"] else ""
-        head.append(f"Compared with `{_md(base['ref'])}`{commit}: {base['affected']['tenants']} "
-                    f"tenants and {base['affected']['cells']} cells affected, {base['changes']['stacks']} change "
+        head.append(f"Compared with `{_md(base['ref'])}`{commit}: {plural(base['affected']['tenants'], 'tenant')} "
+                    f"and {plural(base['affected']['cells'], 'cell')} affected, "
+                    f"{plural(base['changes']['stacks'], 'change')} "
                     f"(**+{resources['added']}** added, **-{resources['removed']}** removed, "
                     f"**~{resources['changed']}** with changed inputs); previewed {scope}.")
         head.append("")

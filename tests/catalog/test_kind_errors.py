@@ -129,11 +129,11 @@ def test_sizes_the_cloud_rounds_are_warnings_naming_where_the_value_comes_from(c
          "{id: oci-fra-a, cloud: oci, region: eu-frankfurt-1, capacity: 30, db_vcpus: 3}")
     warnings = rounding_warnings(load_catalog(catalog_dir))
     found = {(issue.kind, issue.id, issue.field): issue.message for issue in warnings}
-    assert found[("tenant", "tyrell", "plan 'enterprise' limits.db_storage_gb")].startswith(
+    assert found[("tenant", "tyrell", "db_storage_gb (plan enterprise)")].startswith(
         "1000 GB is rounded down to 512 GB: Azure storage comes in fixed sizes (512 GB, the next size is 1024 GB)")
-    assert found[("tenant", "soylent", "plan 'enterprise' limits.db_vcpus")].startswith(
+    assert found[("tenant", "soylent", "db_vcpus (plan enterprise)")].startswith(
         "6 vCPUs is rounded down to 4 vCPUs: Google Cloud databases come with 1, 2, 4, 8")
-    assert ("tenant", "soylent", "plan 'enterprise' limits.db_storage_gb") not in found  # any size on GCP
+    assert ("tenant", "soylent", "db_storage_gb (plan enterprise)") not in found  # any size on GCP
     assert found[("cell", "oci-fra-a", "db_vcpus")].startswith("3 vCPUs is rounded down to 2 vCPUs")
 
 

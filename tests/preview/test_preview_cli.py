@@ -21,7 +21,8 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return int(done.value.code or 0), out, err
 
 
-def test_one_tenant_exits_0_with_a_table(capsys: pytest.CaptureFixture[str]) -> None:
+def test_one_tenant_exits_0_with_a_table(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COLUMNS", raising=False)  # a pipe: the full table (pytest-xdist workers set COLUMNS)
     code, out, err = cli(capsys, str(EXAMPLE), "--tenant", "cyberdyne", "--jobs", "1")
     assert code == 0, err
     assert "tenant cyberdyne" in out and "aws" in out and "silo" in out
