@@ -46,9 +46,9 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from paybill_iac.errors import OperationError, UsageError
+from paybill_iac.project import no_state_folder
 
 STATE_URL_ENV = "PAYBILL_STATE_URL"
-DEFAULT_STATE_DIR = Path(".paybill")
 DEFAULT_DB_FILE = "state.db"
 
 metadata = MetaData()
@@ -160,12 +160,14 @@ def sqlite_time() -> float:
 
 
 def default_url(state_dir: str | os.PathLike[str] | None = None) -> str:
-    """PAYBILL_STATE_URL when set, else a SQLite file under `state_dir` (default `.paybill/`)."""
+    """PAYBILL_STATE_URL when set, else a SQLite file under `state_dir`. Neither: a UsageError saying how to
+    name one (the state never lands in whatever the working directory is; paybill_iac.project)."""
     env = os.environ.get(STATE_URL_ENV)
     if env and state_dir is None:
         return env
-    folder = Path(state_dir) if state_dir is not None else DEFAULT_STATE_DIR
-    return f"sqlite:///{(folder / DEFAULT_DB_FILE).resolve()}"
+    if state_dir is None:
+        raise no_state_folder("the automation database")
+    return f"sqlite:///{(Path(state_dir) / DEFAULT_DB_FILE).resolve()}"
 
 
 class Database:
