@@ -132,3 +132,15 @@ def test_shell_completion_script_is_produced(project: Path) -> None:
                                 "COMP_CWORD": "1", "PYTHONPATH": str(REPO)},
                            capture_output=True, text=True, cwd=project, timeout=60)
     assert "plain,doctor" in words.stdout.splitlines()
+
+
+def test_a_table_cell_is_clipped_but_never_inside_a_link() -> None:
+    from paybill_iac.cli_ops import clip
+
+    message = ("fleet up needs the Pulumi CLI, which is not on PATH. Install it "
+               "(https://www.pulumi.com/docs/install/, e.g. `curl -fsSL https://get.pulumi.com | sh`) and retry.")
+    clipped = clip(message, 80)
+    assert clipped.startswith(message[:60]) and "https://www.pulumi.com/docs/install/," in clipped
+    assert clipped.endswith("…") and len(clipped) < len(message)
+    assert clip("short", 80) == "short"
+    assert clip("x" * 120, 100) == "x" * 100 + "…"
