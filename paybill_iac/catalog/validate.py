@@ -167,23 +167,26 @@ def rounding_warnings(catalog: Catalog) -> list[CatalogIssue]:
         plan = catalog.plans[tenant.plan]
         if plan.isolation not in DEDICATED_DB_ISOLATIONS or tenant.state == "offboarded":
             continue
-        overrides = tenant.overrides
-        asked = {key: getattr(overrides, key) or getattr(plan.limits, key)
-                 for key in ("db_vcpus", "db_storage_gb", "backup_retention_days")}
-        size = dedicated_database(plan, tenant)
-        for rounding in sizing.roundings(tenant.cloud, asked["db_vcpus"], asked["db_storage_gb"],
-                                         asked["backup_retention_days"], size):
+        overrides, limits = tenant.overrides, plan.limits
+        for rounding in _roundings(tenant.cloud, overrides.db_vcpus or limits.db_vcpus,
+                                   overrides.db_storage_gb or limits.db_storage_gb,
+                                   overrides.backup_retention_days or limits.backup_retention_days):
             field = (f"overrides.{rounding.field}" if getattr(overrides, rounding.field) is not None
                      else f"{rounding.field} (plan {plan.id})")
             found.append(CatalogIssue(str(catalog.files.get(f"tenant:{tenant.id}", catalog.tenant_file(tenant.id))),
                                       "tenant", tenant.id, field, str(rounding)))
     cells_file = str(catalog.root / "cells.yaml")
     for cell in catalog.cells.values():
-        size = sizing.database_size(cell.cloud, cell.db_vcpus, cell.db_storage_gb, cell.backup_retention_days)
-        for rounding in sizing.roundings(cell.cloud, cell.db_vcpus, cell.db_storage_gb, cell.backup_retention_days,
-                                         size):
+        for rounding in _roundings(cell.cloud, cell.db_vcpus, cell.db_storage_gb, cell.backup_retention_days):
             found.append(CatalogIssue(cells_file, "cell", cell.id, rounding.field, str(rounding)))
     return sorted(found)
+
+
+@cache
+def _roundings(cloud: str, vcpus: int, storage_gb: int, retention_days: int) -> tuple[sizing.Rounding, ...]:
+    """sizing.roundings of what database_size provisions for these (a catalog has few distinct sizes)."""
+    size = sizing.database_size(cloud, vcpus, storage_gb, retention_days)
+    return tuple(sizing.roundings(cloud, vcpus, storage_gb, retention_days, size))
 
 
 def name_collisions(catalog: Catalog, rel: Rel, known: Mapping[str, bytes] | None = None) -> list[CatalogIssue]:
