@@ -36,7 +36,8 @@ Modules, each importing only those above it (no module imports this package's __
     plan_change     change plan and move (the workflows that move data)
     declare         workflows declared in a pull request (--plan-only), run on merge
     retention       retention end: the database an offboarding kept is dropped
-    fleet           waves, FleetRunner, LocalProcessFleetRunner
+    fleet_tasks     FleetTask, FleetPlan, TenantOutcome, FleetReport, FleetRunner: what an engine takes and gives
+    fleet           waves, run_fleet (recorded runs, resume), LocalProcessFleetRunner
     api             Automation
 
 Importing this package does not import pulumi nor psycopg; the Pulumi runner and the data plane

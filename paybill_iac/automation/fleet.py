@@ -3,9 +3,9 @@ coordinator that crashed resumes at its wave.
 
     plan_waves    which tenants go in which wave: canary tenants first, then one wave per plan (in
                   plans.yaml order), or the waves given as selectors
-    FleetTask     one tenant's part of a run as plain JSON-able data (operation, stack, tenant, project,
-                  options): no settings, no local path, no callable, so any engine on any host can take it
-                  and resolve the tenant against its own catalog, state database and credentials
+    FleetTask     one tenant's part of a run as plain JSON-able data (fleet_tasks.py: operation, stack,
+                  tenant, project, options): no settings, no local path, no callable, so any engine on any
+                  host can take it and resolve the tenant against its own catalog, state and credentials
     FleetRunner   the interface a fleet engine implements: run a FleetPlan (waves of tasks), report each
                   tenant. LocalProcessFleetRunner (here): worker processes on this machine, each running the
                   task through an Operator, so leases, the journal, the gates and retries apply exactly as for
@@ -35,191 +35,42 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
-import os
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass, field, fields, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import asdict, replace
+from typing import TYPE_CHECKING, Any
 
 from paybill_iac.automation.errors import ApprovalNeeded, NeedsReview
+from paybill_iac.automation.fleet_tasks import (
+    FAILED,
+    FLEET_OPERATIONS,
+    RUN_AGAIN,
+    FleetPlan,
+    FleetReport,
+    FleetRunner,
+    FleetTask,
+    Progress,
+    TaskRefused,
+    TenantOutcome,
+    tasks_of,
+)
 from paybill_iac.automation.operator import OperationResult, Operator
 from paybill_iac.automation.runner import PulumiRunner, require_cli
 from paybill_iac.automation.settings import Settings
-from paybill_iac.automation.specs import TENANT_PROJECT
 from paybill_iac.automation.store import new_owner
 from paybill_iac.errors import LeaseHeld, PaybillError, UsageError
 from paybill_iac.model.catalog import Catalog
 from paybill_iac.model.lifecycle import HAS_STACK
-from paybill_iac.model.naming import id_problem
 
 if TYPE_CHECKING:
     from paybill_iac.automation.store import FleetRun
 
-FLEET_OPERATIONS = ("up", "refresh", "preview", "drift")  # drift: a refresh preview, reported (drift.py)
-FAILED = frozenset({"failed", "crashed"})
-RUN_AGAIN = frozenset({"busy", "skipped"})
-"""Outcomes of tenants to which nothing was applied: a resumed run tries them again."""
-
-
-class TaskRefused(UsageError):
-    """A fleet task that is not plain portable data (a path, a callable, an unknown field or operation)."""
-
-
-def _portable(where: str, value: Any) -> None:
-    """`value` travels as JSON to any host: a scalar or a list of scalars, and never a local path."""
-    if isinstance(value, list | tuple):
-        for item in value:
-            _portable(where, item)
-        return
-    if callable(value):
-        raise TaskRefused(f"fleet task {where}: a callable ({value!r}) cannot travel to another host; give data")
-    if isinstance(value, os.PathLike):
-        raise TaskRefused(f"fleet task {where}: a local path ({os.fspath(value)}) means nothing on another host")
-    if value is not None and not isinstance(value, str | int | float | bool):
-        raise TaskRefused(f"fleet task {where}: {type(value).__name__} is not JSON data (str, number, bool, null)")
-    if isinstance(value, str) and (os.path.isabs(value) or value.startswith(("~", "./", "../", "file:"))):
-        raise TaskRefused(f"fleet task {where}: '{value}' is a local path, which means nothing on another host")
-
-
-@dataclass(frozen=True)
-class FleetTask:
-    """One tenant's part of a fleet run: what an engine needs to run it anywhere, as JSON-able data.
-    `options` holds JSON scalars (or lists of them): `actor`, who the run acts as (an engine refuses a task
-    for another actor than its own: identity never comes from a parameter)."""
-
-    run_id: str
-    wave: int
-    operation: str
-    tenant: str
-    stack: str
-    project: str = TENANT_PROJECT
-    options: Mapping[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.operation not in FLEET_OPERATIONS:
-            raise TaskRefused(f"fleet task for {self.tenant}: operation '{self.operation}' is not one of "
-                              f"{', '.join(FLEET_OPERATIONS)}")
-        problem = id_problem(self.tenant) if isinstance(self.tenant, str) else "not text"
-        if problem:
-            raise TaskRefused(f"fleet task: tenant {problem}")
-        if self.project != TENANT_PROJECT or self.stack != f"{self.project}/{self.tenant}":
-            raise TaskRefused(f"fleet task for {self.tenant}: stack '{self.stack}' of project '{self.project}' is "
-                              f"not the tenant's stack ({TENANT_PROJECT}/{self.tenant})")
-        if not isinstance(self.wave, int) or isinstance(self.wave, bool) or self.wave < 1:
-            raise TaskRefused(f"fleet task for {self.tenant}: wave {self.wave!r} is not a number from 1")
-        if not isinstance(self.run_id, str) or not self.run_id:
-            raise TaskRefused(f"fleet task for {self.tenant}: run_id must be the run's id, not {self.run_id!r}")
-        _portable(f"for {self.tenant}: run_id", self.run_id)
-        if not isinstance(self.options, Mapping):
-            raise TaskRefused(f"fleet task for {self.tenant}: options must be a mapping, not "
-                              f"{type(self.options).__name__}")
-        for key, value in self.options.items():
-            if not isinstance(key, str):
-                raise TaskRefused(f"fleet task for {self.tenant}: option name {key!r} is not text")
-            _portable(f"for {self.tenant}: option '{key}'", value)
-
-    @classmethod
-    def for_tenant(cls, run_id: str, wave: int, operation: str, tenant: str, **options: Any) -> FleetTask:
-        return cls(run_id, wave, operation, tenant, f"{TENANT_PROJECT}/{tenant}", TENANT_PROJECT, dict(options))
-
-    def as_dict(self) -> dict[str, Any]:
-        values = asdict(self)
-        values["options"] = {key: list(value) if isinstance(value, tuple) else value
-                             for key, value in self.options.items()}
-        return values
-
-    def to_json(self) -> str:
-        return json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"))
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> FleetTask:
-        known = {item.name for item in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise TaskRefused(f"fleet task: unknown field(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-        missing = sorted(name for name in ("run_id", "wave", "operation", "tenant", "stack") if name not in data)
-        if missing:
-            raise TaskRefused(f"fleet task: missing field(s) {', '.join(missing)}")
-        return cls(**dict(data))
-
-    @classmethod
-    def from_json(cls, text: str) -> FleetTask:
-        try:
-            data = json.loads(text)
-        except ValueError as error:
-            raise TaskRefused(f"fleet task: not JSON ({error})") from None
-        if not isinstance(data, dict):
-            raise TaskRefused("fleet task: not a JSON object")
-        return cls.from_dict(data)
-
-
-@dataclass(frozen=True)
-class FleetPlan:
-    """The tasks of a run, wave by wave. `failed_before`: failures a resumed run had counted already."""
-
-    run_id: str
-    operation: str
-    waves: tuple[tuple[FleetTask, ...], ...]
-    concurrency: int = 4
-    max_failures: int = 0
-    failed_before: int = 0
-
-    @property
-    def tenants(self) -> list[str]:
-        return [task.tenant for wave in self.waves for task in wave]
-
-
-@dataclass(frozen=True)
-class TenantOutcome:
-    tenant: str
-    wave: int
-    result: str  # succeeded | failed | crashed | refused | busy | needs-review | skipped
-    summary: str = ""
-    error: str = ""
-    seconds: float = 0.0
-    approval: int | None = None
-
-
-@dataclass
-class FleetReport:
-    plan: FleetPlan
-    outcomes: list[TenantOutcome] = field(default_factory=list)
-    halted: str = ""
-    resumed: int = 0
-    """Outcomes taken over from the run's earlier coordinator (they did not run again)."""
-
-    @property
-    def run_id(self) -> str:
-        return self.plan.run_id
-
-    def counts(self) -> dict[str, int]:
-        found: dict[str, int] = {}
-        for outcome in self.outcomes:
-            found[outcome.result] = found.get(outcome.result, 0) + 1
-        return dict(sorted(found.items()))
-
-    @property
-    def failures(self) -> int:
-        return sum(1 for outcome in self.outcomes if outcome.result in FAILED)
-
-    @property
-    def ok(self) -> bool:
-        return not self.halted and all(outcome.result == "succeeded" for outcome in self.outcomes)
-
-
-Progress = Callable[[TenantOutcome, int, int], None]  # (outcome, finished so far, total)
-
-
-class FleetRunner(Protocol):
-    """Runs a FleetPlan on some engine: each task as JSON-able data, each outcome reported through `progress`
-    as it comes (the coordinator records it). The engine brings its own settings (where the catalog,
-    the state and the credentials are on the hosts it runs on); the plan carries none."""
-
-    def run(self, plan: FleetPlan, progress: Progress | None = None) -> FleetReport:
-        ...
+__all__ = ["FAILED", "FLEET_OPERATIONS", "RUN_AGAIN", "FleetPlan", "FleetReport", "FleetRunner", "FleetTask",
+           "LocalProcessFleetRunner", "Progress", "TaskRefused", "TenantOutcome", "engine_settings", "plan_waves",
+           "rollout_key", "run_fleet", "run_task", "tasks_of"]
 
 
 def plan_waves(catalog: Catalog, selectors: list[str] | None = None,
@@ -277,18 +128,6 @@ def rollout_key(operation: str, selectors: list[str] | None, tenants: list[str] 
     are the same rollout (a second one while the first is unfinished is refused: resume it or start anew)."""
     asked = {"operation": operation, "waves": list(selectors or []), "tenants": sorted(tenants or [])}
     return hashlib.sha256(json.dumps(asked, sort_keys=True).encode()).hexdigest()[:32]
-
-
-def tasks_of(run_id: str, operation: str, waves: tuple[tuple[str, ...], ...], actor: str,
-             done: frozenset[str] = frozenset()) -> tuple[tuple[FleetTask, ...], ...]:
-    """The run's tasks, wave numbers as planned; tenants in `done` and waves left empty are left out."""
-    found = []
-    for number, wave in enumerate(waves, start=1):
-        tasks = tuple(FleetTask.for_tenant(run_id, number, operation, tenant, actor=actor)
-                      for tenant in wave if tenant not in done)
-        if tasks:
-            found.append(tasks)
-    return tuple(found)
 
 
 def run_fleet(op: Operator, operation: str = "up", *, waves: list[str] | None = None,

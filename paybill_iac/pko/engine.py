@@ -1,4 +1,4 @@
-"""The Pulumi Kubernetes Operator as a fleet engine (`paybill_iac.automation.fleet.FleetRunner`).
+"""The Pulumi Kubernetes Operator as a fleet engine (`paybill_iac.automation.fleet_tasks.FleetRunner`).
 
 Each fleet task (plain data: run, wave, operation, tenant) becomes its tenant's Stack resource, built here
 from this host's catalog and operator settings (`paybill_iac.pko.manifests.Rollout`), server-side applied
@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from paybill_iac.automation.fleet import FleetPlan, FleetReport, FleetTask, Progress, TenantOutcome
+from paybill_iac.automation.fleet_tasks import FleetPlan, FleetReport, FleetTask, Progress, TenantOutcome
 from paybill_iac.errors import UsageError
 from paybill_iac.model.catalog import Catalog
 from paybill_iac.model.spec import cell_spec, tenant_spec
