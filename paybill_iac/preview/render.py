@@ -357,9 +357,12 @@ def to_markdown(report: dict[str, Any]) -> str:
     omitted = 0
     for stack in shown:
         mandatory, advisory = violation_counts(stack)
+        unjudged = stack.get("judged") is False  # a cell run only for its tenants' outputs (--tenant)
         cells = [f"{':x: ' if mandatory or stack['error'] else ''}{_md(label(stack))}", stack["cloud"],
                  stack["isolation"], _md((stack["cell"] or "-") if stack["tenant"] else "-"),
-                 str(resource_count(stack)), str(mandatory) if not stack["error"] else "failed", str(advisory)]
+                 str(resource_count(stack)),
+                 "failed" if stack["error"] else "not judged" if unjudged else str(mandatory),
+                 "-" if unjudged else str(advisory)]
         if base:
             cells.append(_md(change_text(stack)))
         row = "| " + " | ".join(cells) + " |"
