@@ -115,8 +115,9 @@ def test_missing_lines_matches_in_order_with_wildcards() -> None:
     assert missing_lines("valid: 3 tenants", "valid: 2 tenants") == ["valid: 3 tenants"]
 
 
-@pytest.mark.skipif(not (Path(sys.executable).parent / "paybill-iac").exists(),
-                    reason="paybill-iac is not installed beside this Python (pip install -e .)")
+@pytest.mark.skipif(not (Path(sys.executable).parent / "paybill-iac").exists()
+                    or not (REPO / ".venv" / "bin" / "activate").exists(),
+                    reason="the tutorial activates the clone's .venv (`make venv`) and runs its paybill-iac")
 def test_the_tutorial_runs_as_written(tmp_path: Path) -> None:
     steps, printed, done = run_tutorial(tmp_path)
     assert done.returncode == 0, f"the tutorial stopped (exit {done.returncode}):\n{done.stdout}\n{done.stderr}"
