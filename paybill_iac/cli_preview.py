@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -9,25 +10,19 @@ from pathlib import Path
 import click
 
 from paybill_iac.cli_project import project_options
+from paybill_iac.cli_reports import FORMATS, report_targets, write_reports
 from paybill_iac.cli_shard import PreviewCommand  # `preview merge|shards` (sharded previews); imports only click
 
-FORMATS = ("table", "json", "markdown", "sarif")
-EXTENSIONS = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".sarif": "sarif", ".txt": "table"}
 
-
-def _pairs(formats: tuple[str, ...], outputs: tuple[str, ...]) -> list[tuple[str, str | None]]:
-    """(format, file or None for stdout) of each report to write."""
-    from paybill_iac.errors import UsageError
-
-    if not outputs:
-        if len(formats) > 1:
-            raise UsageError("several --format values need as many --output files (in the same order)")
-        return [(formats[0] if formats else "table", None)]
-    if not formats:
-        return [(EXTENSIONS.get(Path(output).suffix.lower(), "table"), output) for output in outputs]
-    if len(formats) != len(outputs):
-        raise UsageError(f"{len(formats)} --format values but {len(outputs)} --output files: give them in pairs")
-    return list(zip(formats, outputs, strict=True))
+def table_width() -> int | None:
+    """The table's width on stdout: $COLUMNS when set, else the terminal's when stdout is one, else None (the
+    renderer's TABLE_WIDTH: a pipe or a file gets the same table on every machine)."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size().columns
+    return None
 
 
 @click.command(cls=PreviewCommand)
@@ -70,9 +65,8 @@ def preview(catalog: Path, tenants: tuple[str, ...], base: str | None, against: 
     or catalog error.
     """
     from paybill_iac.preview import Options, exit_code, render, run_preview
-    from paybill_iac.preview.render import TABLE_WIDTH
 
-    targets = _pairs(formats, outputs)
+    targets = report_targets(formats, outputs)
     options = Options(catalog=catalog, tenants=list(tenants) or None, base=base, actor=actor, jobs=jobs,
                       progress=progress, against=against, properties=properties)
     if shard is not None:  # one part of a sharded preview (paybill_iac.preview.shard)
@@ -81,21 +75,11 @@ def preview(catalog: Path, tenants: tuple[str, ...], base: str | None, against: 
         report = run_shard(options, shard)
     else:
         report = run_preview(options)
-    to_stdout = False
-    for fmt, output in targets:
-        on_stdout = output is None or output == "-"
-        # On a terminal the table fits its width ($COLUMNS, else the terminal's; a file gets TABLE_WIDTH).
-        width = shutil.get_terminal_size((TABLE_WIDTH, 24)).columns if on_stdout else None
-        text = render(report, fmt, width) if shard is None else render_shard(report, fmt)
-        if output is None or output == "-":
-            click.echo(text, nl=False)
-            to_stdout = True
-        else:
-            target = Path(output)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-    if not to_stdout:
-        from paybill_iac.preview.render import summary_line
 
-        click.echo(summary_line(report))
+    def text(fmt: str, on_stdout: bool) -> str:
+        if shard is not None:
+            return render_shard(report, fmt)
+        return str(render(report, fmt, table_width() if on_stdout else None))
+
+    write_reports(report, targets, text)
     sys.exit(exit_code(report))
