@@ -186,8 +186,16 @@ def check_stack(operator: Operator, stack: StackRef, hook: Hook | None = None) -
                       for item in report.resources)
     report = replace(report, checked_at=checked, resources=resources)
     if hook is not None and report.new:
-        hook(report)
+        call_hook(hook, report, operator.notify)
     return replace(result, report=report)
+
+
+def call_hook(hook: Hook, report: DriftReport, notify: Callable[[str], None]) -> None:
+    """The hook's own failure is the hook's: said, never turned into a failed check (the report is stored)."""
+    try:
+        hook(report)
+    except Exception as error:  # noqa: BLE001 - a hook is the user's code
+        notify(f"the drift hook failed for {report.stack}: {type(error).__name__}: {error}")
 
 
 def adopt(operator: Operator, stack: StackRef, approval: int | None = None) -> OperationResult:
@@ -213,7 +221,7 @@ def check_fleet(automation: Any, *, tenants: list[str] | None = None, waves: lis
              if item.checked_at >= started and item.new_drift]
     for found in sorted(newly, key=lambda item: item.stack):
         if hook is not None:
-            hook(found)
+            call_hook(hook, found, automation.notify)
     return report, newly
 
 

@@ -71,6 +71,18 @@ def test_first_seen_is_kept_across_checks_and_the_hook_hears_only_new_drift(env:
     assert again.resources[0].first_seen == clock.now and len(heard) == 3
 
 
+def test_a_failing_hook_is_said_and_the_check_still_stands(env: Env) -> None:
+    runner, human = _deployed(env)
+    runner.drift(STACK, _urn(runner, STACK, DB), inputs={"publiclyAccessible": True})
+
+    def broken(report: DriftReport) -> None:
+        raise ConnectionError("the pager is down")
+
+    assert human.check_drift(tenant="cyberdyne", hook=broken).report.status == "drifted"
+    assert env.notes[-1] == f"the drift hook failed for {STACK}: ConnectionError: the pager is down"
+    assert human.store.drift.latest()[STACK].status == "drifted"
+
+
 def test_a_check_refused_by_the_lease_is_stored_as_an_error(env: Env) -> None:
     runner, human = _deployed(env)
     human.store.leases.acquire(STACK, "someone-else", "up", "human", 60.0, tenant="cyberdyne")
