@@ -125,10 +125,10 @@ def describe_tenant(catalog: Catalog, tenant_id: str, deployed: dict[str, Any] |
     }
 
 
-def read_deployed(project: Project | None, tenant_id: str) -> dict[str, Any]:
-    """What the state database says of the tenant: the state last deployed, the last operation and a summary
-    of its journal. Never creates a database: without one it says why there is nothing to read; a SQLite
-    file is opened read-only."""
+def read_deployed(project: Project | None, tenant_id: str, *, cell: bool = False) -> dict[str, Any]:
+    """What the state database says of the tenant's stack (`cell`: of the cell `tenant_id`'s): the lifecycle
+    state last deployed (tenants), the last operation and a summary of its journal. Never creates a
+    database: without one it says why there is nothing to read; a SQLite file is opened read-only."""
     from paybill_iac.automation.invocation import StackRef
 
     if project is None:
@@ -136,9 +136,10 @@ def read_deployed(project: Project | None, tenant_id: str) -> dict[str, Any]:
     missing = project.missing_database()
     if missing is not None:
         return {"available": False, "why": missing}
-    stack = StackRef.tenant(tenant_id).key
+    stack = (StackRef.cell(tenant_id) if cell else StackRef.tenant(tenant_id)).key
     try:
-        return {"available": True, "stack": stack, **_journal_summary(project.database_url(), stack, tenant_id)}
+        return {"available": True, "stack": stack,
+                **_journal_summary(project.database_url(), stack, "" if cell else tenant_id)}
     except Exception as error:  # noqa: BLE001 - an unreadable database is shown, not a crash of describe
         return {"available": False, "why": f"the state database cannot be read: {type(error).__name__}: {error}"}
 
@@ -171,6 +172,63 @@ def _journal_summary(url: str, stack: str, tenant_id: str) -> dict[str, Any]:
             "recent": recent}
 
 
+def describe_cell(catalog: Catalog, cell_id: str, deployed: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One cell: where it is, how full (tenants placed of its capacity, their seats), its shared database (and
+    any rounding), its physical names and stack, whether it has one (a cell hosting no tenant has none)."""
+    from paybill_iac.errors import UsageError
+    from paybill_iac.model import sizing
+    from paybill_iac.model.spec import cell_spec
+    from paybill_iac.model.words import did_you_mean, listing
+
+    if cell_id not in catalog.cells:
+        hint = did_you_mean(cell_id, catalog.cells) or f" (cells: {listing(catalog.cells) or 'none'})"
+        raise UsageError(f"unknown cell '{cell_id}' in the catalog at {catalog.root}{hint}")
+    cell = catalog.cells[cell_id]
+    spec = cell_spec(catalog, cell_id)
+    placed = sorted(tenant for tenant, where in catalog.placements.items() if where == cell_id)
+    tenants = [{"tenant": tenant_id, "plan": catalog.tenants[tenant_id].plan, "state": catalog.tenants[tenant_id].state,
+                "seats": catalog.tenants[tenant_id].subscription.seats} for tenant_id in placed]
+    return {
+        "cell": cell.id, "file": str(catalog.root / "cells.yaml"), "cloud": cell.cloud, "region": cell.region,
+        "capacity": cell.capacity, "accepting": cell.accepting, "tenants": tenants,
+        "fill": round(len(tenants) / cell.capacity, 3), "seats": sum(row["seats"] for row in tenants),
+        "database": {**spec.database.as_config(), "roundings": [
+            {"field": rounding.field, "asked": rounding.asked, "given": rounding.given, "why": rounding.why}
+            for rounding in sizing.roundings(cell.cloud, cell.db_vcpus, cell.db_storage_gb,
+                                             cell.backup_retention_days, spec.database)]},
+        "names": dict(spec.names),
+        "stack": {"project": spec.project, "stack": spec.stack, "has_stack": bool(tenants),
+                  "qualified": f"{catalog.settings.pulumi_org}/{spec.project}/{spec.stack}"},
+        "deployed": deployed,
+    }
+
+
+def render_cell(view: dict[str, Any]) -> str:
+    """The describe view of a cell for people."""
+    tenants = view["tenants"]
+    lines = [f"cell {view['cell']}   {view['file']}",
+             f"where      {view['cloud']} {view['region']}" + ("" if view["accepting"] else " (draining: accepts no "
+                                                                                           "new tenant)"),
+             f"fill       {len(tenants)}/{view['capacity']} tenants ({view['fill']:.0%}), {view['seats']} seats"]
+    lines += [f"  {row['tenant']:<30} {row['plan']:<14} {row['state']:<12} {row['seats']} seats" for row in tenants]
+    lines += ["", _database_line(view["database"])]
+    lines += [f"  ! {row['field']}: {row['asked']} -> {row['given']}: {row['why']}"
+              for row in view["database"]["roundings"]]
+    stack = view["stack"]
+    lines += ["", f"stack      {stack['qualified']}" + ("" if stack["has_stack"] else " (none: it hosts no tenant)"),
+              "", "physical names:"]
+    width = max(len(key) for key in view["names"])
+    lines += [f"  {key:<{width}}  {name}" for key, name in sorted(view["names"].items())]
+    lines += [""] + _deployed_lines(view["deployed"])
+    return "\n".join(lines) + "\n"
+
+
+def _database_line(database: dict[str, Any]) -> str:
+    return (f"database   {database['instance_class']}: {database['vcpus']} vCPUs, "
+            + (f"{database['storage_gb']} GB, " if database.get("storage_gb") else "")
+            + f"backups kept {database['backup_retention_days']} days, engine {database['engine_version']}")
+
+
 def _when(epoch: Any) -> str:
     import datetime as dt
 
@@ -200,9 +258,7 @@ def render_tenant(view: dict[str, Any]) -> str:
         lines.append(f"  {row['field']:<{width}}  {shown(row['value']):<{value_width}}  {row['source']}{bound}")
     database = view["database"]
     if database and "instance_class" in database:
-        lines += ["", f"database   {database['instance_class']}: {database['vcpus']} vCPUs, "
-                      + (f"{database['storage_gb']} GB, " if database.get("storage_gb") else "")
-                      + f"backups kept {database['backup_retention_days']} days, engine {database['engine_version']}"]
+        lines += ["", _database_line(database)]
         lines += [f"  ! {row['field']}: {row['asked']} -> {row['given']}: {row['why']}"
                   for row in database["roundings"]]
     elif database:
@@ -218,22 +274,27 @@ def render_tenant(view: dict[str, Any]) -> str:
         lines += ["", "physical names:"]
         width = max(len(key) for key in view["names"])
         lines += [f"  {key:<{width}}  {name}" for key, name in sorted(view["names"].items())]
-    deployed = view["deployed"]
-    lines.append("")
-    if deployed is None or not deployed.get("available"):
-        lines.append(f"deployed   unknown: {(deployed or {}).get('why', 'not read')}")
-    else:
-        last = deployed["last_operation"]
-        lines.append(f"deployed   state {deployed['state'] or 'never deployed'}; " + (
-            f"last operation {last['operation']} by {last['actor']} at {_when(last['started_at'])}: "
-            f"{last['result'] or 'running or crashed'}" if last else "no operation in the journal"))
-        if deployed["operations"]:
-            lines.append("journal    " + ", ".join(f"{count} {result}" for result, count in
-                                                   sorted(deployed["operations"].items())))
-        for row in deployed["recent"]:
-            lines.append(f"  {_when(row['started_at'])}  {row['operation']:<12} {row['actor']:<20} "
-                         f"{row['result'] or 'running or crashed'}")
+    lines += [""] + _deployed_lines(view["deployed"])
     return "\n".join(lines) + "\n"
+
+
+def _deployed_lines(deployed: dict[str, Any] | None) -> list[str]:
+    """What the state database says (read_deployed), in words."""
+    if deployed is None or not deployed.get("available"):
+        return [f"deployed   unknown: {(deployed or {}).get('why', 'not read')}"]
+    last = deployed["last_operation"]
+    state = f"state {deployed['state'] or 'never deployed'}; " if "state" in deployed and deployed["stack"].startswith(
+        "paybill-tenant/") else ""
+    lines = [f"deployed   {state}" + (
+        f"last operation {last['operation']} by {last['actor']} at {_when(last['started_at'])}: "
+        f"{last['result'] or 'running or crashed'}" if last else "no operation in the journal")]
+    if deployed["operations"]:
+        lines.append("journal    " + ", ".join(f"{count} {result}" for result, count in
+                                               sorted(deployed["operations"].items())))
+    for row in deployed["recent"]:
+        lines.append(f"  {_when(row['started_at'])}  {row['operation']:<12} {row['actor']:<20} "
+                     f"{row['result'] or 'running or crashed'}")
+    return lines
 
 
 # --- list ---------------------------------------------------------------------------------------------
@@ -354,6 +415,20 @@ def describe_tenant_command(tenant_id: str, fmt: str, project: Project) -> None:
     click.echo(json.dumps(view, indent=2, default=str) if fmt == "json" else render_tenant(view), nl=fmt != "table")
 
 
+@describe.command("cell")
+@click.argument("cell_id", metavar="ID")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@project_options(state=True, backend=False, inject="project")
+def describe_cell_command(cell_id: str, fmt: str, project: Project) -> None:
+    """A cell: where, how full (its tenants, their plans, states and seats), its shared database, physical
+    names, stack, and its last operations from the state database (never created). Exit 2 for an unknown
+    cell."""
+    catalog = _catalog(project)
+    view = describe_cell(catalog, cell_id)
+    view["deployed"] = read_deployed(project, cell_id, cell=True)
+    click.echo(json.dumps(view, indent=2, default=str) if fmt == "json" else render_cell(view), nl=fmt != "table")
+
+
 @click.command("list")
 @click.argument("what", type=click.Choice(tuple(COLUMNS)))
 @click.option("--plan", default=None, metavar="PLAN", help="Only tenants on this plan (cells: hosting one; plans: it).")
@@ -375,4 +450,4 @@ def register(cli: click.Group) -> None:
     cli.add_command(list_command)
 
 
-__all__ = ["describe_tenant", "list_rows", "read_deployed", "register", "render_rows", "render_tenant"]
+__all__ = ["describe_cell", "describe_tenant", "list_rows", "read_deployed", "register", "render_rows", "render_tenant"]

@@ -161,3 +161,35 @@ def test_the_commands(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkey
     code, out, _ = run("list", "cells", "--catalog", str(EXAMPLE))
     assert code == 0 and out.splitlines()[0].split()[:3] == ["CELL", "CLOUD", "REGION"]
     assert not (tmp_path / "state").exists()
+
+
+def test_describe_cell_shows_its_fill_database_names_and_stack(catalog: Any) -> None:
+    from paybill_iac.cli_describe import describe_cell, render_cell
+    from paybill_iac.model.spec import cell_spec
+
+    view = describe_cell(catalog, "aws-euw1-a")
+    placed = sorted(tenant for tenant, cell in catalog.placements.items() if cell == "aws-euw1-a")
+    assert [row["tenant"] for row in view["tenants"]] == placed and view["capacity"] == 50
+    assert view["names"] == dict(cell_spec(catalog, "aws-euw1-a").names)
+    assert view["database"]["instance_class"] == "db.m7g.xlarge" and view["database"]["roundings"] == []
+    assert view["stack"]["qualified"] == "organization/paybill-cell/aws-euw1-a" and view["stack"]["has_stack"]
+    assert describe_cell(catalog, "aws-use1-a")["stack"]["has_stack"] is False  # hosts no tenant
+    assert f"fill       {len(placed)}/50 tenants" in render_cell(view)
+    with pytest.raises(UsageError, match=r"unknown cell 'aws-euw1-b' .*did you mean 'aws-euw1-a'"):
+        describe_cell(catalog, "aws-euw1-b")
+
+
+def test_a_cells_journal_is_read_by_its_stack(tmp_path: Path) -> None:
+    from paybill_iac.automation.store import Store
+
+    database = tmp_path / "state" / "state.db"
+    database.parent.mkdir()
+    store = Store(f"sqlite:///{database}")
+    try:
+        store.journal.start(op_id="c1", actor="human:ann", stack="paybill-cell/aws-euw1-a", tenant=None,
+                            operation="up", owner="test")
+        store.journal.end(op_id="c1", result="succeeded")
+    finally:
+        store.close()
+    found = read_deployed(project(tmp_path, f"sqlite:///{database}"), "aws-euw1-a", cell=True)
+    assert found["stack"] == "paybill-cell/aws-euw1-a" and found["operations"] == {"succeeded": 1}
