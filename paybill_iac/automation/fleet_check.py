@@ -6,8 +6,9 @@
                              tenants are placed on, without one in the backend
     two-shapes               a tenant stack holding two tenant shapes (two `paybill:tenant:<Isolation>` components)
                              while no plan change or move is under way (running, or declared in the ledger)
-    cell-fuller-than-catalog a cell holding, in reality, more tenants than the catalog places on it: tenants whose
-                             data the placement ledger records on the cell and whose stack exists in the backend
+    cell-fuller-than-catalog a cell holding, in reality, tenants the catalog does not place on it (outside a move under
+                             way) or more than its capacity: tenants whose data the placement ledger records on the
+                             cell and whose stack exists in the backend
     retention-ended          data an offboarding kept whose retention ended, and no retention-end ran for it
 
 Facts are gathered once (`gather`: the catalog, the placement ledger, the state database's workflows and retained
@@ -122,8 +123,8 @@ def _fuller_cells(facts: FleetFacts, tenant_stacks: set[str]) -> list[Finding]:
     for cell, capacity in sorted(facts.cells.items()):
         catalog = {tenant for tenant, on in facts.placements.items() if on == cell}
         reality = {tenant for tenant, on in facts.recorded.items() if on == cell and tenant in tenant_stacks}
-        extra = sorted(reality - catalog)
-        if len(reality) > len(catalog) or len(reality) > capacity:
+        extra = sorted(reality - catalog - facts.moving)  # a move under way holds both cells on purpose
+        if extra or len(reality) > capacity:
             over = f", over its capacity of {capacity}" if len(reality) > capacity else ""
             found.append(Finding("cell-fuller-than-catalog", cell,
                                  f"cell {cell} holds {len(reality)} tenant(s) in reality and {len(catalog)} in the "

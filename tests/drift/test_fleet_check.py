@@ -50,6 +50,7 @@ def test_a_consistent_fleet_has_no_finding() -> None:
     ({"shapes": {"t1": [POOLED, SILO]}, "moving": {"t1"}}, []),
     ({"recorded": {"t1": "c1", "t2": "c1", "t3": "c1"}}, [("cell-fuller-than-catalog", "c1")]),
     ({"recorded": {"t1": "c1", "t2": "c1", "gone": "c1"}}, []),  # no stack left: not in the cell in reality
+    ({"recorded": {"t1": "c1", "t2": "c1", "t3": "c1"}, "moving": {"t3"}, "cells": {"c1": 3}}, []),  # a move
     ({"retained": [RetainedItem("gone", "urn:x::db", "aws:rds/instance:Instance", NOW - 1)]},
      [("retention-ended", "gone")]),
     ({"retained": [RetainedItem("gone", "urn:x::db", "aws:rds/instance:Instance", NOW + 86400)]}, []),
