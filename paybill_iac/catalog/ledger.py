@@ -210,9 +210,7 @@ def read(root: Path) -> Ledger:
 # earlier form, a value JSON and YAML read differently) goes to the YAML loader, as before.
 _FIELD_NAMES = ("cell", "cloud", "declared", "from_plan", "generation", "isolation", "offboarded", "plan", "region",
                 "workflow")
-_PLAIN_KEY = re.compile(r"[a-z][a-z0-9-]*")  # YAML reads these words as text...
-_NOT_TEXT = frozenset(("y", "n", "yes", "no", "on", "off", "true", "false", "null"))  # ...but not these (ids too)
-_ENTRY_KEYS = re.compile(r"(?:  [a-z][a-z0-9-]*\n)*")  # plain words, two spaces in
+_ENTRY_KEYS = re.compile(r"(?:  [a-z][a-z0-9-]*\n)*")  # plain words, two spaces in (not yamlio.NOT_TEXT)
 
 
 class _NotWrittenForm(ValueError):
@@ -258,7 +256,7 @@ def _written_form(source: str) -> dict[str, Any] | None:
         return None
     entries = [line.partition(": ") for line in lines]
     keys = [key for key, _, _ in entries]
-    if not _ENTRY_KEYS.fullmatch("\n".join(keys) + "\n" if keys else "") or not _NOT_TEXT.isdisjoint(
+    if not _ENTRY_KEYS.fullmatch("\n".join(keys) + "\n" if keys else "") or not yamlio.NOT_TEXT.isdisjoint(
             key[2:] for key in keys):
         return None
     tenants = {}
@@ -278,8 +276,7 @@ def text(ledger: Ledger) -> str:
     """The file's text: one line per tenant, sorted (diffs in pull requests stay one line per tenant)."""
     lines = [HEADER, "tenants:\n" if ledger.entries else "tenants: {}\n"]
     for tenant, entry in sorted(ledger.entries.items()):
-        key = tenant if _PLAIN_KEY.fullmatch(tenant) and tenant not in _NOT_TEXT else yamlio.scalar(tenant)
-        lines.append(f"  {key}: {_flow(entry.as_dict())}\n")
+        lines.append(f"  {yamlio.key(tenant)}: {_flow(entry.as_dict())}\n")
     return "".join(lines)
 
 
@@ -327,6 +324,14 @@ def update(root: Path, tenant: str, *, location: Location | None = None, declare
     ledger.entries[tenant] = entry
     write(root, ledger)
     return ledger
+
+
+def plan_change_to(location: Location, isolation: str) -> Location:
+    """Where a plan change to `isolation` takes data that lives at `location`: the new model, its cell not placed
+    yet, and the next generation of the names the cloud never frees when the model changes (the old shape is
+    built beside the new one until it is retired, and what it leaves in the cloud keeps its names)."""
+    moves = location.isolation is not None and location.isolation != isolation
+    return replace(location, isolation=isolation, cell=None, generation=location.generation + (1 if moves else 0))
 
 
 def location_of(catalog: Catalog, tenant_id: str, generation: int = 0) -> Location:

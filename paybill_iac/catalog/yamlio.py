@@ -9,7 +9,9 @@ strict schema then refuses a non-string where it wants a string and says how to 
 from __future__ import annotations
 
 import json
+import math
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -168,6 +170,9 @@ def dump(data: Any) -> str:
 
 
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.:/-]*")
+_PLAIN_TEXT = re.compile(r"[A-Za-z_/][-A-Za-z0-9_./]*")
+NOT_TEXT = frozenset({"true", "false", "yes", "no", "on", "off", "null", "y", "n"})
+"""Plain words (in any case) that some YAML reader takes for a boolean or null: written quoted."""
 
 
 @lru_cache(maxsize=65536)
@@ -180,7 +185,7 @@ def _quote(value: str) -> str:
 
 
 def scalar(value: Any) -> str:
-    """One value as a YAML scalar that reads back as the same value and type."""
+    """One value as a YAML scalar that reads back as the same value and type (text double-quoted)."""
     if isinstance(value, str):
         return _quote(value)
     if isinstance(value, bool):
@@ -189,39 +194,79 @@ def scalar(value: Any) -> str:
         return str(value)
     if value is None:
         return "null"
+    if isinstance(value, float):
+        return _float(value)
     raise TypeError(f"cannot render {type(value).__name__} in a generated file")
 
 
-def dump_config(data: dict[str, Any], indent: int = 0) -> str:
-    """Deterministic YAML for generated files (mappings of mappings, lists and scalars).
+def _plain_scalar(value: Any) -> str:
+    """scalar(), with text plain where it cannot read back as anything else (Kubernetes manifests)."""
+    if isinstance(value, str) and _PLAIN_TEXT.fullmatch(value) and value.lower() not in NOT_TEXT:
+        return value
+    return scalar(value)
 
-    Much faster than yaml.dump for thousands of small files; strings are always double-quoted, so
-    no value is ever re-read as another type.
+
+def _float(value: float) -> str:
+    """A float as YAML 1.1 reads one: with a '.' (`1e+20` would read back as text) and .inf / .nan."""
+    if math.isnan(value):
+        return ".nan"
+    if math.isinf(value):
+        return ".inf" if value > 0 else "-.inf"
+    text = repr(value)
+    if "." in text:
+        return text
+    mantissa, _, exponent = text.partition("e")
+    return f"{mantissa}.0e{exponent}" if exponent else f"{text}.0"
+
+
+def key(name: str) -> str:
+    """A mapping key: plain where YAML reads it back as this text, else double-quoted."""
+    return name if _PLAIN_KEY.fullmatch(name) and name.lower() not in NOT_TEXT else _quote(name)
+
+
+def dump_config(data: dict[str, Any], indent: int = 0, *, plain_text: bool = False) -> str:
+    """Deterministic YAML for generated files (mappings of mappings, lists and scalars), in insertion order.
+
+    Much faster than yaml.dump for thousands of small files. Strings are double-quoted, so that no value
+    is ever re-read as another type, or with `plain_text` plain wherever they cannot be.
     """
     lines: list[str] = []
-    _emit(data, indent, lines)
+    _emit(data, indent, lines, _plain_scalar if plain_text else scalar)
     return "".join(lines)
 
 
-def _key(key: str) -> str:
-    return key if _PLAIN_KEY.fullmatch(key) else json.dumps(key)
-
-
-def _emit(data: dict[str, Any], indent: int, lines: list[str]) -> None:
+def _emit(data: dict[str, Any], indent: int, lines: list[str], shown: Callable[[Any], str]) -> None:
     pad = " " * indent
-    for key, value in data.items():
+    for name, value in data.items():
         if isinstance(value, dict):
             if value:
-                lines.append(f"{pad}{_key(key)}:\n")
-                _emit(value, indent + 2, lines)
+                lines.append(f"{pad}{key(name)}:\n")
+                _emit(value, indent + 2, lines, shown)
             else:
-                lines.append(f"{pad}{_key(key)}: {{}}\n")
+                lines.append(f"{pad}{key(name)}: {{}}\n")
         elif isinstance(value, list):
             if not value:
-                lines.append(f"{pad}{_key(key)}: []\n")
+                lines.append(f"{pad}{key(name)}: []\n")
                 continue
-            lines.append(f"{pad}{_key(key)}:\n")
+            lines.append(f"{pad}{key(name)}:\n")
             for item in value:
-                lines.append(f"{pad}  - {scalar(item)}\n")
+                if isinstance(item, dict) and item:  # a mapping in a list: its first key on the item's line
+                    nested: list[str] = []
+                    _emit(item, indent + 4, nested, shown)
+                    nested[0] = f"{pad}  - {nested[0][indent + 4:]}"
+                    lines.extend(nested)
+                elif isinstance(item, (dict, list)):
+                    lines.append(f"{pad}  - {_flow(item)}\n")  # empty, or a list in a list
+                else:
+                    lines.append(f"{pad}  - {shown(item)}\n")
         else:
-            lines.append(f"{pad}{_key(key)}: {scalar(value)}\n")
+            lines.append(f"{pad}{key(name)}: {shown(value)}\n")
+
+
+def _flow(value: Any) -> str:
+    """A collection in flow style ([...], {...}), every text double-quoted."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_quote(name)}: {_flow(item)}" for name, item in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_flow(item) for item in value) + "]"
+    return scalar(value)

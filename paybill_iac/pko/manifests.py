@@ -37,7 +37,6 @@ pulumi-kubernetes-operator operator/api/pulumi/shared/stack_types.go and docs/st
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -45,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from paybill_iac.catalog import yamlio
 from paybill_iac.errors import UsageError
 from paybill_iac.files import atomic_write
 from paybill_iac.model.catalog import Catalog
@@ -266,64 +266,9 @@ def fleet_manifests(catalog: Catalog, settings: PkoSettings, namespace: str | No
 
 # --- YAML ------------------------------------------------------------------------------------------
 
-_PLAIN_KEY = re.compile(r"^[A-Za-z_][-A-Za-z0-9_./]*$")
-_PLAIN_TEXT = re.compile(r"^[A-Za-z_/][-A-Za-z0-9_./]*$")
-_RESERVED = frozenset({"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"})
-
-
-def _key(key: str) -> str:
-    return key if _PLAIN_KEY.match(key) and key.lower() not in _RESERVED else json.dumps(key)
-
-
-def _scalar(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return json.dumps(value)
-    text = str(value)
-    # Plain only when it cannot read back as anything but this text; otherwise JSON's double quotes
-    # (a YAML double-quoted scalar).
-    if _PLAIN_TEXT.match(text) and text.lower() not in _RESERVED:
-        return text
-    return json.dumps(text)
-
-
-def _emit(value: Any, indent: int, lines: list[str]) -> None:
-    pad = " " * indent
-    for key, item in value.items():
-        if isinstance(item, dict):
-            if item:
-                lines.append(f"{pad}{_key(key)}:\n")
-                _emit(item, indent + 2, lines)
-            else:
-                lines.append(f"{pad}{_key(key)}: {{}}\n")
-        elif isinstance(item, list):
-            if not item:
-                lines.append(f"{pad}{_key(key)}: []\n")
-                continue
-            lines.append(f"{pad}{_key(key)}:\n")
-            for element in item:
-                if isinstance(element, dict) and element:
-                    nested: list[str] = []
-                    _emit(element, indent + 4, nested)
-                    nested[0] = f"{pad}  - {nested[0][indent + 4:]}"
-                    lines.extend(nested)
-                elif isinstance(element, (dict, list)):
-                    lines.append(f"{pad}  - {json.dumps(element)}\n")
-                else:
-                    lines.append(f"{pad}  - {_scalar(element)}\n")
-        else:
-            lines.append(f"{pad}{_key(key)}: {_scalar(item)}\n")
-
-
 def to_yaml(document: dict[str, Any]) -> str:
-    """Deterministic YAML (key order as built; strings quoted whenever plain text could read back as
-    another type), much faster than yaml.dump for thousands of files."""
-    lines: list[str] = []
-    _emit(document, 0, lines)
-    return "".join(lines)
+    """Deterministic YAML (key order as built; text plain unless it could read back as another type)."""
+    return yamlio.dump_config(document, plain_text=True)
 
 
 def render(manifest: dict[str, Any]) -> str:

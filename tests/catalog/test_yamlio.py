@@ -41,3 +41,18 @@ def test_the_tree_yamlio_builds_is_pyyaml_s(data: object, style: dict[str, objec
 ])
 def test_tagged_and_implicit_values_are_pyyaml_s(text: str) -> None:
     assert yamlio.load_text(text) == _pyyaml(text)
+
+
+documents = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | texts,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3), max_leaves=15)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(texts, documents, max_size=4), st.booleans())
+def test_what_dump_config_writes_reads_back_the_same(data: dict[str, object], plain_text: bool) -> None:
+    import yaml
+
+    text = yamlio.dump_config({"config": data}, plain_text=plain_text)
+    assert yaml.safe_load(text) == {"config": data}
+    assert yamlio.load_text(text) == {"config": data}
