@@ -172,3 +172,21 @@ def test_a_read_only_server_never_registers_a_write_tool(tmp_path: Path) -> None
     finally:
         server.stop()
     assert "Traceback" not in server.output()
+
+
+def test_an_agent_s_refresh_adopting_drift_on_data_waits_for_a_human(server: Server) -> None:
+    """A refresh adopts drift into the state (paybill_iac.automation.drift): for an agent it is gated like an up."""
+    agent = server.token(tenants=("acme",))
+    before = len(server.runs())
+    refused = call(server, agent, "refresh", {"tenant_id": "acme"})
+    assert refused.is_error and "409 approval-needed" in text(refused) and "adopts drift" in text(refused)
+    assert "refresh" not in [run["op"] for run in server.runs()[before:]]  # only previews ran
+    request = int(re.search(r'"approval_id": (\d+)', text(refused)).group(1))  # type: ignore[union-attr]
+    approver = server.token(kind="human", role="approver")
+    with server.client(approver) as client:
+        assert client.post(f"/v1/approvals/{request}/approve").json()["status"] == "approved"
+    applied = call(server, agent, "refresh", {"tenant_id": "acme", "approval": request})
+    assert not applied.is_error, text(applied)
+    assert [run["op"] for run in server.runs()[before:]][-1] == "refresh"
+    assert [(e.operation, e.result) for e in server.journal(agent.actor) if e.operation == "refresh"] == [
+        ("refresh", "refused"), ("refresh", "succeeded")]
