@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from psycopg import sql
 
@@ -59,11 +60,7 @@ def _ident(name: str) -> sql.Identifier:
 def create_role(name: str, *, login: bool, connection_limit: int | None = None) -> Statement:
     """CREATE ROLE with LOGIN/NOLOGIN and, for a login, its connection limit. Every other attribute
     keeps PostgreSQL's default (NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT NOREPLICATION NOBYPASSRLS)."""
-    parts: list[sql.Composable] = [sql.SQL("CREATE ROLE {} ").format(_ident(name)),
-                                   sql.SQL("LOGIN" if login else "NOLOGIN")]
-    if connection_limit is not None:
-        parts.append(sql.SQL(" CONNECTION LIMIT {}").format(sql.Literal(int(connection_limit))))
-    return _plain(sql.Composed(parts))
+    return _role("CREATE", name, {"rolcanlogin": login}, connection_limit)
 
 
 # The role attributes the data plane sets, and the keyword for each desired value.
@@ -82,8 +79,14 @@ ATTRIBUTE_KEYWORDS: dict[str, tuple[str, str]] = {
 def alter_role_attributes(name: str, attributes: dict[str, bool], connection_limit: int | None = None) -> Statement:
     """ALTER ROLE naming only the attributes given (a non-superuser admin may not even mention
     SUPERUSER, REPLICATION or BYPASSRLS, so a clause is emitted only where the role differs)."""
+    return _role("ALTER", name, attributes, connection_limit)
+
+
+def _role(verb: Literal["CREATE", "ALTER"], name: str, attributes: dict[str, bool],
+          connection_limit: int | None) -> Statement:
+    """`verb` ROLE `name`, the keyword of each attribute's value, and the connection limit when given."""
     keywords = [ATTRIBUTE_KEYWORDS[column][0 if value else 1] for column, value in attributes.items()]
-    parts: list[sql.Composable] = [sql.SQL("ALTER ROLE {}").format(_ident(name))]
+    parts: list[sql.Composable] = [sql.SQL(verb + " ROLE {}").format(_ident(name))]  # verb: one of two literals
     parts.extend(sql.SQL(" " + keyword) for keyword in keywords)  # keywords from the fixed table above
     if connection_limit is not None:
         parts.append(sql.SQL(" CONNECTION LIMIT {}").format(sql.Literal(int(connection_limit))))
