@@ -21,17 +21,15 @@ paybill_iac.dataplane are imported only when a step runs.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
 
-from paybill_iac.automation.errors import ApprovalNeeded, DataPlaneFailed, NeedsReview
-from paybill_iac.automation.gates import is_agent
+from paybill_iac.automation.errors import DataPlaneFailed
 from paybill_iac.automation.invocation import StackRef
+from paybill_iac.automation.outside import run_outside_step
 from paybill_iac.automation.runner import ChangeSummary
-from paybill_iac.automation.store import Heartbeat, Store, new_owner
-from paybill_iac.automation.store.approvals import unusable
-from paybill_iac.errors import GateRefused, LeaseHeld, PaybillError, UsageError
+from paybill_iac.automation.store import Store
+from paybill_iac.errors import PaybillError, UsageError
 from paybill_iac.model.catalog import Catalog
 
 if TYPE_CHECKING:
@@ -151,24 +149,6 @@ def report_summary(report: DataPlaneReport) -> dict[str, Any]:
             "database": report.database, "endpoint": report.endpoint}
 
 
-def _use_approval(store: Store, approval_id: int, stack: StackRef, operation: str,
-                    reviewed: dict[str, Any], actor: str) -> None:
-    approval = store.approvals.get(approval_id)
-    if approval is None:
-        raise UsageError(f"no approval request #{approval_id}")
-    if approval.stack != stack.key or approval.operation != operation:
-        raise UsageError(f"approval request #{approval_id} is for {approval.operation} of {approval.stack}, "
-                         f"not {operation} of {stack.key}")
-    refused = unusable(approval, actor, store.db.clock())
-    if refused:
-        raise GateRefused(refused)
-    if approval.change_summary != reviewed:
-        raise GateRefused(f"{operation} of {stack.key} no longer matches approval request #{approval_id} (the "
-                          "database or its roles changed since the review); nothing was run")
-    if not store.approvals.use(approval_id, actor):
-        raise GateRefused(f"approval request #{approval_id} was used by another operation")
-
-
 def run_data_step(store: Store, stack: StackRef, operation: str, target: Target,
                   call: Callable[[], DataPlaneReport], *, actor: str, lease_ttl: float,
                   recover: Callable[[], object], details: dict[str, Any] | None = None,
@@ -181,71 +161,15 @@ def run_data_step(store: Store, stack: StackRef, operation: str, target: Target,
     approved (`{approval}` in it is the request's id)."""
     details = {**(details or {}), "database": target.database.database, "server": target.server,
                **({"cell": target.cell} if target.cell else {})}
-    op_id, owner = uuid.uuid4().hex, new_owner()
-    journal = store.journal
-    recover()
-    flags = store.flags.find(stack=stack.key)
-    if flags:
-        error = NeedsReview(f"stack {stack.key} needs review before any operation: {flags[0].reason}. A human "
-                            f"checks it, then clears it with `paybill-iac review --clear {stack.key}`")
-        journal.refusal(op_id=op_id, actor=actor, stack=stack.key, tenant=stack.tenant_id, operation=operation,
-                        owner=owner, result="needs-review", error=str(error), details=details)
-        raise error
-    why = list(reasons or [])
-    gated = bool(why) and is_agent(actor)
-    reviewed = {"target": target.to_dict(), "reasons": why}
-    if gated and approval is None:
-        request = store.approvals.request(
-            stack=stack.key, tenant=stack.tenant_id, operation=operation, requested_by=actor, reasons=why,
-            change_summary=reviewed, plan_path="", plan_sha256="")
-        refusal = ApprovalNeeded(actor, operation, stack, why, request,
-                                 then=then.format(approval=request) if then else None)
-        journal.refusal(op_id=op_id, actor=actor, stack=stack.key, tenant=stack.tenant_id, operation=operation,
-                        owner=owner, result="refused", error=str(refusal),
-                        details={**details, "approval_requested": request})
-        raise refusal
-    if gated:
-        details["approval"] = approval
-    try:
-        store.leases.acquire(stack.key, owner, operation, actor, lease_ttl, tenant=stack.tenant_id,
-                             workflow_owner=workflow_owner)
-    except (LeaseHeld, NeedsReview) as busy:
-        journal.refusal(op_id=op_id, actor=actor, stack=stack.key, tenant=stack.tenant_id, operation=operation,
-                        owner=owner, result="busy" if isinstance(busy, LeaseHeld) else "needs-review",
-                        error=str(busy), details=details)
-        raise
-    heartbeat = Heartbeat(store.leases, stack.key, owner, lease_ttl)
-    try:
-        journal.start(op_id=op_id, actor=actor, stack=stack.key, tenant=stack.tenant_id, operation=operation,
-                      owner=owner, details=details)
-        heartbeat.start()
-        if gated and approval is not None:
-            try:
-                _use_approval(store, approval, stack, operation, reviewed, actor)
-            except PaybillError as refusal:
-                journal.end(op_id=op_id, result="refused", error=str(refusal))
-                raise
-        try:
-            report = call()
-        except PaybillError as failure:
-            wrapped = DataPlaneFailed(f"{operation} of {stack.key} failed: {failure}. Nothing after this step ran; "
-                                      "run it again to carry on (it completes whatever this run left)", failure)
-            journal.end(op_id=op_id, result="failed", error=str(failure))
-            raise wrapped from failure
-        except Exception as failure:
-            journal.end(op_id=op_id, result="failed", error=f"{type(failure).__name__}: {failure}")
-            raise
-        except BaseException as interrupted:  # the job was stopped half-way: a human looks first
-            journal.end(op_id=op_id, result="interrupted", error=f"{type(interrupted).__name__}: {interrupted}",
-                        details={"phase": "data"})
-            store.flags.add(stack.key, f"{operation} by {actor} was interrupted ({type(interrupted).__name__}): "
-                                       "the tenant's database may be half-way; run the step again", op_id)
-            raise
-        journal.end(op_id=op_id, result="succeeded", change_summary=report_summary(report))
-        return op_id, report
-    finally:
-        heartbeat.stop()
-        store.leases.release(stack.key, owner)
+
+    def failed(failure: PaybillError) -> Exception:
+        return DataPlaneFailed(f"{operation} of {stack.key} failed: {failure}. Nothing after this step ran; "
+                               "run it again to carry on (it completes whatever this run left)", failure)
+
+    return run_outside_step(store, stack, operation, call, actor=actor, lease_ttl=lease_ttl, recover=recover,
+                            details=details, reviewed={"target": target.to_dict()}, approval=approval,
+                            reasons=reasons, then=then, workflow_owner=workflow_owner, summarize=report_summary,
+                            failed=failed, interrupted="the tenant's database may be half-way", phase="data")
 
 
 def data_summary(report: DataPlaneReport) -> ChangeSummary:
