@@ -71,7 +71,7 @@ def declare_change_plan(op: Operator, tenant_id: str, plan: str) -> Declared:
     changes: dict[str, str | None] = {"plan": plan}
     if isolation == "silo" and tenant.cell is not None:
         changes["cell"] = None
-    declared = Declared("change-plan", replace(location, isolation=isolation, cell=None), tenant.plan, plan)
+    declared = Declared("change-plan", ledger.plan_change_to(location, isolation), tenant.plan, plan)
     target = propose(op.settings.catalog_dir, tenant_id, changes, declare=declared)[0]
     declared = replace(declared, to=replace(declared.to, cell=target.placements.get(tenant_id)))
     return _declare(op, tenant_id, changes, declared)

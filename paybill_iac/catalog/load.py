@@ -331,8 +331,7 @@ def _generations(catalog: Catalog, ledger: Ledger) -> None:
     """The generation of each tenant's names, as the ledger records it (for the specs that read it)."""
     generations = getattr(catalog, "generations", None)
     if isinstance(generations, dict):
-        generations.update({tenant: entry.location.generation for tenant, entry in ledger.entries.items()
-                            if entry.location.generation})
+        generations.update(ledger.generations())
 
 
 def load_catalog(path: str | os.PathLike[str], *, check_placements: bool = True) -> Catalog:
