@@ -79,12 +79,25 @@ class PolicyContext:
     """The fully qualified stack name of the tenant's cell: the only stack it may reference."""
     retiring: Mapping[str, Any] = field(default_factory=dict)
     """During a plan change, the retiring shape built beside the new one: its `markers`, `names`,
-    `isolation` and `cell_stack` (its resources are the tenant's own too); {} otherwise."""
+    `cell_names`, `isolation`, `cell_stack` and `guards` (kept, or lifted for its retire step; its resources
+    are the tenant's own too); {} otherwise."""
+    guards: str = "kept"
+    """How the stack's own shape's deletion guards stand: kept, or released (the `up` before `destroy` at
+    retention end, state offboarding only)."""
 
     def own(self, key: str) -> set[str]:
         """The stack's own physical names under `key`: the shape's, and the retiring shape's."""
         found = {str(self.names.get(key) or "")} | {str((self.retiring.get("names") or {}).get(key) or "")}
         return found - {""}
+
+    def own_cell(self, key: str) -> set[str]:
+        """The physical names under `key` of the cells the stack's shapes use (the retiring one's too)."""
+        found = {str(self.cell_names.get(key) or "")} | {str((self.retiring.get("cell_names") or {}).get(key) or "")}
+        return found - {""}
+
+    def guards_released(self) -> bool:
+        """Retention end: every guard of the stack is off on purpose, for the `up` before its `destroy`."""
+        return self.kind == "tenant" and self.guards == "released" and self.state == "offboarding"
 
     def org_accounts(self, kind: str) -> tuple[str, ...]:
         """The organisation's accounts of `kind` (lowercase, as compared)."""
@@ -141,6 +154,7 @@ class PolicyContext:
                       for kind, values in (data.get("accounts") or {}).items() if isinstance(values, (list, tuple))},
             cell_stack=str(data.get("cell_stack") or ""),
             retiring=dict(data.get("retiring") or {}) if isinstance(data.get("retiring"), Mapping) else {},
+            guards=str(data.get("guards") or "kept"),
         )
 
 
@@ -178,16 +192,17 @@ def context_from_spec(spec: TenantSpec | CellSpec, actor: str = "human",
     limits, retiring = spec.limits, {}
     old = spec.retiring_spec() if hasattr(spec, "retiring_spec") else None
     if old is not None:
-        retiring = {"markers": dict(old.markers), "names": dict(old.all_names), "isolation": old.isolation,
-                    "cell_stack": old.cell_stack or ""}
-        if limits is not None and old.limits is not None:
-            limits = replace(limits, max_db_instances=limits.max_db_instances + old.limits.max_db_instances)
+        guards = spec.retiring.guards if spec.retiring is not None else "kept"
+        retiring = {"markers": dict(old.markers), "names": dict(old.all_names), "cell_names": dict(old.cell_names),
+                    "isolation": old.isolation, "cell_stack": old.cell_stack or "", "guards": guards}
+        if limits is not None and old.database is not None:  # the retiring shape's own instance, until retired
+            limits = replace(limits, max_db_instances=limits.max_db_instances + 1)
     return PolicyContext(
         project=spec.project, stack=spec.stack, actor=actor, kind="tenant", tenant=spec.tenant, cell=spec.cell or "",
         plan=spec.plan, isolation=spec.isolation, cloud=spec.cloud, region=spec.region, state=spec.state,
         org=spec.org, limits=limits, names=dict(spec.all_names), cell_names=dict(spec.cell_names),
         foreign_names=foreign_names, accounts=accounts_of(spec), cell_stack=spec.cell_stack or "",
-        retiring=retiring,
+        retiring=retiring, guards=spec.guards,
     )
 
 

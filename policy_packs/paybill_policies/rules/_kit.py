@@ -202,6 +202,28 @@ def vcpus_message(cloud: str, size: str, vcpus: int | None, context: PolicyConte
     return None
 
 
+def tags_of(resource: ResourceView) -> dict[str, Any]:
+    """The markers a resource carries where its type carries them (resource facts); {} when untagged."""
+    facts = resource_facts.facts_for(resource.type)
+    value = get(resource.inputs, facts.tag_property) if facts is not None and facts.tag_property else None
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def in_retiring_shape(resource: ResourceView, context: PolicyContext) -> bool:
+    """Whether the resource belongs to the shape a plan change retires (it carries that shape's markers)."""
+    retiring = context.retiring.get("markers") or {}
+    tags = tags_of(resource)
+    return bool(retiring) and all(str(tags.get(key)) == value for key, value in retiring.items())
+
+
+def guards_lifted(resource: ResourceView, context: PolicyContext) -> bool:
+    """Whether the lifecycle turned the resource's deletion guards off on purpose: every guard of a stack at
+    retention end, or the retiring shape's at a plan change's lift step. Only then, never otherwise."""
+    if context.guards_released():
+        return True
+    return context.retiring.get("guards") == "lifted" and in_retiring_shape(resource, context)
+
+
 def with_value(inputs: Mapping[str, Any], path: str, value: Any) -> dict[str, Any]:
     """A copy of `inputs` with `value` at dotted `path` (objects on the way created or copied)."""
     updated = dict(inputs)

@@ -23,6 +23,7 @@ from paybill_policies.rules._kit import (
     TENANT_ISOLATION,
     TITLE,
     fact_tokens,
+    in_retiring_shape,
     in_stack,
     normal_region,
     per_cloud,
@@ -74,8 +75,7 @@ def add_markers(resource: ResourceView, context: PolicyContext) -> dict[str, Any
 def markers_present(resource: ResourceView, context: PolicyContext) -> list[str]:
     path = tag_property(resource.type)
     tags = _tags(resource, path) if path else {}
-    retiring = context.retiring.get("markers") or {}
-    if retiring and all(str(tags.get(key)) == value for key, value in retiring.items()):
+    if in_retiring_shape(resource, context):
         return []  # a resource of the retiring shape, built beside the new one during a plan change
     found = []
     for key, expected in context.markers.items():

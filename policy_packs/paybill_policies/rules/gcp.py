@@ -126,7 +126,7 @@ def iam_scoped(resource: ResourceView, context: PolicyContext) -> list[str]:
     if context.kind != "tenant":
         return []
     if resource.rule_type in PROJECT_MEMBERS:
-        instances = {name for name in (context.names.get("db_instance"), context.cell_names.get("db_instance")) if name}
+        instances = context.own("db_instance") | context.own_cell("db_instance")  # the retiring shape's too
         found = []
         for role, _, condition in grants(resource):
             expression = str((condition or {}).get("expression") or "") if isinstance(condition, dict) else ""

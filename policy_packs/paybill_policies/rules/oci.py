@@ -21,7 +21,14 @@ from paybill_policies.rules._access import (
     public_sources,
     targets_cell,
 )
-from paybill_policies.rules._kit import AGENT_GUARDRAILS, TENANT_ISOLATION, below_tls_1_2, listing, rule
+from paybill_policies.rules._kit import (
+    AGENT_GUARDRAILS,
+    TENANT_ISOLATION,
+    below_tls_1_2,
+    guards_lifted,
+    listing,
+    rule,
+)
 
 DB_SYSTEM = "oci:Psql/dbSystem:DbSystem"
 CONFIGURATION = "oci:Psql/configuration:Configuration"
@@ -60,13 +67,15 @@ def _statements(resource: ResourceView) -> list[str]:
 @rule(
     "oci-psql-db-system-deletion-protection", TENANT_ISOLATION, "oci", (DB_SYSTEM,),
     description="A PostgreSQL DB system is protected from deletion: `protect` (OCI has no deletion-protection "
-                "flag), or `retainOnDelete` while the catalog offboards its tenant.",
+                "flag), or `retainOnDelete` while the catalog offboards its tenant; only a plan change's lift step "
+                "(the retiring shape) and retention end turn it off.",
     severity="high",
     remediation="Create the DB system with the stateful options (`protect=True`).",
     needs_context=False,
 )
 def db_protected(resource: ResourceView, context: PolicyContext) -> list[str]:
-    if resource.protect or resource.retain_on_delete or context.state == "offboarding":
+    if resource.protect or resource.retain_on_delete or context.state == "offboarding" \
+            or guards_lifted(resource, context):
         return []
     return ["neither `protect` nor `retainOnDelete` is set: a `pulumi destroy` would delete the database."]
 

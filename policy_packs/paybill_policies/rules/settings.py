@@ -16,7 +16,16 @@ from typing import Any
 from paybill_policies.context import PolicyContext
 from paybill_policies.errors import RuleError
 from paybill_policies.evaluate import ResourceView, as_bool, as_number
-from paybill_policies.rules._kit import TENANT_ISOLATION, Need, is_set, is_true, rule, unmet, with_value
+from paybill_policies.rules._kit import (
+    TENANT_ISOLATION,
+    Need,
+    guards_lifted,
+    is_set,
+    is_true,
+    rule,
+    unmet,
+    with_value,
+)
 
 RDS = "aws:rds/instance:Instance"
 RDS_CLUSTER = "aws:rds/cluster:Cluster"
@@ -55,6 +64,8 @@ class Setting:
     """Report only the first unmet need (the later ones mean nothing until it holds)."""
     remediates: bool = False
     """The pack's remediation sets every unmet need (all `is_true`) to true."""
+    deletion_guard: bool = False
+    """A deletion guard: off on purpose while the lifecycle lifts or releases it (rules._kit.guards_lifted)."""
 
 
 SETTINGS = (
@@ -116,12 +127,13 @@ SETTINGS = (
     Setting("aws-rds-instance-deletion-protection", "aws", (RDS, RDS_CLUSTER),
             tuple(_on(path) for path in DELETION_PROTECTION[RDS]),
             "RDS instances and clusters have deletion protection on.",
-            "Set deletionProtection to true (the pack's remediation sets it).", remediates=True),
+            "Set deletionProtection to true (the pack's remediation sets it).", remediates=True,
+            deletion_guard=True),
     Setting("gcp-sql-instance-deletion-protection", "gcp", (CLOUD_SQL,),
             tuple(_on(path) for path in DELETION_PROTECTION[CLOUD_SQL]),
             "A Cloud SQL instance is protected from deletion by Pulumi and by the Cloud SQL API.",
             "Set deletionProtection and settings.deletionProtectionEnabled to true (the pack's remediation sets "
-            "them).", remediates=True),
+            "them).", remediates=True, deletion_guard=True),
     # --- no public access ---
     Setting("aws-rds-instance-not-public", "aws", (RDS,),
             (Need("publiclyAccessible", lambda value: not as_bool(value), "{path} is true."),),
@@ -152,11 +164,15 @@ SETTINGS = (
 
 
 def settings_hold(row: Setting, resource: ResourceView, context: PolicyContext) -> list[str]:
+    if row.deletion_guard and guards_lifted(resource, context):
+        return []
     return unmet(resource, row.needs, first_only=row.first_only)
 
 
 def switch_on(row: Setting, resource: ResourceView, context: PolicyContext) -> dict[str, Any] | None:
-    """The resource's inputs with every unmet need set to true; None when all hold."""
+    """The resource's inputs with every unmet need set to true; None when all hold (or lifted on purpose)."""
+    if row.deletion_guard and guards_lifted(resource, context):
+        return None
     inputs = resource.inputs
     for need in row.needs:
         if not need.ok(_raw(inputs, need.path)):
