@@ -245,11 +245,12 @@ def _table(rows: list[tuple[str, str]]) -> None:
         click.echo(f"{first.ljust(width)}  {second}")
 
 
-@db.command("drop", help="Retention end: drop the database and roles a tenant's offboarding kept, once its "
-                         "retention ended. Irreversible: it asks first (--yes does not), and an agent's drop waits "
-                         "for a human approval (`paybill-iac review --approve ID`, then again with --approval ID). "
-                         "Journaled as db-drop.")
-@click.option("--tenant", "tenant_id", required=True, metavar="ID", help="The offboarded tenant.")
+@db.command("drop", help="Retention end, once an offboarding's retention ended: the stack's guards released, the "
+                         "buckets OCI deletes only empty emptied, a pooled tenant's database and roles dropped, the "
+                         "stack destroyed, the tenant offboarded. Irreversible: it asks first (--yes does not), and "
+                         "an agent's run waits for a human approval (`paybill-iac review --approve ID`, then again "
+                         "with --approval ID). Each step is journaled (up, empty-buckets, db-drop, destroy).")
+@click.option("--tenant", "tenant_id", required=True, metavar="ID", help="The offboarding tenant.")
 @click.option("--approval", type=int, default=None, help="Carry on with the drop a human approved.")
 @click.option("--yes", is_flag=True, help="Do not ask for a confirmation.")
 @_with_admin_options
@@ -257,7 +258,8 @@ def _table(rows: list[tuple[str, str]]) -> None:
 def drop(tenant_id: str, approval: int | None, yes: bool, project: Project, actor: str, admin_url: str | None,
          admin_secret: str | None, admin_secret_field: str | None, secret_store: str | None) -> None:
     if not yes:
-        click.confirm(f"Drop the database tenant '{tenant_id}' kept since its offboarding, for good?", abort=True)
+        click.confirm(f"Delete everything tenant '{tenant_id}' kept since its offboarding, its database included, "
+                      "for good?", abort=True)
     _dataplane()
     from paybill_iac.automation import Automation, DirectDataPlane
 
@@ -268,6 +270,9 @@ def drop(tenant_id: str, approval: int | None, yes: bool, project: Project, acto
                          notify=lambda message: click.echo(f"note: {message}", err=True)) as auto:
         results = auto.retention_end(tenant_id, approval=approval)
     if not results:
-        click.echo(f"the database tenant '{tenant_id}' kept was dropped already")
+        click.echo(f"the retention end of tenant '{tenant_id}' is done already")
     for result in results:
-        _print_report(result.report, "table")
+        if result.report is not None:
+            _print_report(result.report, "table")
+        else:
+            click.echo(result.describe())

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 class Automation(Operator):
     """Tenant and cell stacks, driven for backend services and agents: the Operator's stack operations,
     review and approvals, plus `onboard`, `change_plan`, `move`, `suspend`, `resume`, `offboard`,
-    `retention_end`, the declared workflows (`declare_*`, `run_declared`) and `fleet`."""
+    `cancel_offboarding`, `retention_end`, the declared workflows (`declare_*`, `run_declared`) and `fleet`."""
 
     def onboard(self, tenant_id: str, *, approval: int | None = None) -> list[OperationResult]:
         return workflows.onboard(self, tenant_id, approval=approval)
@@ -69,8 +69,13 @@ class Automation(Operator):
                  approval: int | None = None) -> list[OperationResult]:
         return workflows.offboard(self, tenant_id, snapshot=snapshot, dump=dump, approval=approval)
 
+    def cancel_offboarding(self, tenant_id: str, *, approval: int | None = None) -> list[OperationResult]:
+        """An offboarding tenant back to active before its retention ended (its final backups stay in the cloud)."""
+        return workflows.cancel_offboarding(self, tenant_id, approval=approval)
+
     def retention_end(self, tenant_id: str, *, approval: int | None = None) -> list[OperationResult]:
-        """Drop the database an offboarding kept, once its retention ended (an agent needs an approval)."""
+        """Once an offboarding's retention ended: guards released, buckets emptied, a pooled database dropped,
+        the stack destroyed, the tenant offboarded (an agent needs one approval, before anything irreversible)."""
         return retention.retention_end(self, tenant_id, approval=approval)
 
     def fleet(self, operation: str = "up", **options: Any) -> FleetReport:

@@ -4,12 +4,16 @@ what they need to finish or undo: the old shape's outputs, resources (with their
 database, the catalog edit and the ledger entry they lead to. A resumed workflow works from that record,
 never from the stack as it is then (which may hold the new shape already).
 
-    change plan  provision the new shape next to the old one (an update that touches no existing
-                 resource), db-apply on the new shape, the service's data-move hook, cut over (its hook,
-                 then the tenant file names the new plan and the ledger records the new shape), db-offboard
-                 of the old shape's login (its database is kept), retire the old shape: the gate judges the
-                 deletions recorded (an agent needs an approval: they hold data), and only then is the old
-                 shape's `protect` lifted for the up that deletes it (a refusal or failure sets it again)
+    change plan  between isolation models: provision (`up` of the new spec building the old shape beside it,
+                 `new.with_retiring(old, "kept")`: creates only, the old shape's guards stay; the new shape's
+                 names the cloud never frees take the next generation, recorded in the ledger), db-apply on
+                 the new shape, the service's data-move hook, cut over (its hook, then the tenant file names
+                 the new plan and the ledger records the new shape), db-offboard of the old shape's login
+                 (its database is kept), lift (`up` of `new.with_retiring(old, "lifted")`: updates only,
+                 protect and the cloud-side guards of the old shape off; an agent needs an approval), the
+                 buckets of the old shape the cloud deletes only empty emptied (OCI), retire (`up` of the new
+                 spec alone: the old shape is deleted; its key and final backup stay in the cloud; an agent
+                 needs an approval). Within one model: the new plan is an update in place.
     move         a pooled tenant to another cell, region or cloud (its data lives on the cell's server and
                  in the cell's storage): db-apply on the new cell's server, the data-move hook, cut over
                  (hook, the tenant file's cell/region/cloud, the ledger), the up that moves the tenant's own
@@ -22,10 +26,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import paybill_iac.automation.cloudcli as cloudcli
 from paybill_iac.automation.catalog_edit import Changes, propose
 from paybill_iac.automation.dataplane import target_for, target_from_dict
 from paybill_iac.automation.execution import Unguard
+from paybill_iac.automation.gates import is_agent
 from paybill_iac.automation.invocation import StackRef
+from paybill_iac.automation.lifecycle_steps import buckets_to_empty, check_approval, deploy, empty_buckets
 from paybill_iac.automation.operator import OperationResult, Operator
 from paybill_iac.automation.runbook import (
     Approvals,
@@ -35,10 +42,12 @@ from paybill_iac.automation.runbook import (
     commit_edit,
     data_step,
     finished,
+    regenerate_files,
     tenant_of,
     under,
 )
 from paybill_iac.automation.runner import ChangeSummary, Step
+from paybill_iac.automation.specs import at_generation, spec_from_record, spec_record, tenant_spec_of
 from paybill_iac.automation.store import Workflow
 from paybill_iac.automation.workflows import MoveContext, MoveHook
 from paybill_iac.catalog import ledger
@@ -115,12 +124,14 @@ def change_plan(op: Operator, tenant_id: str, plan: str, *, data_move: MoveHook 
             if params["to_isolation"] == "silo" and tenant.cell is not None:
                 changes["cell"] = None  # a silo tenant has no cell
             old_location = _location(root, old_catalog, tenant_id)
-            declare = Declared("change-plan", replace(old_location, isolation=params["to_isolation"], cell=None),
+            declare = Declared("change-plan", ledger.plan_change_to(old_location, params["to_isolation"]),
                                from_plan=from_plan, plan=plan)
             target = propose(root, tenant_id, changes, declare=declare)[0]  # refuses a bad plan now
             declare = replace(declare, to=replace(declare.to, cell=target.placements.get(tenant_id)))
+            old_spec = at_generation(tenant_spec_of(old_catalog, tenant_id), old_location.generation)
             record = {**_old_shape(op, tenant_id, catalog, old_catalog, moves), "edit": changes,
-                      "declared": declare.as_dict(), "old_location": old_location.as_dict()}
+                      "declared": declare.as_dict(), "old_location": old_location.as_dict(),
+                      "old_spec": spec_record(old_spec)}
             return params, record
 
         def same(workflow: Workflow) -> None:
@@ -140,14 +151,20 @@ def change_plan(op: Operator, tenant_id: str, plan: str, *, data_move: MoveHook 
         approvals = Approvals(approval)
         results: list[OperationResult] = []
         details = {"workflow": "change-plan", "from": params["from"], "to": plan}
+        old_spec = spec_from_record(tenant_id, run.record["old_spec"]) if moves else None
+        new_spec = tenant_spec_of(target, tenant_id)
         if run.pending("provision"):
             cell_id = target.placements.get(tenant_id)
             if cell_id and not cell_is_up(op, cell_id):
                 results.append(op.run_step(StackRef.cell(cell_id), "up", catalog=target, approval=approvals.take(),
                                            details=details))
-            untouched = tuple(urn for urn, type_, _, _ in run.record["old"] if type_ != "pulumi:pulumi:Stack")
-            provisioned = op.run_step(stack, "up", catalog=target, excludes=untouched, approval=approvals.take(),
-                                      details={**details, "step": "provision"})
+            if old_spec is not None:  # the new shape beside the old one, whose guards stay: nothing existing changes
+                provisioned = deploy(op, new_spec.with_retiring(old_spec, "kept"), target, step="provision",
+                                     details=details, approval=approvals.take())
+            else:  # within one model the new plan updates the shape in place, at the retire step
+                untouched = tuple(urn for urn, type_, _, _ in run.record["old"] if type_ != "pulumi:pulumi:Stack")
+                provisioned = op.run_step(stack, "up", catalog=target, excludes=untouched, approval=approvals.take(),
+                                          details={**details, "step": "provision"})
             results.append(provisioned)
             run.done("provision", {"new_outputs": provisioned.outputs})
         new_outputs = run.detail("provision").get("new_outputs") or {}
@@ -165,17 +182,46 @@ def change_plan(op: Operator, tenant_id: str, plan: str, *, data_move: MoveHook 
                 results.append(data_step(op, "db-offboard", target_from_dict(run.record["old_database"]),
                                          {**details, "step": "db-offboard-old"}))
             run.done("db-offboard-old")
+        old_isolation = params["from_isolation"]
+
+        def gated(summary: ChangeSummary) -> list[str]:
+            deleted = summary.urns("delete", "delete-replaced")
+            return [f"it retires the old {old_isolation} shape of tenant '{tenant_id}' "
+                    f"({len(deleted)} resources deleted)"] if deleted else []
+
+        if old_spec is not None and run.pending("lift"):
+            # the old shape's guards lifted (updates only); its final backup is what its deletion leaves
+            recorded = [urn for urn, type_, _, _ in run.record["old"] if type_ != "pulumi:pulumi:Stack"
+                        and not type_.startswith("pulumi:providers:")]
+
+            def lifting(_: ChangeSummary) -> list[str]:
+                return [f"it lifts the deletion guards of the old {old_isolation} shape of tenant '{tenant_id}' "
+                        f"({len(recorded)} resources), which its retire step then deletes"]
+
+            lifted = deploy(op, new_spec.with_retiring(old_spec, "lifted"), op.reload(), step="lift",
+                            details=details, approval=approvals.take(), gated=lifting)
+            results.append(lifted)
+            retiring = lifted.outputs.get("retiring") if isinstance(lifted.outputs.get("retiring"), dict) else {}
+            backup = cloudcli.from_outputs((retiring or {}).get("final_backup"))
+            run.done("lift", {"outputs": lifted.outputs, "final_backup": backup.as_dict() if backup else None})
         if run.pending("retire"):
-            old_component = f"paybill:tenant:{params['from_isolation'].title()}"
-            unguard = _retire_unguard(run, old_component) if moves else None
-
-            def gated(summary: ChangeSummary) -> list[str]:
-                deleted = summary.urns("delete", "delete-replaced")
-                return [f"it retires the old {params['from_isolation']} shape of tenant '{tenant_id}' "
-                        f"({len(deleted)} resources deleted)"] if deleted else []
-
-            results.append(op.run_step(stack, "up", catalog=op.reload(), approval=approvals.take(), gated=gated,
-                                       unguard=unguard, details={**details, "step": "retire"}))
+            current = op.reload()
+            given = approvals.take()
+            lift_outputs = run.detail("lift").get("outputs") or {}
+            buckets = buckets_to_empty(op, stack, current, lift_outputs, "retiring") if old_spec is not None else []
+            if buckets and is_agent(op.actor) and given is None:
+                # refused with an approval request (its plan saved) before any bucket is emptied
+                results.append(op.run_step(stack, "up", catalog=current, gated=gated,
+                                           details={**details, "step": "retire"}))
+            else:
+                if buckets:
+                    if given is not None:
+                        check_approval(op, given, stack, "up")
+                    empty_buckets(op, stack, buckets, {**details, "step": "empty-old-buckets"})
+                results.append(op.run_step(stack, "up", catalog=current, approval=given, gated=gated,
+                                           details={**details, "step": "retire",
+                                                    "final_backup": run.detail("lift").get("final_backup")}))
+            regenerate_files(op)  # the stack file: the new shape alone, as deployed
             run.done("retire")
         run.finish()
         return results

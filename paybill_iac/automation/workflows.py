@@ -16,23 +16,27 @@ stack operations, as db-apply, db-suspend, db-resume, db-offboard (and db-drop).
     suspend      active -> suspended: up (the identity is granted nothing; data stays), db-suspend
                  (NOLOGIN, open sessions terminated)
     resume       suspended -> active: up, db-resume (LOGIN)
-    offboard     -> offboarding (data resources unprotected, kept in the cloud on delete, final
-                 snapshots), db-offboard (NOLOGIN, sessions terminated, the final dump hook; the
-                 database is kept and its target recorded for retention end), the service's snapshot
-                 hook, retention recorded, destroy the stack (what holds no data goes; data stays in
-                 the cloud until its retention ends, listed by `paybill-iac review` when it does),
-                 -> offboarded (the ledger records it: the tenant's file may then go)
+    offboard     -> offboarding: up (no access path; a final backup; everything the data needs kept:
+                 protected as before and retained on delete), db-offboard (NOLOGIN, sessions
+                 terminated, the final dump hook; the database target recorded for retention end), the
+                 final backup's id journaled (`final-backup`: the stack's own, or on GCP the workflow's
+                 `gcloud sql backups create`), the service's snapshot hook, retention recorded. The stack
+                 stays until retention end (retention.py), which releases its guards and destroys it
+    cancel       offboarding -> active before retention end (`cancel_offboarding`, i.e. resume): up (the
+                 access path back; the final backups leave the stack, protect lifted only after the gate,
+                 retained in the cloud for their retention), db-resume
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from paybill_iac.automation.catalog_edit import propose
 from paybill_iac.automation.dataplane import target_for
 from paybill_iac.automation.invocation import StackRef
+from paybill_iac.automation.lifecycle_steps import final_backup, final_backup_unguard
 from paybill_iac.automation.operator import OperationResult, Operator
 from paybill_iac.automation.runbook import (
     Approvals,
@@ -44,7 +48,7 @@ from paybill_iac.automation.runbook import (
     regenerate_files,
     tenant_of,
 )
-from paybill_iac.automation.specs import stack_file
+from paybill_iac.automation.specs import tenant_spec_of
 from paybill_iac.catalog import ledger
 from paybill_iac.errors import TransitionError, UsageError
 from paybill_iac.model.catalog import Catalog, Tenant
@@ -83,6 +87,8 @@ class OffboardContext:
     tenant: str
     outputs: dict[str, Any]
     retain_until: float
+    final_backup: dict[str, Any] = field(default_factory=dict)
+    """The final backup the workflow recorded (kind, id, who took it), {} when none."""
 
 
 MoveHook = Callable[[MoveContext], Any]
@@ -166,7 +172,10 @@ def set_state(op: Operator, tenant_id: str, new_state: str, *, approval: int | N
         results: list[OperationResult] = []
         target = propose(op.settings.catalog_dir, tenant_id, run.record["edit"])[0]
         if run.pending("up"):
-            result = op.run_step(StackRef.tenant(tenant_id), "up", catalog=target, approval=approval,
+            stack = StackRef.tenant(tenant_id)
+            # cancelling an offboarding: its final backups leave the stack (kept in the cloud), after the gate
+            unguard = final_backup_unguard(op, stack, target) if run.record.get("from_state") == "offboarding" else None
+            result = op.run_step(stack, "up", catalog=target, approval=approval, unguard=unguard,
                                  details={"workflow": verb, "step": "up"})
             results.append(result)
             run.done("up", {"outputs": result.outputs})
@@ -195,14 +204,15 @@ def _retention_days(catalog: Catalog, tenant: Tenant) -> int:
 
 def offboard(op: Operator, tenant_id: str, *, snapshot: SnapshotHook | None = None, dump: DumpHook | None = None,
              approval: int | None = None) -> list[OperationResult]:
-    """Logins revoked, final dump and snapshot, retention first, then destroy what holds no data, then
-    offboarded. `dump` is the data plane's final dump hook (e.g. paybill_iac.dataplane.pg_dump_hook)."""
+    """Access revoked, logins off, the final dump and backup, retention recorded; the stack stays (everything
+    the data needs, protected and retained on delete) until retention end (retention.py). `dump` is the data
+    plane's final dump hook (e.g. paybill_iac.dataplane.pg_dump_hook)."""
     stack = StackRef.tenant(tenant_id)
     with op.hold("offboard", tenant_id) as hold:
         def start() -> tuple[dict[str, Any], dict[str, Any]] | None:
             catalog = op.reload()
             tenant = tenant_of(catalog, tenant_id)
-            if tenant.state == "offboarded" and finished(op, "offboard", tenant_id):
+            if tenant.state in ("offboarding", "offboarded") and finished(op, "offboard", tenant_id):
                 return None  # run again after it finished: nothing to do
             if tenant.state == "offboarded":
                 raise UsageError(f"tenant '{tenant_id}' is already offboarded")
@@ -216,11 +226,12 @@ def offboard(op: Operator, tenant_id: str, *, snapshot: SnapshotHook | None = No
             return []
         approvals = Approvals(approval)
         results: list[OperationResult] = []
+        details = {"workflow": "offboard"}
         if run.pending("retain"):
-            # Deploy the offboarding shape: data resources unprotected but kept in the cloud on delete.
+            # The offboarding shape: no access path, a final backup, everything else kept (protect, retain on delete).
             target = propose(op.settings.catalog_dir, tenant_id, {"state": "offboarding"})[0]
             retained = op.run_step(stack, "up", catalog=target, approval=approvals.take(),
-                                   details={"workflow": "offboard", "step": "retain"})
+                                   details={**details, "step": "retain"})
             results.append(retained)
             commit_edit(op, tenant_id, {"state": "offboarding"})
             run.done("retain", {"outputs": retained.outputs})
@@ -229,35 +240,38 @@ def offboard(op: Operator, tenant_id: str, *, snapshot: SnapshotHook | None = No
         outputs = run.detail("retain").get("outputs") or run.record.get("outputs") or {}
         if run.pending("db-offboard"):
             database = target_for(catalog, tenant_id, outputs)
-            results.append(data_step(op, "db-offboard", database, {"workflow": "offboard", "step": "db-offboard"},
-                                     dump=dump))
-            # what retention end drops, once the tenant has left its cell and its stack is gone
+            results.append(data_step(op, "db-offboard", database, {**details, "step": "db-offboard"}, dump=dump))
+            # what retention end drops (a pooled tenant's database on its cell's server)
             run.done("db-offboard", {"target": database.to_dict()})
+        if run.pending("final-backup"):
+            backup = final_backup(op, tenant_spec_of(catalog, tenant_id), outputs, {**details, "step": "final-backup"},
+                                  f"paybill-iac final backup of {tenant_id} (offboard {run.id})")
+            run.done("final-backup", {"final_backup": backup})
         if run.pending("snapshot"):
             retain_until = op.clock() + _retention_days(catalog, tenant) * DAY
             if snapshot is not None:
-                snapshot(OffboardContext(tenant_id, op.outputs(stack, catalog), retain_until))
+                snapshot(OffboardContext(tenant_id, op.outputs(stack, catalog), retain_until,
+                                         run.detail("final-backup").get("final_backup") or {}))
             run.done("snapshot", {"retain_until": retain_until})
         if run.pending("retention"):
             retain_until = float(run.detail("snapshot").get("retain_until") or
                                  op.clock() + _retention_days(catalog, tenant) * DAY)
-            preview = op.run_step(stack, "preview-destroy", catalog=catalog,
-                                  details={"workflow": "offboard", "step": "retention"})
-            kept = [(step.urn, step.type) for step in preview.summary.steps if step.retain_on_delete]
+            # everything the stack holds stays until retention end (the engine's own types are not cloud resources)
+            kept = [(step.urn, step.type) for step in op.resources(stack, catalog)
+                    if not step.type.startswith("pulumi:")]
             op.store.retained.record(tenant_id, stack.key, kept, retain_until)
             run.done("retention", {"retained": len(kept), "retain_until": retain_until})
-        if run.pending("destroy"):
-            results.append(op.run_step(stack, "destroy", catalog=catalog, approval=approvals.take(),
-                                       details={"workflow": "offboard", "step": "destroy"}))
-            run.done("destroy")
         if run.pending("commit"):
-            check_transition(tenant_id, "offboarding", "offboarded")
-            recorded = ledger.read(op.settings.catalog_dir).entries.get(tenant_id)
-            location = recorded.location if recorded is not None else ledger.location_of(catalog, tenant_id)
-            # the ledger first declares it, so that no moment has a file saying offboarded that the ledger refuses
-            gone = ledger.Declared("offboard", to=replace(location, offboarded=True))
-            commit_edit(op, tenant_id, {"state": "offboarded"}, declare=gone, settle=True)
-            stack_file(op.layout.stacks_dir, "tenant", tenant_id).unlink(missing_ok=True)
+            entry = ledger.read(op.settings.catalog_dir).entries.get(tenant_id)
+            if entry is not None and entry.declared is not None:  # a declared offboard ran: the data stays put
+                commit_edit(op, tenant_id, {"state": "offboarding"}, settle=True, location=entry.location)
             run.done("commit")
         run.finish()
         return results
+
+
+def cancel_offboarding(op: Operator, tenant_id: str, *, approval: int | None = None) -> list[OperationResult]:
+    """An offboarding tenant back to active before its retention ended (resume from offboarding): the active
+    stack (the access path back), its final backups let go of the stack (protect lifted only after the gate;
+    retained on delete, they stay in the cloud for their retention), then LOGIN again."""
+    return set_state(op, tenant_id, "active", approval=approval)

@@ -37,6 +37,7 @@ from paybill_iac.automation import ApprovalNeeded, NeedsReview
 from paybill_iac.errors import LeaseHeld
 from tests.automation.doubles import RecordingDataPlane
 from tests.automation.engine_double import StatefulRunner
+from tests.automation.lifecycle_double import LifecycleRunner
 
 LATER = 3600.0
 """How far the recovering side's clock is ahead: every lease the killed process held has expired."""
@@ -50,6 +51,7 @@ def _targets() -> list[tuple[Any, str]]:
     from paybill_iac.automation.store.workflows import WorkflowRecords
 
     found: list[tuple[Any, str]] = [(StatefulRunner, name) for name in ("run", "unprotect", "protect")]
+    found += [(LifecycleRunner, "run")]
     found += [(RecordingDataPlane, name) for name in ("apply", "suspend", "resume", "offboard")]
     found += [(WorkflowRecords, name) for name in ("start", "step_done", "finish")]
     found += [(Journal, name) for name in ("start", "end", "refusal")]

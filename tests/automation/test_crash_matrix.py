@@ -3,9 +3,9 @@
 when the kill came mid-operation; and no data resource is ever deleted without a human's approval: the
 agent's own runs never get one, and the data-move hook is always handed the old shape.
 
-Against the stateful engine double (engine_double.py): resources, protect and retain flags and outputs
-per stack, shared through a file by the killed process and the one that recovers. Exhaustively with a
-snapshot at each boundary (what SIGKILL leaves there), and with real SIGKILLs at sampled boundaries.
+Against the stateful engine double running the lifecycle program (lifecycle_double.py): resources, protect and
+retain flags and outputs per stack, shared through a file by the killed process and the one that recovers.
+Exhaustively with a snapshot at each boundary (what SIGKILL leaves there), and with real SIGKILLs at sampled boundaries.
 """
 
 from __future__ import annotations
@@ -26,10 +26,11 @@ import yaml
 from paybill_iac.catalog import ledger
 from tests.automation.conftest import Env, make_env
 from tests.automation.crashes import boundaries, hooks, kill_here, killed_at, recover, snapshot_each
-from tests.automation.engine_double import StatefulRunner
+from tests.automation.lifecycle_double import TYPES, LifecycleRunner
 
 AGENT = "agent:lifecycle-bot"
-SECRET = "aws:secretsmanager/secret:Secret"
+SECRET = TYPES["aws"]["secret"]
+POOLED_DATABASE = TYPES["azure"]["secret"]  # a pooled tenant's database on an Azure cell
 Workflow = Callable[[Any, "int | None"], Any]
 NAMES = ["onboard", "suspend", "resume", "change-plan", "offboard", "move"]
 
@@ -71,14 +72,14 @@ def _workflows(folder: Path) -> dict[str, tuple[str, Workflow, list[tuple[str, s
     }
 
 
-def _world(root: Path) -> tuple[Env, StatefulRunner, Callable[..., Any]]:
+def _world(root: Path) -> tuple[Env, LifecycleRunner, Callable[..., Any]]:
     """The test world under `root` (the env fixture's layout): its Env, engine double and Automation maker."""
     env = Env(root, root / "stacks" / "catalog", root / "stacks", root / "state")
-    runner = StatefulRunner(str(root / "engine.json"))
+    runner = LifecycleRunner(str(root / "engine.json"))
     return env, runner, functools.partial(env.make, runner=runner, lease_ttl=300.0)
 
 
-def _prepare(env: Env, name: str) -> tuple[StatefulRunner, Callable[..., Any], str, Workflow]:
+def _prepare(env: Env, name: str) -> tuple[LifecycleRunner, Callable[..., Any], str, Workflow]:
     cells = env.catalog / "cells.yaml"
     cells.write_text(cells.read_text() + "  - {id: aws-euw1-b, cloud: aws, region: eu-west-1, capacity: 50}\n")
     _, runner, make = _world(env.root)
@@ -90,7 +91,7 @@ def _prepare(env: Env, name: str) -> tuple[StatefulRunner, Callable[..., Any], s
     return runner, make, tenant, workflow
 
 
-def _end_state(env: Env, runner: StatefulRunner, tenant: str) -> dict[str, Any]:
+def _end_state(env: Env, runner: LifecycleRunner, tenant: str) -> dict[str, Any]:
     from paybill_iac.automation.store import Store
 
     engine = runner.read()
@@ -138,7 +139,7 @@ def test_killed_at_every_step_boundary_it_recovers_to_the_same_end(env: Env, nam
         happened = recover(make, workflow, AGENT, ahead=0.0)
     expected = _end_state(env, runner, tenant)
     assert expected["running workflow"] is False and expected["flags"] == [] and expected["open journal entries"] == []
-    assert expected["lost"] == ({"change-plan": [["paybill-tenant/globex", SECRET]],
+    assert expected["lost"] == ({"change-plan": [["paybill-tenant/globex", POOLED_DATABASE]],
                                  "move": [["paybill-tenant/acme", SECRET]]}.get(name, []))
     if expected["lost"]:  # deleting data took a human's approval
         assert any(item.startswith("approval") for item in happened), happened

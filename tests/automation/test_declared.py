@@ -16,7 +16,7 @@ from paybill_iac.cli import main
 from paybill_iac.errors import UsageError
 from paybill_iac.generate import generate
 from tests.automation.conftest import Env
-from tests.automation.engine_double import SECRET, StatefulRunner
+from tests.automation.lifecycle_double import TYPES, LifecycleRunner
 
 MOVES: list[dict[str, Any]] = []
 
@@ -26,8 +26,8 @@ def record_move(context: Any) -> None:
     MOVES.append({"old": context.old_outputs, "new": context.new_outputs})
 
 
-def _deployed(env: Env, *stacks: tuple[str, str]) -> tuple[StatefulRunner, Any]:
-    runner = StatefulRunner(str(env.root / "engine.json"))
+def _deployed(env: Env, *stacks: tuple[str, str]) -> tuple[LifecycleRunner, Any]:
+    runner = LifecycleRunner(str(env.root / "engine.json"))
     human = env.make(runner=runner)
     for kind, name in stacks:
         human.up(**{kind: name})
@@ -60,7 +60,9 @@ def test_a_declared_change_plan_deploys_nothing_until_it_runs_as_its_workflow(en
     assert (done.tenant, done.workflow, done.error) == ("globex", "change-plan", "")
     entry = ledger.read(env.catalog).entries["globex"]
     assert (entry.location.isolation, entry.location.cell, entry.declared) == ("bridge", "azure-weu-a", None)
-    assert [(item["stack"], item["type"]) for item in runner.read()["lost"]] == [("paybill-tenant/globex", SECRET)]
+    assert [(item["stack"], item["type"]) for item in runner.read()["lost"]] == [
+        ("paybill-tenant/globex", TYPES["azure"]["secret"])]  # the old pooled database, deleted at the retire
+    assert entry.location.generation == 1  # the bridge shape's names the cloud never frees: a new generation
     assert MOVES[-1]["old"]["isolation"] == "pooled" and MOVES[-1]["new"]["isolation"] == "bridge"
     assert human.run_declared() == [] and human.up(tenant="globex").summary.changed == 0
 
@@ -78,8 +80,10 @@ def test_a_declared_move_and_offboard_run_on_merge(env: Env) -> None:
     assert {tenant: item.error for tenant, item in done.items()} == {"acme": "", "dunder-mifflin": ""}
     entries = ledger.read(env.catalog).entries
     assert (entries["acme"].location.cell, entries["acme"].declared) == ("aws-euw1-b", None)
-    assert entries["dunder-mifflin"].location.offboarded and entries["dunder-mifflin"].declared is None
-    assert yaml.safe_load(env.tenant_file("dunder-mifflin").read_text())["state"] == "offboarded"
+    # offboarding keeps the data where it is until retention end: the declaration is settled, nothing moved
+    assert not entries["dunder-mifflin"].location.offboarded and entries["dunder-mifflin"].declared is None
+    assert yaml.safe_load(env.tenant_file("dunder-mifflin").read_text())["state"] == "offboarding"
+    assert runner.read()["stacks"]["paybill-tenant/dunder-mifflin"]["resources"]  # the stack stays
 
 
 def test_a_silo_tenant_is_not_moved(env: Env) -> None:

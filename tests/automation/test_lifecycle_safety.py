@@ -14,92 +14,82 @@ import yaml
 from paybill_iac.automation import ApprovalNeeded, NeedsReview, RunFailed, TransientFailure, WorkflowBusy
 from paybill_iac.automation.store import Store
 from paybill_iac.automation.store.db import workflows_table
-from paybill_iac.errors import GateRefused, LeaseHeld
+from paybill_iac.errors import LeaseHeld
 from tests.automation.conftest import Env
 from tests.automation.doubles import FakeRunner
-from tests.automation.engine_double import SECRET, StatefulRunner
+from tests.automation.lifecycle_double import TYPES, LifecycleRunner
 
 AGENT = "agent:billing-bot"
+DATABASE = TYPES["azure"]["secret"]  # a pooled tenant's database on its cell's server
 
 
-def _deployed(env: Env, *stacks: tuple[str, str]) -> StatefulRunner:
-    runner = StatefulRunner(str(env.root / "engine.json"))
+def _deployed(env: Env, *stacks: tuple[str, str]) -> LifecycleRunner:
+    runner = LifecycleRunner(str(env.root / "engine.json"))
     human = env.make(runner=runner)
     for kind, name in stacks:
         human.up(**{kind: name})
     return runner
 
 
-def _resources(runner: StatefulRunner, stack: str) -> dict[str, Any]:
+def _resources(runner: LifecycleRunner, stack: str) -> dict[str, Any]:
     return runner.read()["stacks"][stack]["resources"]
 
 
-def _protected(runner: StatefulRunner, stack: str) -> set[str]:
+def _protected(runner: LifecycleRunner, stack: str) -> set[str]:
     return {urn for urn, item in _resources(runner, stack).items() if item.get("protect")}
 
 
-def test_a_refused_agent_retire_lifts_no_protection_and_nothing_else_deploys_the_tenant(env: Env) -> None:
+def test_an_agent_s_plan_change_lifts_no_guard_before_a_human_approved_it(env: Env) -> None:
     runner = _deployed(env, ("cell", "azure-weu-a"), ("tenant", "globex"))
     old = _protected(runner, "paybill-tenant/globex")
-    assert old and all("-p-secret" in urn for urn in old)
+    assert old and all("-p-database" in urn for urn in old)
     agent = env.make(actor=AGENT, runner=runner)
-    with pytest.raises(ApprovalNeeded, match="retires the old pooled shape") as refused:
+    with pytest.raises(ApprovalNeeded, match="lifts the deletion guards of the old pooled shape") as lift:
         agent.change_plan("globex", "growth", data_move=lambda context: None)
     assert old <= _protected(runner, "paybill-tenant/globex")  # still protected: the gate came first
-    assert not [event for event in runner.read()["events"] if event["event"] == "unprotect"]
     human = env.make(runner=runner)
     with pytest.raises(WorkflowBusy, match="change-plan workflow .* stopped before it finished"):
-        human.up(tenant="globex")  # the routine up that used to delete the unprotected old database
-    assert runner.read()["lost"] == []
-    human.approve(refused.value.approval_id)
-    agent.change_plan("globex", "growth", approval=refused.value.approval_id)
+        human.up(tenant="globex")  # nothing else deploys the tenant meanwhile
+    human.approve(lift.value.approval_id)
+    with pytest.raises(ApprovalNeeded, match="retires the old pooled shape") as retire:
+        agent.change_plan("globex", "growth", approval=lift.value.approval_id)
+    assert not old & _protected(runner, "paybill-tenant/globex") and runner.read()["lost"] == []
+    human.approve(retire.value.approval_id)
+    agent.change_plan("globex", "growth", approval=retire.value.approval_id)
     [lost] = runner.read()["lost"]
-    assert (lost["stack"], lost["type"]) == ("paybill-tenant/globex", SECRET)
+    assert (lost["stack"], lost["type"]) == ("paybill-tenant/globex", DATABASE)
+    assert not [event for event in runner.read()["events"] if event["event"] in ("protect", "unprotect")]
 
 
-def test_a_failed_retire_sets_protection_again(env: Env) -> None:
+def test_a_failed_retire_is_carried_on_by_running_the_workflow_again(env: Env) -> None:
     runner = _deployed(env, ("cell", "azure-weu-a"), ("tenant", "globex"))
-    old = _protected(runner, "paybill-tenant/globex")
     human = env.make(runner=runner)
     original = runner.run
-    calls: list[str] = []
+    ups: list[str] = []
 
     def failing_retire(invocation: Any) -> Any:  # the retire's up fails before it deletes anything
-        calls.append(invocation.operation)
-        if invocation.operation == "up" and not invocation.excludes and calls.count("up") == 2:
-            raise RunFailed("up of paybill-tenant/globex failed: the cloud said no")
+        if invocation.operation == "up" and invocation.stack.kind == "tenant":
+            ups.append(invocation.stack.name)
+            if len(ups) == 3:
+                raise RunFailed("up of paybill-tenant/globex failed: the cloud said no")
         return original(invocation)
 
     runner.run = failing_retire  # type: ignore[method-assign]
     with pytest.raises(RunFailed, match="the cloud said no"):
         human.change_plan("globex", "growth", data_move=lambda context: None)
-    events = [event["event"] for event in runner.read()["events"] if event["event"] in ("protect", "unprotect")]
-    assert events == ["unprotect", "protect"] and old <= _protected(runner, "paybill-tenant/globex")
+    assert runner.read()["lost"] == [] and any("-p-" in urn for urn in _resources(runner, "paybill-tenant/globex"))
     runner.run = original  # type: ignore[method-assign]
     human.change_plan("globex", "growth")  # resumed at the retire
     assert not any("-p-" in urn for urn in _resources(runner, "paybill-tenant/globex"))
 
 
-def test_the_retire_deletes_nothing_beyond_the_old_shape(env: Env) -> None:
+def test_the_provision_changes_nothing_that_exists(env: Env) -> None:
     runner = _deployed(env, ("cell", "azure-weu-a"), ("tenant", "globex"))
-    human = env.make(runner=runner)
-    original = runner.run
-
-    def surprise(invocation: Any) -> Any:  # the new shape's database would go too (a bad program, say)
-        result = original(invocation)
-        if invocation.operation == "preview" and not invocation.excludes:
-            from paybill_iac.automation.runner import ChangeSummary, Step
-
-            extra = Step("delete", "urn:pulumi:globex::paybill-tenant::paybill:tenant:Bridge$"
-                                   "aws:rds/instance:Instance::globex-b-db", "aws:rds/instance:Instance")
-            return type(result)(ChangeSummary.from_steps([*result.summary.steps, extra]), result.outputs)
-        return result
-
-    runner.run = surprise  # type: ignore[method-assign]
-    with pytest.raises(GateRefused, match="would also delete or replace 1 resource"):
-        human.change_plan("globex", "growth", data_move=lambda context: None)
-    assert runner.read()["lost"] == []
-    assert any("-p-secret" in urn for urn in _protected(runner, "paybill-tenant/globex"))
+    before = _resources(runner, "paybill-tenant/globex")
+    results = env.make(runner=runner).change_plan("globex", "growth", data_move=lambda context: None)
+    [provision] = [result for result in results if result.operation == "up" and result.stack.endswith("globex")][:1]
+    assert {step.op for step in provision.summary.steps if step.urn in before} == {"same"}
+    assert {step.op for step in provision.summary.steps if step.urn not in before} == {"create"}
 
 
 def test_one_workflow_per_tenant_and_operations_wait_for_it(env: Env) -> None:

@@ -115,8 +115,8 @@ def test_change_plan_applies_the_new_shape_before_the_data_move_and_offboards_th
     assert (new.server, new.database.connection_limit, plane.active) == ("tenant:globex", 60, [True])
     assert (old.server, old.database.connection_limit) == ("cell:azure-weu-a", 20)
     assert old.database.auth.object_id == new.database.auth.object_id  # type: ignore[union-attr]
-    assert [result.operation for result in results] == ["up", "up", "db-apply", "db-offboard", "up"]
-    assert [op for op, _ in _ops(auto, "globex")] == ["up", "db-apply", "db-offboard", "up"]
+    assert [result.operation for result in results] == ["up", "up", "db-apply", "db-offboard", "up", "up"]
+    assert [op for op, _ in _ops(auto, "globex")] == ["up", "db-apply", "db-offboard", "up", "up"]  # lift, retire
     assert _plan(env, "globex") == "growth"
 
 
@@ -142,8 +142,9 @@ def test_change_plan_resumes_at_a_failed_db_apply_without_provisioning_again(env
     assert moves == [] and _plan(env, "globex") == "starter"
     runner.calls.clear()
     auto.change_plan("globex", "growth", data_move=lambda context: moves.append("moved"))
-    # only the retire (its preview once protection is lifted, then the up): no second provision
-    assert [(call.operation, call.excludes) for call in runner.calls] == [("preview", ()), ("up", ())]
+    # only the lift and the retire: no second provision
+    assert [call.operation for call in runner.calls] == ["up", "up"]
+    assert "paybill:retiring" not in runner.calls[-1].stack_config["config"]
     assert moves == ["moved"] and env.data_plane.operations("globex") == ["apply", "offboard"]
 
 
@@ -158,11 +159,11 @@ def test_offboard_revokes_the_logins_before_the_snapshot_and_records_the_databas
 
     auto.offboard("acme", snapshot=snapshot, dump=dump_hook)
     assert order == ["snapshot after ['offboard']"] and env.data_plane.dumps == [dump_hook]
-    assert [op for op, _ in _ops(auto, "acme")] == ["up", "db-offboard", "preview-destroy", "destroy"]
+    assert [op for op, _ in _ops(auto, "acme")] == ["up", "db-offboard", "final-backup"]  # the stack stays
     workflow = auto.store.workflows.latest("offboard", "acme", status="completed")
     recorded = auto.store.workflows.step_detail(workflow.id, "db-offboard")
     assert recorded["target"]["database"] == "pb_acme_p_db" and recorded["target"]["cell"] == "aws-euw1-a"
-    assert auto.journal(stack="tenant/acme")[2].details["dump"] is True
+    assert auto.journal(stack="tenant/acme")[1].details["dump"] is True
 
 
 def test_offboard_resumes_at_a_failed_db_offboard(env: Env) -> None:
@@ -174,8 +175,8 @@ def test_offboard_resumes_at_a_failed_db_offboard(env: Env) -> None:
     assert _state(env, "acme") == "offboarding" and _ops(auto, "acme")[-1] == ("db-offboard", "failed")
     runner.calls.clear()
     auto.offboard("acme")
-    assert [call.operation for call in runner.calls] == ["preview-destroy", "destroy"]
-    assert env.data_plane.operations("acme") == ["offboard"] and _state(env, "acme") == "offboarded"
+    assert runner.calls == []  # the up is recorded as done: it carries on at the db-offboard
+    assert env.data_plane.operations("acme") == ["offboard"] and _state(env, "acme") == "offboarding"
 
 
 def _offboarded(env: Env, clock: Clock, tenant: str = "acme") -> None:
@@ -187,41 +188,49 @@ def test_retention_end_drops_the_recorded_database_once_the_retention_ended(env:
     clock = Clock()
     _offboarded(env, clock)
     auto = env.make(clock=clock)
-    with pytest.raises(UsageError, match="the retention of tenant 'acme' runs until .*: its database is kept"):
+    with pytest.raises(UsageError, match="the retention of tenant 'acme' runs until .*: its data is kept"):
         auto.retention_end("acme")
     clock.advance(8 * DAY)  # starter keeps backups 7 days
-    [dropped] = auto.retention_end("acme")
-    assert dropped.operation == "db-drop" and env.data_plane.calls[-1] == ("drop", "acme", "pb_acme_p_db")
-    assert env.data_plane.targets[-1].cell == "aws-euw1-a"  # from the record: the catalog placement is gone
-    assert auto.retention_end("acme") == []  # dropped already
-    assert _ops(auto, "acme")[-1] == ("db-drop", "succeeded")
+    results = auto.retention_end("acme")
+    assert [result.operation for result in results] == ["up", "db-drop", "destroy"]
+    assert env.data_plane.calls[-1] == ("drop", "acme", "pb_acme_p_db")
+    assert env.data_plane.targets[-1].cell == "aws-euw1-a"  # from the offboarding's record
+    assert auto.retention_end("acme") == []  # done already
+    assert _ops(auto, "acme")[-2:] == [("db-drop", "succeeded"), ("destroy", "succeeded")]
+    assert _state(env, "acme") == "offboarded"
 
 
-def test_an_agent_s_retention_end_waits_for_a_human_approval_of_exactly_that_drop(env: Env) -> None:
+def test_an_agent_s_retention_end_waits_for_a_human_approval_before_the_drop(env: Env) -> None:
+    from tests.automation.doubles import FakeRunner
+
     clock = Clock()
     _offboarded(env, clock)
     clock.advance(8 * DAY)
-    agent = env.make(actor="agent:bot", clock=clock)
+    runner = FakeRunner(state={"paybill-tenant/acme": [
+        ("same", "paybill:tenant:Pooled$aws:secretsmanager/secret:Secret", "acme-secret", True)]})
+    agent = env.make(actor="agent:bot", clock=clock, runner=runner)
     with pytest.raises(ApprovalNeeded) as refused:
         agent.retention_end("acme")
     request = refused.value.approval_id
-    assert "drops database 'pb_acme_p_db' of tenant 'acme' and its roles for good" in str(refused.value)
-    assert f"agent:bot calls `retention_end('acme', approval={request})` again" in str(refused.value)
-    assert "drop" not in env.data_plane.operations("acme") and _ops(agent, "acme")[-1] == ("db-drop", "refused")
+    assert "drops database 'pb_acme_p_db' and its roles on cell:aws-euw1-a" in str(refused.value)
+    assert "drop" not in env.data_plane.operations("acme") and _ops(agent, "acme")[-1] == ("destroy", "refused")
     with pytest.raises(GateRefused, match="is pending, not approved"):
         agent.retention_end("acme", approval=request)
     env.make(clock=clock).approve(request)
-    [dropped] = agent.retention_end("acme", approval=request)
-    assert dropped.approval == request and env.data_plane.operations("acme")[-1] == "drop"
+    results = agent.retention_end("acme", approval=request)
+    assert [result.operation for result in results] == ["db-drop", "destroy"]
+    assert results[-1].approval == request and env.data_plane.operations("acme")[-1] == "drop"
     assert agent.store.approvals.get(request).status == "used"
 
 
-def test_retention_end_refuses_a_tenant_that_is_not_offboarded_or_never_was(env: Env) -> None:
+def test_retention_end_refuses_a_tenant_that_is_not_offboarding_or_never_was(env: Env) -> None:
     auto = env.make()
-    with pytest.raises(TransitionError, match="tenant 'acme' is active: its database is dropped only after"):
+    with pytest.raises(TransitionError, match="tenant 'acme' is active: retention end takes an offboarding"):
         auto.retention_end("acme")
-    with pytest.raises(UsageError, match="'vandelay' has no completed offboarding on record"):
+    with pytest.raises(TransitionError, match="'vandelay' is offboarded"):
         auto.retention_end("vandelay")
+    with pytest.raises(UsageError, match="'wayne' has no completed offboarding on record"):
+        auto.retention_end("wayne")
     assert env.data_plane.calls == []
 
 

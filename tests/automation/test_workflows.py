@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import yaml
 
@@ -112,7 +114,13 @@ def _pooled_state() -> list[tuple[str, str, str, bool]]:
     ]
 
 
-def test_change_plan_pooled_to_bridge_runs_provision_move_cut_over_retire(env: Env) -> None:
+def _retiring(invocation: Any) -> tuple[str, str] | None:
+    """The retiring shape an up deploys beside the new one (isolation, guards), None when it deploys none."""
+    found = invocation.stack_config["config"].get("paybill:retiring")
+    return (found["isolation"], found["guards"]) if found else None
+
+
+def test_change_plan_pooled_to_bridge_provisions_beside_lifts_then_retires(env: Env) -> None:
     outputs = {"database": {"name": "pb_acme_db"}, **tenant_outputs("globex")}
     runner = FakeRunner(state={"paybill-tenant/globex": _pooled_state()},
                         outputs_by_stack={"paybill-tenant/globex": outputs})
@@ -127,17 +135,16 @@ def test_change_plan_pooled_to_bridge_runs_provision_move_cut_over_retire(env: E
         moves.append(context)
 
     auto.change_plan("globex", "growth", data_move=data_move, cut_over=lambda context: cut.append(context.to_plan))
-    cell_up, provision, retire_preview, retire = runner.calls
-    assert retire_preview.operation == "preview" and retire.operation == "up"  # previewed once protection is lifted
+    cell_up, provision, lift, retire = runner.calls
     assert cell_up.stack.key == "paybill-cell/azure-weu-a"  # the cell was never brought up by us
-    assert provision.stack_config["config"]["paybill:isolation"] == "bridge"
-    assert set(provision.excludes) == {step.urn for step in runner.resources(provision)
-                                       if step.type != "pulumi:pulumi:Stack"}  # touches nothing existing
+    assert [call.operation for call in (provision, lift, retire)] == ["up", "up", "up"]
+    assert provision.stack_config["config"]["paybill:isolation"] == "bridge" and provision.excludes == ()
+    assert [_retiring(call) for call in (provision, lift, retire)] == [("pooled", "kept"), ("pooled", "lifted"), None]
+    assert provision.stack_config["config"]["paybill:generation"] == 1  # names the cloud never frees: a new generation
     assert len(moves) == 1 and cut == ["growth"]
     assert yaml.safe_load(env.tenant_file("globex").read_text())["plan"] == "growth"
-    assert retire.excludes == () and retire.stack_config["config"]["paybill:plan"] == "growth"
-    [unprotected] = runner.unprotected
-    assert len(unprotected) == 1 and unprotected[0].endswith("::acme-secret")  # only the old shape's
+    assert retire.stack_config["config"]["paybill:plan"] == "growth"
+    assert runner.unprotected == []  # no `pulumi state unprotect`: the lift step's up lifts the guards
     assert auto.store.workflows.running("change-plan", "globex") is None
 
 
@@ -157,7 +164,8 @@ def test_change_plan_resumes_after_a_failed_data_move(env: Env) -> None:
         auto.change_plan("globex", "growth")
     runner.calls.clear()
     auto.change_plan("globex", "growth", data_move=lambda context: None)
-    assert [(call.operation, call.excludes) for call in runner.calls] == [("preview", ()), ("up", ())]  # the retire
+    assert [(call.operation, _retiring(call)) for call in runner.calls] == [("up", ("pooled", "lifted")),
+                                                                           ("up", None)]  # the lift, the retire
     assert yaml.safe_load(env.tenant_file("globex").read_text())["plan"] == "growth"
 
 
@@ -175,57 +183,61 @@ def test_change_plan_refuses_bad_requests_before_anything_runs(env: Env) -> None
     assert runner.calls == [] and auto.store.workflows.running("change-plan", "globex") is None
 
 
-def test_an_agent_cannot_retire_the_old_shape_without_approval(env: Env) -> None:
+def test_an_agent_cannot_lift_or_retire_the_old_shape_without_approval(env: Env) -> None:
     runner = FakeRunner(state={"paybill-tenant/globex": _pooled_state()})
     agent = env.make(actor="agent:bot", runner=runner)
-    runner.changes["paybill-tenant/globex"] = [("create", "paybill:tenant:Bridge$aws:iam/role:Role", "r", False)]
-    # the retire preview deletes the old shape
-    runner.script["preview:globex"] = ["ok", "ok"]
     original = runner.run
 
     def run(invocation):  # type: ignore[no-untyped-def]
-        if invocation.operation == "preview" and not invocation.excludes:
-            runner.changes["paybill-tenant/globex"] = [("delete", f"{POOLED}$aws:iam/role:Role", "acme-role", False)]
+        retiring = _retiring(invocation) is not None
+        runner.changes["paybill-tenant/globex"] = [  # the retire (no retiring shape left) deletes the old one
+            ("create", "paybill:tenant:Bridge$aws:iam/role:Role", "r", False) if retiring else
+            ("delete", f"{POOLED}$aws:secretsmanager/secret:Secret", "acme-secret", True)]
         return original(invocation)
 
     runner.run = run  # type: ignore[method-assign]
-    with pytest.raises(ApprovalNeeded, match="retires the old pooled shape"):
+    with pytest.raises(ApprovalNeeded, match="lifts the deletion guards of the old pooled shape"):
         agent.change_plan("globex", "growth", data_move=lambda context: None)
     assert yaml.safe_load(env.tenant_file("globex").read_text())["plan"] == "growth"  # cut over already
-    request = agent.review().approvals[-1].id
-    env.make().approve(request)
-    agent.change_plan("globex", "growth", approval=request)
+    for _ in range(2):  # the lift, then the retire
+        request = agent.review().approvals[-1].id
+        env.make().approve(request)
+        if _ == 0:
+            with pytest.raises(ApprovalNeeded, match="retires the old pooled shape"):
+                agent.change_plan("globex", "growth", approval=request)
+        else:
+            agent.change_plan("globex", "growth", approval=request)
     assert agent.store.workflows.running("change-plan", "globex") is None
 
 
-def test_offboard_snapshots_and_retains_before_destroying(env: Env) -> None:
+def test_offboard_snapshots_and_retains_and_keeps_the_stack(env: Env) -> None:
     state = [("same", f"{POOLED}$aws:secretsmanager/secret:Secret", "acme-secret", True),
              ("same", f"{POOLED}$aws:iam/role:Role", "acme-role", False)]
     runner = FakeRunner(state={"paybill-tenant/acme": state}, outputs_by_stack={"paybill-tenant/acme": {"x": 1}})
     auto = env.make(runner=runner)
     snapshots = []
     auto.offboard("acme", snapshot=lambda context: snapshots.append(context))
-    assert [call.operation for call in runner.calls] == ["up", "preview-destroy", "destroy"]
+    assert [call.operation for call in runner.calls] == ["up"]  # no destroy: the stack stays until retention end
     assert _deployed(runner.calls[0]) == "offboarding"
     assert snapshots[0].outputs == {"x": 1}
-    [retained] = auto.store.retained.find("acme")
-    assert retained.urn.endswith("::acme-secret")
-    assert retained.retain_until == pytest.approx(auto.clock() + 7 * 86400, abs=60)
-    assert _state(env, "acme") == "offboarded"
-    assert not (env.stacks / "tenant" / "Pulumi.acme.yaml").exists()
+    retained = auto.store.retained.find("acme")
+    assert {item.urn.rsplit("::", 1)[-1] for item in retained} == {"acme-secret", "acme-role"}
+    assert retained[0].retain_until == pytest.approx(auto.clock() + 7 * 86400, abs=60)
+    assert _state(env, "acme") == "offboarding"
+    assert (env.stacks / "tenant" / "Pulumi.acme.yaml").exists()
     assert auto.offboard("acme") == []  # run again once it finished: nothing to do
     with pytest.raises(UsageError, match="already offboarded"):
         auto.offboard("vandelay")  # offboarded before any workflow record
     assert auto.review().retention_ended == []
 
 
-def test_offboard_resumes_at_the_destroy(env: Env) -> None:
-    runner = FakeRunner(script={"destroy:acme": ["fail"]})
+def test_offboard_resumes_at_a_failed_up(env: Env) -> None:
+    runner = FakeRunner(script={"up:acme": ["fail"]})
     auto = env.make(runner=runner)
     with pytest.raises(RunFailed):
         auto.offboard("acme")
-    assert _state(env, "acme") == "offboarding"
+    assert _state(env, "acme") == "active"  # the tenant file says offboarding only once it is deployed
     runner.calls.clear()
     auto.offboard("acme")
-    assert [call.operation for call in runner.calls] == ["destroy"]
-    assert _state(env, "acme") == "offboarded"
+    assert [call.operation for call in runner.calls] == ["up"]
+    assert _state(env, "acme") == "offboarding"
