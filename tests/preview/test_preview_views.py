@@ -142,3 +142,14 @@ def test_an_unknown_tenant_to_preview_suggests_the_one_meant() -> None:
     with pytest.raises(UsageError, match=r"unknown tenants 'acmee' \(did you mean 'acme'\?\), 'zzz': the catalog"):
         check_selection(load_catalog(EXAMPLE), ["zzz", "acmee", "acme"])
 
+
+def test_the_cli_table_width_is_columns_else_the_terminals_else_fixed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from paybill_iac.cli_preview import table_width
+
+    monkeypatch.setenv("COLUMNS", "97")
+    assert table_width() == 97
+    monkeypatch.delenv("COLUMNS")
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: False, raising=False)
+    assert table_width() is None  # a pipe: the renderer's fixed width, the same on every machine
