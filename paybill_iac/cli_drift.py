@@ -2,7 +2,8 @@
 invariants (paybill_iac.automation.fleet_check). Only click and the standard library at import.
 
     drift --tenant ID | --cell ID    check that stack now (a refresh preview: nothing is written to the state)
-    drift --fleet                    check every tenant with a stack, through the fleet runner
+    drift --fleet                    check every tenant with a stack, through the fleet runner, then the cells
+                                     in use
     drift                            no check: the stored reports, `stale` past the schedule, `not_checked`
     fleet check                      stacks without a tenant, tenants without a stack, two shapes outside a
                                      plan change, cells fuller than the catalog says, retention ends passed
@@ -53,7 +54,8 @@ def _local(auto: Any) -> Any:
 @click.command("drift")
 @click.option("--tenant", default=None, help="Check this tenant's stack now.")
 @click.option("--cell", default=None, help="Check this cell's stack now.")
-@click.option("--fleet", "whole_fleet", is_flag=True, help="Check every tenant with a stack, through the fleet runner.")
+@click.option("--fleet", "whole_fleet", is_flag=True,
+              help="Check every tenant with a stack, through the fleet runner, then the cells in use.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--concurrency", default=4, show_default=True, type=int, help="Tenants at once (--fleet).")
 @cli_ops._common
@@ -90,9 +92,10 @@ def drift(tenant: str | None, cell: str | None, whole_fleet: bool, fmt: str, con
                 finally:
                     finish()
             entries = fleet_statuses(auto.store, auto.reload(), auto.store.clock(), settings.schedule_seconds)
-            latest = auto.store.drift.latest(with_report=True,
-                                             stacks=[entry.stack for entry in entries
-                                                     if entry.status in ("drifted", "error")])
+            shown = [entry.stack for entry in entries if entry.status in ("drifted", "error")]
+            shown += [f"paybill-cell/{cell}" for cell in sorted(set(auto.catalog.placements.values()))]
+            latest = {key: item for key, item in auto.store.drift.latest(with_report=True, stacks=shown).items()
+                      if item.status in ("drifted", "error")}  # a cell's newest check, when it found something
             reports = [stored_report(item) for _, item in sorted(latest.items())]
     summary = rollup(entries) if entries is not None else None
     _show(fmt, reports, entries, summary, settings)

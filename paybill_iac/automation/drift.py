@@ -207,16 +207,26 @@ def adopt(operator: Operator, stack: StackRef, approval: int | None = None) -> O
 
 
 def check_fleet(automation: Any, *, tenants: list[str] | None = None, waves: list[str] | None = None,
-                concurrency: int = 4, hook: Hook | None = None, **options: Any) -> tuple[Any, list[DriftReport]]:
+                concurrency: int = 4, hook: Hook | None = None, cells: bool = True,
+                **options: Any) -> tuple[Any, list[DriftReport]]:
     """Every tenant with a stack (or `tenants`) checked through the fleet runner (`fleet drift`: each check in a
-    worker, under its stack's lease, stored there); then `hook` is called here, once per tenant whose check saw
-    new drift. A failed check does not halt the others. Returns the fleet report and the reports with new drift."""
+    worker, under its stack's lease, stored there), then (`cells`) every cell in use, here, one after another
+    (the fleet runner takes tenant stacks only); then `hook` is called here, once per stack whose check saw new
+    drift. A failed check does not halt the others. Returns the fleet report and the reports with new drift."""
+    from paybill_iac.automation.invocation import StackRef
+
     started = automation.store.clock()
     catalog = automation.reload()
     every = len(catalog.tenants)
     report = automation.fleet("drift", tenants=tenants, waves=waves, concurrency=concurrency, max_failures=every,
                               new=True, **options)
     stacks = [f"paybill-tenant/{outcome.tenant}" for outcome in report.outcomes]
+    for cell in sorted(set(catalog.placements.values())) if cells else ():
+        try:
+            check_stack(automation, StackRef.cell(cell))
+        except Exception as error:  # noqa: BLE001 - stored as an error report; the other cells still run
+            automation.notify(f"drift check of cell {cell}: {error}")
+        stacks.append(StackRef.cell(cell).key)
     newly = [stored_report(item) for item in automation.store.drift.latest(with_report=True, stacks=stacks).values()
              if item.checked_at >= started and item.new_drift]
     for found in sorted(newly, key=lambda item: item.stack):

@@ -151,14 +151,14 @@ def test_the_fleet_checks_every_tenant_through_the_fleet_runner(env: Env) -> Non
     human.up(tenant="hooli")
     runner.drift("paybill-tenant/hooli", _urn(runner, "paybill-tenant/hooli", DB), inputs={"storageType": "gp2"})
     heard: list[DriftReport] = []
-    report, newly = check_fleet(human, tenants=["cyberdyne", "hooli"], concurrency=2, hook=heard.append)
+    report, newly = check_fleet(human, tenants=["cyberdyne", "hooli"], concurrency=2, hook=heard.append, cells=False)
     assert sorted(outcome.tenant for outcome in report.outcomes) == ["cyberdyne", "hooli"]
     assert {outcome.result for outcome in report.outcomes} == {"succeeded"}
     assert [item.stack for item in heard] == ["paybill-tenant/hooli"] == [item.stack for item in newly]
     latest = human.store.drift.latest()
     assert (latest[STACK].status, latest["paybill-tenant/hooli"].status) == ("in_sync", "drifted")
     assert {entry.operation for entry in human.journal(stack="paybill-tenant/hooli")} >= {"preview-refresh"}
-    _, again = check_fleet(human, tenants=["cyberdyne", "hooli"], concurrency=2, hook=heard.append)
+    _, again = check_fleet(human, tenants=["cyberdyne", "hooli"], concurrency=2, hook=heard.append, cells=False)
     assert again == [] and len(heard) == 1  # seen before: no hook
 
 
@@ -183,3 +183,21 @@ def test_the_store_keeps_reports_on_sqlite_and_postgresql(db_url: str, open_stor
     store.drift.record(stack="paybill-tenant/acme", tenant="acme", status="in_sync", actor="human", plan="starter",
                        cloud="aws", cell="aws-euw1-a", drifted=[], report={"resources": []})
     assert store.drift.seen("paybill-tenant/acme") == {}
+
+
+def test_the_fleet_check_covers_the_cells_in_use_too(env: Env) -> None:
+    from paybill_iac.automation.drift import check_fleet
+
+    runner = StatefulRunner(str(env.root / "engine.json"))
+    human = env.make(runner=runner)
+    human.up(cell="aws-euw1-a")
+    cell = "paybill-cell/aws-euw1-a"
+    runner.drift(cell, _urn(runner, cell, DB), inputs={"allocatedStorage": 512})
+    heard: list[DriftReport] = []
+    human.up(tenant="acme")
+    _, newly = check_fleet(human, tenants=["acme"], concurrency=1, hook=heard.append)
+    assert [item.stack for item in heard] == [cell] == [item.stack for item in newly]
+    latest = human.store.drift.latest()
+    in_use = sorted(set(human.catalog.placements.values()))
+    assert {key for key in latest if key.startswith("paybill-cell/")} == {f"paybill-cell/{name}" for name in in_use}
+    assert latest[cell].status == "drifted" and latest["paybill-cell/oci-fra-a"].status == "error"  # no stack yet
