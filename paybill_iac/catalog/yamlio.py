@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from collections.abc import Callable
 from functools import lru_cache
@@ -40,6 +41,18 @@ class _PlainLoader(_Base):  # type: ignore[misc, valid-type]
     """Refuses duplicate and non-text keys. Used when the text has no '&', '*' or '<<', so it cannot
     hold an anchor, an alias or a merge key."""
 
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str:
+        """PyYAML's resolution (which libyaml's parser calls for every node), remembered for plain scalars:
+        their tag depends on their text alone, and keys and common values repeat in every file."""
+        if kind is not yaml.ScalarNode or not implicit[0] or self.yaml_path_resolvers:
+            return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
+        tag = _PLAIN_TAGS.get(value)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            if len(_PLAIN_TAGS) < 65536:
+                _PLAIN_TAGS[value] = tag
+        return tag  # type: ignore[no-any-return]
+
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         _check_keys(node)
         return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
@@ -60,6 +73,7 @@ class _PlainLoader(_Base):  # type: ignore[misc, valid-type]
         return self.construct_object(node, deep=True)
 
 
+_PLAIN_TAGS: dict[str, str] = {}  # plain scalar -> its tag, for _PlainLoader and _StrictLoader (same resolvers)
 _STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
 
 
@@ -134,10 +148,13 @@ def load_text(text: str) -> Any:
 
 def read_text(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> str:
     """The text of `path`, refusing oversized (over `max_bytes`) and non-UTF-8 files before parsing."""
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise YamlProblem(f"file is {size} bytes; catalog files are at most {max_bytes}")
-    raw = path.read_bytes()
+    with open(path, "rb") as stream:  # one open, one fstat, one read: 10,000 tenant files are read per load
+        size = os.fstat(stream.fileno()).st_size
+        if size > max_bytes:
+            raise YamlProblem(f"file is {size} bytes; catalog files are at most {max_bytes}")
+        raw = stream.read(max_bytes + 1)
+    if len(raw) > max_bytes:  # it grew while read
+        raise YamlProblem(f"file is over {max_bytes} bytes; catalog files are at most {max_bytes}")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as error:
