@@ -77,11 +77,11 @@ def test_policy_check_flags_a_secret_grant_for_a_person_and_blocks_an_agent(
         if resource["type"] == "aws:iam/rolePolicy:RolePolicy":
             resource["inputs"]["policy"] = SECRET
     person = _check(tmp_path, capsys, export, "--format", "json")
-    report = json.loads(person.output)
+    report = json.loads(person.stdout)
     assert person.exit_code == 0 and report["summary"]["undecided"] >= 1 and report["summary"]["blocking"] == 0
     assert "undecided" in _check(tmp_path, capsys, export).output
     agent = _check(tmp_path, capsys, export, "--actor", "agent:claude", "--format", "json")
-    assert agent.exit_code == 1 and json.loads(agent.output)["summary"]["blocking"] >= 1
+    assert agent.exit_code == 1 and json.loads(agent.stdout)["summary"]["blocking"] >= 1
 
 
 def test_a_decrypted_export_decides_the_secret_grant(example_stacks: dict[str, Any], catalog: Any) -> None:

@@ -36,6 +36,8 @@ def _preview(*stacks: Any) -> dict[str, Any]:
 class Outcome:
     exit_code: int
     output: str
+    """stdout and stderr (which starts with the line naming the project used)"""
+    stdout: str
 
 
 def _main(capsys: Any, *argv: str) -> Outcome:
@@ -48,7 +50,7 @@ def _main(capsys: Any, *argv: str) -> Outcome:
     except SystemExit as done:
         code = int(done.code or 0)
     captured = capsys.readouterr()
-    return Outcome(code, captured.out + captured.err)
+    return Outcome(code, captured.out + captured.err, captured.out)
 
 
 def _check(tmp_path: Path, capsys: Any, data: Any, *args: str) -> Outcome:
@@ -69,7 +71,7 @@ def test_a_preview_file_of_every_cloud_passes_as_json(
     chosen = [example_stacks[name] for name in ("acme", "tyrell", "wayne", "umbrella", "oci-fra-a")]
     result = _check(tmp_path, capsys, _preview(*chosen), "--format", "json")
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     assert report["format"] == "preview" and report["summary"]["mandatory"] == 0
     assert sorted(stack["stack"] for stack in report["stacks"]) == ["acme", "oci-fra-a", "tyrell", "umbrella", "wayne"]
 
@@ -82,7 +84,7 @@ def test_a_mandatory_violation_exits_1(tmp_path: Path, capsys: Any, example_stac
             resource["inputs"]["publiclyAccessible"] = True
     result = _check(tmp_path, capsys, export, "--format", "json")
     assert result.exit_code == 1
-    found = {(item["policy"], item["level"]) for item in json.loads(result.output)["stacks"][0]["violations"]}
+    found = {(item["policy"], item["level"]) for item in json.loads(result.stdout)["stacks"][0]["violations"]}
     assert found == {("aws-rds-instance-vcpus-within-plan", "mandatory"), ("aws-rds-instance-not-public", "mandatory")}
 
 
@@ -132,7 +134,7 @@ def test_an_unknown_tenant_exits_2_naming_it(tmp_path: Path, capsys: Any) -> Non
 def test_rules_lists_the_registry(capsys: Any) -> None:
     result = _main(capsys, "policy", "rules", "--format", "json")
     assert result.exit_code == 0
-    assert len(json.loads(result.output)) >= 90
+    assert len(json.loads(result.stdout)) >= 90
 
 def test_config_writes_each_packs_policy_config_from_the_catalog(tmp_path: Path, capsys: Any) -> None:
     import paybill_policies as policies
