@@ -144,3 +144,14 @@ def test_a_table_cell_is_clipped_but_never_inside_a_link() -> None:
     assert clipped.endswith("…") and len(clipped) < len(message)
     assert clip("short", 80) == "short"
     assert clip("x" * 120, 100) == "x" * 100 + "…"
+
+
+def test_the_preview_and_an_operation_name_the_stack_program_that_is_missing(project: Path, tmp_path: Path) -> None:
+    loose = tmp_path / "loose"
+    shutil.copytree(EXAMPLE, loose / "catalog")
+    done = run("preview", "catalog", "--tenant", "acme", "--jobs", "1", cwd=loose)
+    assert done.returncode == 2 and f"{loose / 'tenant'}: no such folder" in done.stderr, done.stderr
+    (project / "infra" / "cell" / "Pulumi.yaml").unlink()
+    done = run("up", "--cell", "aws-euw1-a", cwd=project)
+    assert done.returncode == 2, done.stderr
+    assert f"{project / 'infra' / 'cell' / 'Pulumi.yaml'}: missing" in done.stderr and "Traceback" not in done.stderr
