@@ -51,7 +51,8 @@ def test_doctor_without_and_with_what_it_needs(tmp_path: Path) -> None:
     assert found["policy packs"]["status"] == "ok"
 
     pulumi = bin_dir / "pulumi"
-    pulumi.write_text("#!/bin/sh\necho v3.140.0\n")
+    pulumi.write_text('#!/bin/sh\ncase "$1" in\n  version) echo v3.140.0 ;;\n'
+                      '  whoami) [ "$PULUMI_BACKEND_URL" = s3://acme-state ] && echo alice || exit 1 ;;\nesac\n')
     pulumi.chmod(0o755)
     from paybill_iac.automation.store import Store
 
@@ -67,3 +68,11 @@ def test_doctor_without_and_with_what_it_needs(tmp_path: Path) -> None:
     (home / ".aws" / "credentials").write_text("[default]\n")
     code, checks = doctor(project, bin_dir, home)
     assert by_name(checks)["aws credentials"]["detail"] == f"from {home / '.aws' / 'credentials'}" and code == 0
+
+    (project / "paybill.yaml").write_text("backend: s3://acme-state\n")
+    code, checks = doctor(project, bin_dir, home)
+    assert by_name(checks)["backend"] == {"name": "backend", "status": "ok", "detail": "s3://acme-state as alice",
+                                          "fix": ""}
+    (project / "paybill.yaml").write_text("backend: gs://elsewhere\n")
+    code, checks = doctor(project, bin_dir, home)
+    assert by_name(checks)["backend"]["status"] == "fail" and code == 1
