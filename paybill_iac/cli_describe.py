@@ -34,11 +34,10 @@ JOURNAL_SHOWN = 5  # the newest operations a describe lists
 def find_tenant(catalog: Catalog, tenant_id: str) -> Tenant:
     """The tenant, or a UsageError (exit 2) with the closest id."""
     from paybill_iac.errors import UsageError
-    from paybill_iac.model.words import did_you_mean, listing
+    from paybill_iac.model.words import unknown
 
     if tenant_id not in catalog.tenants:
-        hint = did_you_mean(tenant_id, catalog.tenants) or f" (tenants: {listing(catalog.tenants) or 'none'})"
-        raise UsageError(f"unknown tenant '{tenant_id}' in the catalog at {catalog.root}{hint}")
+        raise UsageError(f"{unknown('tenant', tenant_id, catalog.tenants)}, in the catalog at {catalog.root}")
     return catalog.tenants[tenant_id]
 
 
@@ -178,11 +177,10 @@ def describe_cell(catalog: Catalog, cell_id: str, deployed: dict[str, Any] | Non
     from paybill_iac.errors import UsageError
     from paybill_iac.model import sizing
     from paybill_iac.model.spec import cell_spec
-    from paybill_iac.model.words import did_you_mean, listing
+    from paybill_iac.model.words import unknown
 
     if cell_id not in catalog.cells:
-        hint = did_you_mean(cell_id, catalog.cells) or f" (cells: {listing(catalog.cells) or 'none'})"
-        raise UsageError(f"unknown cell '{cell_id}' in the catalog at {catalog.root}{hint}")
+        raise UsageError(f"{unknown('cell', cell_id, catalog.cells)}, in the catalog at {catalog.root}")
     cell = catalog.cells[cell_id]
     spec = cell_spec(catalog, cell_id)
     placed = sorted(tenant for tenant, where in catalog.placements.items() if where == cell_id)

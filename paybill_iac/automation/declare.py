@@ -23,6 +23,7 @@ from paybill_iac.automation.workflows import MoveHook, SnapshotHook, offboard
 from paybill_iac.catalog import ledger
 from paybill_iac.catalog.ledger import Declared, Location
 from paybill_iac.errors import PaybillError, TransitionError, UsageError
+from paybill_iac.model.words import unknown
 
 if TYPE_CHECKING:
     from paybill_iac.dataplane import DumpHook
@@ -64,7 +65,7 @@ def declare_change_plan(op: Operator, tenant_id: str, plan: str) -> Declared:
     catalog = op.catalog
     tenant = catalog.tenants[tenant_id]
     if plan not in catalog.plans:
-        raise UsageError(f"unknown plan '{plan}' (plans: {', '.join(sorted(catalog.plans))})")
+        raise UsageError(unknown("plan", plan, catalog.plans))
     if plan == tenant.plan:
         raise UsageError(f"tenant '{tenant_id}' is already on plan '{plan}'")
     isolation = catalog.plans[plan].isolation

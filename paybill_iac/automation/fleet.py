@@ -62,6 +62,7 @@ from paybill_iac.automation.runner import PulumiRunner, require_cli
 from paybill_iac.automation.settings import Settings
 from paybill_iac.automation.store import new_owner
 from paybill_iac.errors import LeaseHeld, PaybillError, UsageError
+from paybill_iac.model import words
 from paybill_iac.model.catalog import Catalog
 from paybill_iac.model.lifecycle import HAS_STACK
 
@@ -82,7 +83,7 @@ def plan_waves(catalog: Catalog, selectors: list[str] | None = None,
     if tenants:
         unknown = sorted(set(tenants) - set(catalog.tenants))
         if unknown:
-            raise UsageError(f"unknown tenant(s): {', '.join(unknown)}")
+            raise UsageError("; ".join(words.unknown("tenant", tenant, catalog.tenants) for tenant in unknown))
         eligible = [tid for tid in eligible if tid in set(tenants)]
     if not selectors:
         selectors = ["canary"] + [f"plan:{plan}" for plan in catalog.plans]
@@ -111,7 +112,7 @@ def _matches(catalog: Catalog, tenant_id: str, term: str) -> bool:
         return True
     if kind == "plan" and value:
         if value not in catalog.plans:
-            raise UsageError(f"wave selector '{term}': unknown plan '{value}'")
+            raise UsageError(f"wave selector '{term}': {words.unknown('plan', value, catalog.plans)}")
         return tenant.plan == value
     if kind == "cloud" and value:
         return tenant.cloud == value

@@ -73,6 +73,7 @@ from paybill_iac.catalog import ledger, load_catalog
 from paybill_iac.errors import GateRefused, LeaseHeld, OperationError, PaybillError, UsageError
 from paybill_iac.model.catalog import Catalog
 from paybill_iac.model.lifecycle import check_transition
+from paybill_iac.model.words import unknown
 
 __all__ = ["OperationResult", "Operator", "Review", "Unguard"]
 
@@ -163,11 +164,11 @@ class Operator(HumanDesk):
         catalog = self.catalog
         if tenant is not None:
             if tenant not in catalog.tenants:
-                raise UsageError(f"unknown tenant '{tenant}' (tenants: {_listing(catalog.tenants)})")
+                raise UsageError(unknown("tenant", tenant, catalog.tenants))
             return StackRef.tenant(tenant)
         assert cell is not None
         if cell not in catalog.cells:
-            raise UsageError(f"unknown cell '{cell}' (cells: {_listing(catalog.cells)})")
+            raise UsageError(unknown("cell", cell, catalog.cells))
         return StackRef.cell(cell)
 
     def stack_config(self, stack: StackRef, catalog: Catalog | None = None) -> dict[str, Any]:
@@ -395,6 +396,3 @@ def _pulumi_runner() -> StackRunner:
     return PulumiRunner()
 
 
-def _listing(ids: Any) -> str:
-    names = sorted(ids)
-    return ", ".join(names[:12]) + (", ..." if len(names) > 12 else "") if names else "none"

@@ -54,6 +54,7 @@ from paybill_iac.catalog import ledger
 from paybill_iac.catalog.ledger import Declared, Location
 from paybill_iac.errors import TransitionError, UsageError
 from paybill_iac.model.catalog import Catalog
+from paybill_iac.model.words import unknown
 
 
 def _old_shape(op: Operator, tenant_id: str, catalog: Catalog, old_catalog: Catalog, moves: bool) -> dict[str, Any]:
@@ -103,7 +104,7 @@ def change_plan(op: Operator, tenant_id: str, plan: str, *, data_move: MoveHook 
             catalog = op.reload()
             tenant = tenant_of(catalog, tenant_id)
             if plan not in catalog.plans:
-                raise UsageError(f"unknown plan '{plan}' (plans: {', '.join(sorted(catalog.plans))})")
+                raise UsageError(unknown("plan", plan, catalog.plans))
             entry = ledger.read(root).entries.get(tenant_id)
             merged = entry is not None and entry.declared is not None and entry.declared.workflow == "change-plan" \
                 and entry.declared.plan == plan and tenant.plan == plan

@@ -32,6 +32,7 @@ from paybill_iac.automation.tenancy import TenantHold
 from paybill_iac.catalog.ledger import Declared, Location
 from paybill_iac.errors import UsageError
 from paybill_iac.model.catalog import Catalog, Tenant
+from paybill_iac.model.words import unknown
 
 if TYPE_CHECKING:
     from paybill_iac.dataplane import DumpHook
@@ -118,8 +119,7 @@ class Approvals:
 def tenant_of(catalog: Catalog, tenant_id: str) -> Tenant:
     tenant = catalog.tenants.get(tenant_id)
     if tenant is None:
-        names = ", ".join(sorted(catalog.tenants)[:12]) or "none"
-        raise UsageError(f"unknown tenant '{tenant_id}' (tenants: {names}); onboarding starts with its file "
+        raise UsageError(f"{unknown('tenant', tenant_id, catalog.tenants)}; onboarding starts with its file "
                          f"tenants/{tenant_id}.yaml in state onboarding")
     return tenant
 

@@ -6,7 +6,7 @@ Each function returns CatalogIssues; none raises for a catalog problem, so one r
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -15,7 +15,7 @@ from paybill_iac.errors import CatalogIssue
 from paybill_iac.model import naming, regions, sizing
 from paybill_iac.model.catalog import DEDICATED_DB_ISOLATIONS, SHARED_ISOLATIONS, Catalog, Plan, Tenant
 from paybill_iac.model.spec import dedicated_database
-from paybill_iac.model.words import did_you_mean, listing, plural_of
+from paybill_iac.model.words import unknown
 
 Rel = Callable[[Path], str]
 
@@ -43,10 +43,6 @@ class Unread:
 NOTHING_UNREAD = Unread()
 
 
-def _unknown(kind: str, value: str, known: Collection[str]) -> str:
-    """"unknown plan 'x' (did you mean 'y'?)", or with the known ids listed when none is close."""
-    hint = did_you_mean(value, known)
-    return f"unknown {kind} '{value}'" + (hint or f" ({plural_of(kind)}: {listing(known) or 'none'})")
 
 
 def cross_check(catalog: Catalog, rel: Rel, settings_ok: bool, *, tenants_checked: bool = False) -> list[CatalogIssue]:
@@ -103,7 +99,7 @@ def check_tenant(catalog: Catalog, tenant: Tenant, file: str, unread: Unread = N
     found: list[CatalogIssue] = []
     plan = catalog.plans.get(tenant.plan)
     if plan is None:
-        return [] if unread.plan(tenant.plan) else [issue("plan", _unknown("plan", tenant.plan, catalog.plans))]
+        return [] if unread.plan(tenant.plan) else [issue("plan", unknown("plan", tenant.plan, catalog.plans))]
     if tenant.cloud not in plan.clouds:
         found.append(issue("cloud", f"plan '{plan.id}' does not allow {tenant.cloud} "
                                     f"(allowed: {', '.join(plan.clouds)})"))
@@ -150,7 +146,7 @@ def _check_pin(
     if plan.isolation not in SHARED_ISOLATIONS:
         return [issue("cell", f"only pooled and bridge tenants live on cells; plan '{plan.id}' is {plan.isolation}")]
     if cell is None:
-        return [issue("cell", _unknown("cell", tenant.cell or "", catalog.cells))]
+        return [issue("cell", unknown("cell", tenant.cell or "", catalog.cells))]
     if (cell.cloud, cell.region) != (tenant.cloud, tenant.region):
         return [issue("cell", f"cell '{cell.id}' is in {cell.cloud} {cell.region}, the tenant in "
                               f"{tenant.cloud} {tenant.region}")]

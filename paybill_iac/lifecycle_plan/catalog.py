@@ -14,6 +14,7 @@ from paybill_iac.errors import UsageError
 from paybill_iac.lifecycle_plan.transitions import Transition, plan_transition, state_transition
 from paybill_iac.model.catalog import Catalog
 from paybill_iac.model.spec import CellSpec, TenantSpec, cell_spec, cell_stack_name, tenant_spec
+from paybill_iac.model.words import unknown
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ def _cells(catalog: Catalog, *specs: TenantSpec | None) -> dict[str, CellSpec]:
 
 def current_spec(catalog: Catalog, tenant_id: str) -> TenantSpec:
     if tenant_id not in catalog.tenants:
-        raise UsageError(f"no tenant '{tenant_id}' in the catalog")
+        raise UsageError(unknown("tenant", tenant_id, catalog.tenants))
     spec = tenant_spec(catalog, tenant_id)
     if spec is None:
         raise UsageError(f"tenant '{tenant_id}' is offboarded: it has no stack")
@@ -46,7 +47,7 @@ def with_plan(catalog: Catalog, tenant_id: str, plan: str) -> Catalog:
     from paybill_iac.catalog.place import needs_cell, place
 
     if plan not in catalog.plans:
-        raise UsageError(f"unknown plan '{plan}' (plans: {', '.join(sorted(catalog.plans))})")
+        raise UsageError(unknown("plan", plan, catalog.plans))
     tenant = catalog.tenants[tenant_id]
     if tenant.plan == plan:
         raise UsageError(f"tenant '{tenant_id}' is already on plan '{plan}'")

@@ -57,6 +57,14 @@ def did_you_mean(value: str, choices: Iterable[str]) -> str:
     return f" (did you mean '{found}'?)" if found and found != value else ""
 
 
+def unknown(kind: str, value: str, known: Iterable[str]) -> str:
+    """"unknown plan 'x' (did you mean 'y'?)", or with the known ids listed when none is close: how every
+    command names an id the catalog does not have."""
+    known = list(known)
+    hint = did_you_mean(value, known) or f" ({plural_of(kind)}: {listing(known) or 'none'})"
+    return f"unknown {kind} '{value}'{hint}"
+
+
 def listing(names: Iterable[str], limit: int = 12) -> str:
     """Names sorted, comma-separated, at most `limit` of them then "...": for "(plans: a, b, c)"."""
     ordered = sorted(names)

@@ -145,3 +145,18 @@ def test_validate_prints_the_warnings_and_still_exits_0(catalog_dir: Path, capsy
     out, err = capsys.readouterr()
     assert ": valid: 15 tenants, 4 plans, 5 cells" in out
     assert "warning: " in err and "tenant 'tyrell', field 'overrides.db_storage_gb': 300 GB is rounded down" in err
+
+
+def test_an_unknown_id_is_named_one_way_everywhere() -> None:
+    from paybill_iac.lifecycle_plan.catalog import current_spec
+    from paybill_iac.model.words import unknown
+
+    assert unknown("tenant", "acmee", ["acme", "globex"]) == "unknown tenant 'acmee' (did you mean 'acme'?)"
+    assert unknown("plan", "zzz", ["growth", "starter"]) == "unknown plan 'zzz' (plans: growth, starter)"
+    assert unknown("cell", "x", []) == "unknown cell 'x' (cells: none)"
+    from paybill_iac.catalog import load_catalog
+    from paybill_iac.errors import UsageError
+    from tests.catalog.conftest import EXAMPLE
+
+    with pytest.raises(UsageError, match=r"unknown tenant 'globx' \(did you mean 'globex'\?\)"):
+        current_spec(load_catalog(EXAMPLE), "globx")  # `lifecycle plan` names it as every command does
