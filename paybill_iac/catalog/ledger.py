@@ -281,19 +281,13 @@ def text(ledger: Ledger) -> str:
 
 
 def _flow(data: Mapping[str, Any]) -> str:
-    parts = []
-    for key in sorted(data, key=lambda name: (name == "declared", name)):
-        value = data[key]
-        if isinstance(value, dict):
-            shown = _flow(value)
-        elif isinstance(value, bool):
-            shown = "true" if value else "false"
-        elif isinstance(value, int):
-            shown = str(value)
-        else:
-            shown = yamlio.scalar(value)
-        parts.append(f"{key}: {shown}")
-    return "{" + ", ".join(parts) + "}"
+    """A flow mapping, keys sorted but `declared` last."""
+    keys = sorted(data)
+    if "declared" in data:
+        keys.remove("declared")
+        keys.append("declared")
+    return "{" + ", ".join(f"{key}: {_flow(data[key]) if isinstance(data[key], dict) else yamlio.scalar(data[key])}"
+                           for key in keys) + "}"
 
 
 def write(root: Path, ledger: Ledger) -> bool:

@@ -44,8 +44,12 @@ class _PlainLoader(_Base):  # type: ignore[misc, valid-type]
     def resolve(self, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str:
         """PyYAML's resolution (which libyaml's parser calls for every node), remembered for plain scalars:
         their tag depends on their text alone, and keys and common values repeat in every file."""
-        if kind is not yaml.ScalarNode or not implicit[0] or self.yaml_path_resolvers:
+        if self.yaml_path_resolvers:
             return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
+        if kind is not yaml.ScalarNode:
+            return _MAP if kind is yaml.MappingNode else _SEQ
+        if not implicit[0]:
+            return _STR  # quoted
         tag = _PLAIN_TAGS.get(value)
         if tag is None:
             tag = super().resolve(kind, value, implicit)
