@@ -98,11 +98,15 @@ def test_fleet_without_the_pulumi_cli_fails_once_with_the_install_link(project: 
     assert "fleet preview needs the Pulumi CLI" in done.stderr and "Traceback" not in done.stderr
 
 
-@pytest.mark.parametrize("case", ["out-is-a-file", "unwritable-state", "catalog-unreadable"])
+@pytest.mark.parametrize("case", ["out-is-a-file", "state-under-a-file", "unwritable-state", "catalog-unreadable"])
 def test_path_problems_are_usage_errors_naming_the_path(project: Path, case: str) -> None:
-    if os.geteuid() == 0 and case != "out-is-a-file":
+    if os.geteuid() == 0 and case in ("unwritable-state", "catalog-unreadable"):
         pytest.skip("root reads and writes through permissions")
-    if case == "out-is-a-file":
+    if case == "state-under-a-file":
+        (project / "var").write_text("")
+        done = run("token", "create", "--principal", "alice", "--kind", "human", "--role", "viewer", cwd=project)
+        path = project / "var"
+    elif case == "out-is-a-file":
         (project / "afile").write_text("")
         done = run("generate", "--out", "afile/stacks", cwd=project)
         path = Path("afile/stacks")
