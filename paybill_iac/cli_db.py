@@ -219,8 +219,10 @@ def _print_report(report: Any, output_format: str) -> None:
 
 
 def _print_status(found: Any) -> None:
+    from paybill_iac.model.words import plural
+
     where = f"cell '{found.cell}'" if found.cell else "no cell"
-    verdict = "healthy" if found.healthy else f"{len(found.problems)} problem(s)"
+    verdict = "healthy" if found.healthy else plural(len(found.problems), 'problem')
     click.echo(f"tenant '{found.tenant}' ({where}) database '{found.database}' on {found.endpoint}: {verdict}")
     rows = [("database", f"exists, owned by {found.owner}" if found.database_exists else "does not exist"),
             ("PUBLIC", ", ".join(found.public_privileges) or "no privileges on the database")]
@@ -232,7 +234,7 @@ def _print_status(found: Any) -> None:
     for login in found.logins:
         text = ("does not exist" if not login.exists else
                 f"{'LOGIN' if login.can_login else 'NOLOGIN'}, connection limit {login.connection_limit}, "
-                f"{login.open_sessions} open session(s)")
+                f"{plural(login.open_sessions, 'open session')}")
         rows.append((f"role {login.role}", text))
     rows.append(("open sessions", str(found.open_sessions)))
     rows += [("problem", problem) for problem in found.problems]

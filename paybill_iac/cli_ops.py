@@ -261,6 +261,8 @@ def resume(tenant_id: str, approval: int | None, **common: Any) -> None:
     click.option("--plan-only", is_flag=True, help=PLAN_ONLY_HELP),
 ])
 def offboard(tenant_id: str, snapshot: str | None, approval: int | None, plan_only: bool, **common: Any) -> None:
+    from paybill_iac.model.words import plural
+
     hook = _hook(snapshot, "--snapshot")
     with _automation(**common) as auto:
         if plan_only:
@@ -269,7 +271,7 @@ def offboard(tenant_id: str, snapshot: str | None, approval: int | None, plan_on
         results = auto.offboard(tenant_id, snapshot=hook, approval=approval)
         retained = auto.store.retained.find(tenant_id)
         until = max((item.retain_until for item in retained), default=None)
-        _print_results(results, f"tenant {tenant_id} is offboarded; {len(retained)} data resource(s) retained"
+        _print_results(results, f"tenant {tenant_id} is offboarded; {plural(len(retained), 'data resource')} retained"
                        + (f" until {_iso(until)}" if until else ""))
 
 
@@ -347,6 +349,8 @@ def _progress(operation: str) -> tuple[Callable[..., None], Callable[[], None]]:
 
 
 def _fleet_table(report: Any) -> None:
+    from paybill_iac.model.words import plural
+
     rows = [("TENANT", "WAVE", "RESULT", "SECONDS", "DETAIL")]
     for outcome in sorted(report.outcomes, key=lambda item: (item.wave, item.tenant)):
         detail = outcome.summary if outcome.result == "succeeded" else (outcome.error.splitlines() or [""])[0]
@@ -356,7 +360,7 @@ def _fleet_table(report: Any) -> None:
     _table(rows)
     counts = ", ".join(f"{count} {result}" for result, count in report.counts().items())
     click.echo(f"{len(report.outcomes)} tenants: {counts}" + (f"; {report.halted}" if report.halted else ""))
-    click.echo(f"fleet run {report.run_id}" + (f" (resumed: {report.resumed} outcome(s) kept from before)"
+    click.echo(f"fleet run {report.run_id}" + (f" (resumed: {plural(report.resumed, 'outcome')} kept from before)"
                                                  if report.resumed else ""))
 
 
@@ -448,6 +452,8 @@ def review(clear: str | None, approve: int | None, as_json: bool, **common: Any)
     """What needs a human: stacks flagged after a crash, agent changes waiting for approval, retained
     data whose retention ended. Exit 1 when something is waiting. Without a state database yet nothing is
     waiting (none is created)."""
+    from paybill_iac.model.words import plural
+
     missing = missing_database(common["project"])
     if missing is not None:
         if clear is not None or approve is not None:
@@ -459,7 +465,7 @@ def review(clear: str | None, approve: int | None, as_json: bool, **common: Any)
     with _automation(**common) as auto:
         if clear is not None:
             cleared = auto.clear_review(clear)
-            click.echo(f"cleared {cleared} review flag(s) of {clear}")
+            click.echo(f"cleared {plural(cleared, 'review flag')} of {clear}")
             return
         if approve is not None:
             approval = auto.approve(approve)

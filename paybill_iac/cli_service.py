@@ -230,6 +230,7 @@ def token_revoke(token_id: str | None, name: str | None, project: Project) -> No
     from paybill_iac.automation.store.principals import Principals
     from paybill_iac.errors import UsageError
     from paybill_iac.identity import local_actor
+    from paybill_iac.model.words import plural
 
     store = _store(project, "token revoke")
     try:
@@ -238,7 +239,7 @@ def token_revoke(token_id: str | None, name: str | None, project: Project) -> No
         store.close()
     if not revoked:
         raise UsageError(f"no valid token {'#' + token_id if token_id else 'of principal ' + str(name)} to revoke")
-    click.echo(f"revoked {revoked} token(s); the server refuses them from its next request")
+    click.echo(f"revoked {plural(revoked, 'token')}; the server refuses them from its next request")
 
 
 @click.command()

@@ -42,6 +42,7 @@ from paybill_iac.automation.store import Approvals
 from paybill_iac.automation.store.approvals import Approval, unusable
 from paybill_iac.automation.store.fleet_runs import SavedPlans, sha256_text
 from paybill_iac.errors import GateRefused, PulumiCLIMissing, UsageError
+from paybill_iac.model.words import plural
 
 Gate = Callable[[ChangeSummary], list[str]]
 """A caller's own gate: reasons an agent's previewed change needs a human ([] when it does not)."""
@@ -149,7 +150,8 @@ class Execution:
             self.interruption.check()  # no retry once a signal arrived
             partial = error.partial if isinstance(error, RetryableFailure) else 0
             if partial and invocation.plan_file:
-                raise RunFailed(f"{where} changed {partial} resource(s) before it failed ({error}); its saved plan no "
+                raise RunFailed(f"{where} changed {plural(partial, 'resource')} before it failed ({error}); "
+                                "its saved plan no "
                                 "longer matches the stack, so it is not run again: a human refreshes the stack, then "
                                 "the operation is previewed and applied anew") from error
             attempts.refresh = bool(partial)
@@ -265,7 +267,8 @@ class Execution:
                              if is_deleting(step.op) and step.urn not in allowed})
             if beyond:
                 raise GateRefused(f"the {base.operation} of {stack.key} would also delete or replace "
-                                  f"{len(beyond)} resource(s) that were not reviewed ({', '.join(beyond[:5])}); "
+                                  f"{plural(len(beyond), 'resource')} that were not reviewed "
+                                  f"({', '.join(beyond[:5])}); "
                                   "nothing was applied and their protection is set again")
             return self._done(self.run(replace(base, plan_file=plan_file) if plan_file else base), approval)
         except BaseException:
@@ -282,7 +285,7 @@ class Execution:
             if left:
                 self.runner.protect(base, left)
         except Exception as error:  # noqa: BLE001 - the original failure is what the caller must see
-            self.notify(f"{base.stack.key}: setting protect again on {len(urns)} resource(s) failed ({error}): "
+            self.notify(f"{base.stack.key}: setting protect again on {plural(len(urns), 'resource')} failed ({error}): "
                         "check the stack by hand")
         finally:
             self.interruption.closing = closing

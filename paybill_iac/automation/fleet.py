@@ -65,6 +65,7 @@ from paybill_iac.errors import LeaseHeld, PaybillError, UsageError
 from paybill_iac.model import words
 from paybill_iac.model.catalog import Catalog
 from paybill_iac.model.lifecycle import HAS_STACK
+from paybill_iac.model.words import plural
 
 if TYPE_CHECKING:
     from paybill_iac.automation.store import FleetRun
@@ -268,7 +269,7 @@ class LocalProcessFleetRunner:
         def halt_if_needed(wave: int) -> None:
             failures = plan.failed_before + report.failures
             if not report.halted and failures > plan.max_failures:
-                report.halted = (f"halted after {failures} failure(s) (more than {plan.max_failures} allowed), "
+                report.halted = (f"halted after {plural(failures, 'failure')} (more than {plan.max_failures} allowed), "
                                  f"in wave {wave}")
 
         def record(outcome: TenantOutcome) -> None:

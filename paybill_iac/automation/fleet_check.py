@@ -27,6 +27,7 @@ from paybill_iac.automation.specs import CELL_PROJECT, TENANT_PROJECT
 from paybill_iac.catalog import ledger
 from paybill_iac.errors import UsageError
 from paybill_iac.model.lifecycle import HAS_STACK
+from paybill_iac.model.words import plural
 
 if TYPE_CHECKING:
     from paybill_iac.automation.operator import Operator
@@ -101,7 +102,8 @@ def findings(facts: FleetFacts) -> list[Finding]:
     for cell in sorted(set(facts.placements.values()) - cell_stacks):
         hosted = sorted(tenant for tenant, on in facts.placements.items() if on == cell)
         found.append(Finding("tenant-without-stack", cell,
-                             f"cell {cell} hosts {len(hosted)} tenant(s) ({', '.join(hosted[:5])}) but has no stack "
+                             f"cell {cell} hosts {plural(len(hosted), 'tenant')} ({', '.join(hosted[:5])}) "
+                             "but has no stack "
                              "in the backend"))
     for tenant, urns in sorted(facts.shapes.items()):
         if len(urns) > 1 and tenant not in facts.moving:
@@ -127,7 +129,8 @@ def _fuller_cells(facts: FleetFacts, tenant_stacks: set[str]) -> list[Finding]:
         if extra or len(reality) > capacity:
             over = f", over its capacity of {capacity}" if len(reality) > capacity else ""
             found.append(Finding("cell-fuller-than-catalog", cell,
-                                 f"cell {cell} holds {len(reality)} tenant(s) in reality and {len(catalog)} in the "
+                                 f"cell {cell} holds {plural(len(reality), 'tenant')} in reality and "
+                                 f"{len(catalog)} in the "
                                  f"catalog{over}" + (f"; not in the catalog's count: {', '.join(extra[:10])}"
                                                      if extra else "")))
     return found

@@ -31,6 +31,7 @@ from paybill_iac.automation.invocation import StackRef
 from paybill_iac.automation.runner import ChangeSummary, Step
 from paybill_iac.errors import UsageError
 from paybill_iac.model.resource_facts import facts_for, is_data_type
+from paybill_iac.model.words import plural
 
 HUMAN = "human"
 """A person with no name: the Python API's default. The CLI journals `human:<OS user>`, the service
@@ -108,7 +109,7 @@ def gate_reasons(stack: StackRef, summary: ChangeSummary, budget: AgentBudget) -
     if not summary.steps:
         destructive = sum(count for op, count in summary.counts.items() if is_deleting(op))
         if destructive:
-            reasons.append(f"it deletes or replaces {destructive} resource(s) and the preview gave no details")
+            reasons.append(f"it deletes or replaces {plural(destructive, 'resource')} and the preview gave no details")
     if summary.changed > budget.max_changes:
         reasons.append(f"it changes {summary.changed} resources, over the agent change budget of "
                        f"{budget.max_changes}")

@@ -73,7 +73,7 @@ from paybill_iac.catalog import ledger, load_catalog
 from paybill_iac.errors import GateRefused, LeaseHeld, OperationError, PaybillError, UsageError
 from paybill_iac.model.catalog import Catalog
 from paybill_iac.model.lifecycle import check_transition
-from paybill_iac.model.words import unknown
+from paybill_iac.model.words import plural, unknown
 
 __all__ = ["OperationResult", "Operator", "Review", "Unguard"]
 
@@ -385,7 +385,7 @@ def _success(done: Done) -> dict[str, Any]:
 def _check_cell_empty(cell_id: str, catalog: Catalog) -> None:
     remaining = sorted(tenant for tenant, cell in catalog.placements.items() if cell == cell_id)
     if remaining:
-        raise OperationError(f"cell '{cell_id}' still hosts {len(remaining)} tenant(s) "
+        raise OperationError(f"cell '{cell_id}' still hosts {plural(len(remaining), 'tenant')} "
                              f"({', '.join(remaining[:10])}{', ...' if len(remaining) > 10 else ''}): a cell is "
                              "never destroyed while tenants remain")
 

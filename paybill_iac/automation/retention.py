@@ -34,6 +34,7 @@ from paybill_iac.automation.specs import stack_file, tenant_spec_of
 from paybill_iac.automation.store.db import iso
 from paybill_iac.catalog import ledger
 from paybill_iac.errors import TransitionError, UsageError
+from paybill_iac.model.words import plural
 
 
 def retention_end(op: Operator, tenant_id: str, *, approval: int | None = None) -> list[OperationResult]:
@@ -83,7 +84,8 @@ def retention_end(op: Operator, tenant_id: str, *, approval: int | None = None) 
             if is_agent(op.actor) and given is None:
                 # refused with an approval request for exactly this destroy; nothing irreversible ran yet
                 buckets = buckets_to_empty(op, stack, released_catalog, outputs)
-                also = ([f"it empties {len(buckets)} bucket(s) first ({', '.join(b for _, b in buckets)})"] if buckets
+                emptied = ", ".join(b for _, b in buckets)
+                also = ([f"it empties {plural(len(buckets), 'bucket')} first ({emptied})"] if buckets
                         else []) + ([f"it drops database '{database.get('database')}' and its roles on "
                                      f"{database.get('server')}"] if database else [])
                 results.append(op.run_step(stack, "destroy", catalog=released_catalog, gated=lambda _: also,

@@ -30,6 +30,7 @@ from pathlib import Path
 from paybill_iac.catalog.ledger import Declared, Entry, Ledger, Location
 from paybill_iac.model.catalog import SHARED_ISOLATIONS, Catalog, Tenant
 from paybill_iac.model.errors import CatalogIssue
+from paybill_iac.model.words import plural
 
 PLAN_ONLY = ("or, in a pull request, the same with --plan-only: it edits the catalog and declares the move, which "
              "runs on merge")
@@ -138,7 +139,8 @@ def _cell_issues(catalog: Catalog, ledger: Ledger, rel: Callable[[Path], str]) -
         cell = catalog.cells.get(cell_id)
         if cell is None:
             issues.append(CatalogIssue(cells_file, "cell", cell_id, "", (
-                f"cell '{cell_id}' was removed while {len(placed)} tenant(s) are placed on it ({names}): their data "
+                f"cell '{cell_id}' was removed while {plural(len(placed), 'tenant')} "
+                f"{'is' if len(placed) == 1 else 'are'} placed on it ({names}): their data "
                 f"lives on its servers. Move them first, one by one (`paybill-iac lifecycle move {first} --cell "
                 "<another cell>`), then remove the cell")))
             continue
@@ -147,7 +149,8 @@ def _cell_issues(catalog: Catalog, ledger: Ledger, rel: Callable[[Path], str]) -
                         if loc.cloud is not None and (loc.cloud, loc.region) != here})
         if moved:
             issues.append(CatalogIssue(cells_file, "cell", cell_id, "region", (
-                f"cell '{cell_id}' is now in {cell.cloud} {cell.region}, but {len(placed)} tenant(s) placed on it "
+                f"cell '{cell_id}' is now in {cell.cloud} {cell.region}, but {plural(len(placed), 'tenant')} "
+                "placed on it "
                 f"({names}) have their data in it in {', '.join(moved)}: a cell is never replaced under its tenants. "
                 f"Add a new cell instead and move them (`paybill-iac lifecycle move {first} --cell <the new cell>`)")))
     return issues

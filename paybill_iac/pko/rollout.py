@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from paybill_iac.model.catalog import Catalog
 from paybill_iac.model.spec import cell_spec, tenant_spec
+from paybill_iac.model.words import plural
 from paybill_iac.pko.kube import ApplyOutcome
 from paybill_iac.pko.manifests import CELL_WAVE, Rollout
 from paybill_iac.pko.settings import PkoSettings
@@ -121,7 +122,8 @@ def roll_out(cluster: Cluster, waves: Sequence[Sequence[dict[str, Any]]], *, max
         states = _summary(result)
         say(f"wave {number}: {states}")
         if failures > max_failures:
-            report.halted = (f"halted after wave {number}: {failures} failure(s), more than {max_failures} allowed; "
+            report.halted = (f"halted after wave {number}: {plural(failures, 'failure')}, more than "
+                             f"{max_failures} allowed; "
                              "Stacks already applied carry on in the operator")
             say(report.halted)
     return report
@@ -145,7 +147,8 @@ def _wait(cluster: Cluster, result: WaveResult, timeout: float, poll: float, clo
             return
         if clock() >= deadline:
             result.timed_out = sorted(waiting)
-            say(f"  {len(waiting)} Stack(s) not settled after {timeout:.0f} s: {', '.join(sorted(waiting)[:10])}"
+            say(f"  {plural(len(waiting), 'Stack')} not settled after {timeout:.0f} s: "
+                f"{', '.join(sorted(waiting)[:10])}"
                 + (" ..." if len(waiting) > 10 else ""))
             return
         sleep(poll)

@@ -148,7 +148,7 @@ def test_a_resumed_run_counts_the_failures_before_the_crash(env: Env, db_url: st
     resumed = env.make(runner=runner, state_url=db_url, clock=clock).fleet("up", resume=fleet_run.id)
     results = {outcome.tenant: outcome.result for outcome in resumed.outcomes}
     assert results["hooli"] == "failed" and results["acme"] == "failed"
-    assert "halted after 2 failure(s) (more than 1 allowed), in wave 2" in resumed.halted
+    assert "halted after 2 failures (more than 1 allowed), in wave 2" in resumed.halted
     assert {results[tenant] for tenant in ("stark", "wayne", "wonka")} == {"skipped"}
     stored = first.store.fleet_runs.get(fleet_run.id)
     assert stored is not None and stored.status == "halted" and "halted after 2" in stored.halted
