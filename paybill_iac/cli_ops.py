@@ -255,9 +255,10 @@ def resume(tenant_id: str, approval: int | None, **common: Any) -> None:
         _print_results(auto.resume(tenant_id, approval=approval), f"tenant {tenant_id} is active")
 
 
-@_lifecycle("offboard", "Offboard a tenant: final snapshot and retention first, then destroy what holds no data.", [
+@_lifecycle("offboard", "Offboard a tenant: its access removed, logins off, a final backup (its id journaled); "
+                        "the stack and everything its data needs stay until retention end (lifecycle retention-end).", [
     click.option("--snapshot", default=None, metavar="MODULE:FUNCTION",
-                 help="The service's snapshot hook, called before the stack is destroyed."),
+                 help="The service's snapshot hook, called once the final backup is taken."),
     click.option("--plan-only", is_flag=True, help=PLAN_ONLY_HELP),
 ])
 def offboard(tenant_id: str, snapshot: str | None, approval: int | None, plan_only: bool, **common: Any) -> None:
@@ -271,8 +272,31 @@ def offboard(tenant_id: str, snapshot: str | None, approval: int | None, plan_on
         results = auto.offboard(tenant_id, snapshot=hook, approval=approval)
         retained = auto.store.retained.find(tenant_id)
         until = max((item.retain_until for item in retained), default=None)
-        _print_results(results, f"tenant {tenant_id} is offboarded; {plural(len(retained), 'data resource')} retained"
-                       + (f" until {_iso(until)}" if until else ""))
+        _print_results(results, f"tenant {tenant_id} is offboarding; its stack ({plural(len(retained), 'resource')}) "
+                       "is kept" + (f" until {_iso(until)}" if until else "")
+                       + f", then `paybill-iac lifecycle retention-end {tenant_id}`")
+
+
+@_lifecycle("cancel-offboarding", "An offboarding tenant back to active before its retention ended: its access and "
+                                  "logins back; its final backup leaves the stack (kept in the cloud).", [])
+def cancel_offboarding(tenant_id: str, approval: int | None, **common: Any) -> None:
+    with _automation(**common) as auto:
+        _print_results(auto.cancel_offboarding(tenant_id, approval=approval), f"tenant {tenant_id} is active")
+
+
+@_lifecycle("retention-end", "Once an offboarding's retention ended: the stack's guards released, the buckets OCI "
+                             "deletes only empty emptied, a pooled tenant's database dropped (the data plane's admin "
+                             "connection from PAYBILL_DB_*), the stack destroyed, the tenant offboarded. "
+                             "Irreversible: it asks first; an agent's run waits for one human approval.", [
+    click.option("--yes", is_flag=True, help="Do not ask for a confirmation."),
+])
+def retention_end(tenant_id: str, approval: int | None, yes: bool, **common: Any) -> None:
+    if not yes:
+        click.confirm(f"Delete everything tenant '{tenant_id}' kept since its offboarding, for good?", abort=True)
+    with _automation(**common) as auto:
+        results = auto.retention_end(tenant_id, approval=approval)
+        _print_results(results, f"tenant {tenant_id} is offboarded" if results
+                       else f"the retention end of tenant {tenant_id} is done already")
 
 
 @click.group()

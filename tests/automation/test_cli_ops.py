@@ -104,7 +104,11 @@ def test_lifecycle_commands(run: Run, env: Env) -> None:
     assert code == 1 and "cannot go from offboarding to suspended" in err
     assert run("lifecycle", "resume", "globex")[0] == 0
     code, out, _ = run("lifecycle", "offboard", "wonka")
-    assert code == 0 and "wonka is offboarded" in out
+    assert code == 0 and "wonka is offboarding" in out and "lifecycle retention-end wonka" in out
+    code, _, err = run("lifecycle", "retention-end", "wonka", "--yes")
+    assert code == 2 and "the retention of tenant 'wonka' runs until" in err
+    code, out, _ = run("lifecycle", "cancel-offboarding", "wonka")
+    assert code == 0 and "wonka is active" in out and "state: active" in env.tenant_file("wonka").read_text()
 
 
 def test_change_plan_with_a_hook_from_a_module(run: Run, env: Env, tmp_path: Path,
