@@ -24,7 +24,6 @@ from pathlib import Path
 
 from paybill_iac.catalog import ledger, yamlio
 from paybill_iac.catalog import place as placement
-from paybill_iac.files import atomic_write
 from paybill_iac.model.catalog import Catalog
 from paybill_iac.model.spec import TenantSpec, cell_spec, cells_in_use, tenant_spec
 from paybill_iac.parallel import gc_paused, map_chunks
@@ -281,6 +280,8 @@ def _write(path: Path, data: bytes, *, replace: bool) -> None:
     where a whole one was; a new file is created exclusively (a crash leaves at most a partial new
     file, which the next run, or --check, finds stale)."""
     if replace:
+        from paybill_iac.files import atomic_write  # here: tempfile and shutil only for a write
+
         atomic_write(path, data)
         return
     with open(path, "xb") as stream:

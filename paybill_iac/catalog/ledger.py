@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 from paybill_iac.catalog import yamlio
-from paybill_iac.files import atomic_write
 from paybill_iac.model.catalog import Catalog
 
 LEDGER_FILE = "placements.yaml"
@@ -299,6 +298,8 @@ def write(root: Path, ledger: Ledger) -> bool:
             return False
     except FileNotFoundError:
         pass
+    from paybill_iac.files import atomic_write  # here: tempfile and shutil only for a write
+
     atomic_write(path, data)
     return True
 
