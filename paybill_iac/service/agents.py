@@ -64,7 +64,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec("suspend", "Suspend a tenant: its identity is granted nothing; its data stays.", read_only=False,
              destructive=True),
     ToolSpec("resume", "Resume a suspended tenant.", read_only=False),
-    ToolSpec("offboard", "Offboard a tenant: snapshots and retention first, then destroy what holds no data.",
+    ToolSpec("offboard", "Offboard a tenant: access removed, a final backup; its data is kept until retention end.",
              read_only=False, destructive=True, idempotent=False),
 )
 READ_TOOLS = tuple(spec.name for spec in TOOLS if spec.read_only)

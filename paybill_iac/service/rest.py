@@ -161,7 +161,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                 "change-plan": "Move the tenant to another plan (within its isolation model through the service).",
                 "suspend": "Active -> suspended: the identity is granted nothing; data stays.",
                 "resume": "Suspended -> active.",
-                "offboard": "Snapshots and retention first, then destroy what holds no data."}[operation],
+                "offboard": "Access removed, a final backup; the data is kept until retention end."}[operation],
                _operate(operation),
                body=({"type": "object", "additionalProperties": False, "required": ["plan"],
                       "properties": {"plan": {"type": "string"}, **_APPROVAL_BODY["properties"]}}
