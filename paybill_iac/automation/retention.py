@@ -13,10 +13,12 @@ offboarding. It leaves nothing but what the cloud never deletes (GCP key rings):
     destroy         the stack (exactly what was reviewed, for an agent)
     commit          the tenant offboarded: the ledger first, then its file; its stack file goes
 
-It acts on what the tenant's completed offboarding recorded (the database target at its db-offboard step,
-the retention at its retention step). It refuses while the retention runs, and for a tenant that is not
-offboarding or has no completed offboarding on record. Each step is journaled; running it again after a
-failure, an interrupt or an approval carries on from its record.
+A tenant offboarded by the earlier workflow (which destroyed the stack at once and kept only a pooled
+database) gets the db-drop alone. It acts on what the tenant's completed offboarding recorded (the
+database target at its db-offboard step, the retention at its retention step). It refuses while the
+retention runs, and for a tenant that is not offboarding or has no completed offboarding on record.
+Each step is journaled; running it again after a failure, an interrupt or an approval carries on from
+its record.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from paybill_iac.automation.lifecycle_steps import buckets_to_empty, check_appro
 from paybill_iac.automation.operator import OperationResult, Operator
 from paybill_iac.automation.runbook import Approvals, begin, commit_edit, finished, tenant_of
 from paybill_iac.automation.specs import stack_file, tenant_spec_of
+from paybill_iac.automation.store import Workflow
 from paybill_iac.automation.store.db import iso
 from paybill_iac.catalog import ledger
 from paybill_iac.errors import TransitionError, UsageError
@@ -42,6 +45,11 @@ def retention_end(op: Operator, tenant_id: str, *, approval: int | None = None) 
     record the tenant offboarded, once its retention ended ([] when that is done already)."""
     stack = StackRef.tenant(tenant_id)
     records = op.store.workflows
+    tenant = op.reload().tenants.get(tenant_id)
+    if tenant is None or tenant.state == "offboarded":
+        legacy = records.latest("offboard", tenant_id, status="completed")
+        if legacy is not None and "destroy" in legacy.steps:
+            return _drop_after_destroy(op, tenant_id, legacy, approval)
     with op.hold("retention-end", tenant_id) as hold:
         def start() -> tuple[dict[str, Any], dict[str, Any]] | None:
             catalog = op.reload()
@@ -134,3 +142,27 @@ def _released(op: Operator, tenant_id: str) -> Any:
     if tenant_id not in catalog.tenants or catalog.tenants[tenant_id].state != "offboarding":
         return catalog
     return deploying(catalog, tenant_spec_of(catalog, tenant_id).released())
+
+
+def _drop_after_destroy(op: Operator, tenant_id: str, offboarded: Workflow,
+                        approval: int | None) -> list[OperationResult]:
+    """An offboarding of the earlier kind destroyed the stack at once and kept only the pooled database: its
+    retention end is the db-drop alone ([] once done), an agent's after a human approved exactly that drop."""
+    records = op.store.workflows
+    recorded = (records.step_detail(offboarded.id, "db-offboard") or {}).get("target")
+    retain_until = float((records.step_detail(offboarded.id, "retention") or {}).get("retain_until") or 0.0)
+    if op.clock() < retain_until:
+        raise UsageError(f"the retention of tenant '{tenant_id}' runs until {iso(retain_until)}: its data is kept "
+                         "until then")
+    stack = StackRef.tenant(tenant_id)
+    dropped = op.store.journal.last_success(stack.key, "db-drop")
+    if not recorded or (dropped is not None and dropped.started_at >= (offboarded.finished_at or 0.0)):
+        return []
+    target = target_from_dict(recorded)
+    reasons = [f"it drops database '{target.database.database}' of tenant '{tenant_id}' and its roles for good "
+               f"(retention ended {iso(retain_until)})"]
+    then = (f"{op.actor} calls `retention_end('{tenant_id}', approval={{approval}})` again, which drops exactly that "
+            "database")
+    return [op.run_data_step(stack, "db-drop", target, lambda: op.data_plane.drop(target), approval=approval,
+                             reasons=reasons, then=then,
+                             details={"workflow": "retention-end", "retain_until": retain_until})]

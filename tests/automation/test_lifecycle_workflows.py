@@ -274,3 +274,23 @@ def test_an_agent_s_plan_change_needs_a_human_for_the_lift_and_for_the_retire_be
     agent.change_plan("oscorp", "growth", approval=retire.value.approval_id)
     assert [command[-2] for command in cli.commands] == ["oscorp-s-data-g0"]
     assert {item["type"] for item in runner.read()["lost"]} >= {TYPES["oci"]["db"], TYPES["oci"]["bucket"]}
+
+
+def test_a_tenant_offboarded_by_the_earlier_workflow_gets_its_database_dropped_alone(env: Env) -> None:
+    from paybill_iac.automation.dataplane import target_for
+
+    clock = Clock()
+    auto, runner, _ = _setup(env, clock=clock)
+    recorded = target_for(auto.catalog, "acme").to_dict() | {"tenant": "vandelay"}
+    records = auto.store.workflows
+    earlier = records.start("offboard", "vandelay", {"from_state": "active"}, "human", {"edit": {}})
+    for step, detail in (("retain", {}), ("db-offboard", {"target": recorded}),
+                         ("retention", {"retain_until": clock() + 7 * DAY}), ("destroy", None), ("commit", None)):
+        records.step_done(earlier.id, step, detail)
+    records.finish(earlier.id)
+    with pytest.raises(UsageError, match="the retention of tenant 'vandelay' runs until"):
+        auto.retention_end("vandelay")
+    clock.advance(8 * DAY)
+    [dropped] = auto.retention_end("vandelay")  # the stack went at its offboarding: the database alone
+    assert dropped.operation == "db-drop" and env.data_plane.calls == [("drop", "vandelay", "pb_acme_p_db")]
+    assert auto.retention_end("vandelay") == [] and runner.read()["stacks"] == {}
