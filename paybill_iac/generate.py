@@ -186,6 +186,21 @@ def _compare(path: Path, content: str) -> tuple[Path, bytes | None, bool]:
     return path, (None if current == data else data), current is not None
 
 
+def _read_if_any(path: str) -> bytes | None:
+    """The bytes of a (small) file, None when there is none: with os.read, a third of open()'s cost."""
+    try:
+        handle = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        chunks = [os.read(handle, 65536)]
+        while len(chunks[-1]) == 65536:  # a regular file reads short only at its end
+            chunks.append(os.read(handle, 65536))
+    finally:
+        os.close(handle)
+    return b"".join(chunks)
+
+
 # (tenant id, its file's path, the bytes to write or None when the file is current, whether a file exists,
 # the file's memo key once it is current or None without a memo)
 _Compared = tuple[str, Path | None, bytes | None, bool, bytes | None]
@@ -204,11 +219,7 @@ def _compare_tenants(tenant_ids: Sequence[str]) -> list[_Compared]:
         if spec is None:
             continue
         path = f"{folder}/Pulumi.{tenant_id}.yaml"
-        try:
-            with open(path, "rb") as stream:
-                current: bytes | None = stream.read()
-        except FileNotFoundError:
-            current = None
+        current = _read_if_any(path)
         if memo is not None and current is not None:
             known = _memo_key(spec, current)
             if known in memo:

@@ -117,3 +117,11 @@ def test_a_spec_s_repr_shows_every_field_of_everything_it_holds() -> None:
             assert item.repr, f"{cls.__name__}.{item.name} is left out of its repr"
             waiting.extend(_held_types(hints[item.name]))
     assert {specs.PlanLimits, specs.RetiringShape} <= seen
+
+
+def test_stack_files_are_read_whole_whatever_their_size(tmp_path: Path) -> None:
+    for size in (0, 1, 65535, 65536, 65537, 200_000):
+        path = tmp_path / f"f{size}"
+        path.write_bytes(bytes(range(256)) * (size // 256) + b"x" * (size % 256))
+        assert generation._read_if_any(str(path)) == path.read_bytes()
+    assert generation._read_if_any(str(tmp_path / "missing")) is None
