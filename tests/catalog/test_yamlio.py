@@ -3,6 +3,8 @@ gives."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 from hypothesis import given, settings
@@ -60,3 +62,16 @@ def test_what_dump_config_writes_reads_back_the_same(data: dict[str, object], pl
     text = yamlio.dump_config({"config": data}, plain_text=plain_text)
     assert yaml.safe_load(text) == {"config": data}
     assert yamlio.load_text(text) == {"config": data}
+
+
+def test_read_text_reads_whole_files_and_refuses_big_ones(tmp_path: Path) -> None:
+    for size in (0, 1, 65535, 65536, 65537, 200_000):
+        path = tmp_path / f"f{size}.yaml"
+        path.write_bytes(b"a" * size)
+        assert yamlio.read_text(path, max_bytes=200_000) == "a" * size
+    with pytest.raises(yamlio.YamlProblem, match="200000 bytes; catalog files are at most 199999"):
+        yamlio.read_text(tmp_path / "f200000.yaml", max_bytes=199_999)
+    with pytest.raises(IsADirectoryError):
+        yamlio.read_text(tmp_path)
+    with pytest.raises(FileNotFoundError):
+        yamlio.read_text(tmp_path / "missing.yaml")
