@@ -86,6 +86,7 @@ def median(values: list[float]) -> float:
 
 def command_env(work: Path, bytecode_cache: bool) -> dict[str, str]:
     env = dict(os.environ)
+    env["PAYBILL_CACHE_DIR"] = str(work / "cache")  # generate's memo: this run's own, as a user's would be
     if bytecode_cache:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
