@@ -173,7 +173,11 @@ def run_fleet(op: Operator, operation: str = "up", *, waves: list[str] | None = 
 
     engine = runner or LocalProcessFleetRunner(engine_settings(op))
     with runs.held(run.id, owner, ttl):
-        ran = engine.run(plan, record)
+        try:
+            ran = engine.run(plan, record)
+        except PaybillError as refused:  # the engine said no (a usage error): a finished run, not a crashed one
+            runs.finish(run.id, owner, f"stopped: {refused}")
+            raise
     runs.finish(run.id, owner, ran.halted)
     whole = FleetPlan(run.id, operation, tasks_of(run.id, operation, run.waves, run.actor), concurrency,
                       max_failures)

@@ -234,3 +234,19 @@ def test_a_coordinator_killed_mid_wave_resumes_at_its_wave(env: Env, db_url: str
     assert {result for tenant, result in results.items() if tenant != "acme"} == {"succeeded"}
     ups = Counter(call["stack"].split("/")[1] for call in read_log(log) if call["op"] == "up")
     assert ups == Counter({tenant: 1 for tenant in WITH_STACKS})  # the canaries did not run again
+
+
+def test_a_run_the_engine_refuses_is_stopped_not_left_to_resume(env: Env) -> None:
+    from paybill_iac.catalog import load_catalog
+    from paybill_iac.pko.engine import PkoFleetRunner
+    from paybill_iac.pko.settings import parse_settings
+    from tests.pko.conftest import SETTINGS
+    from tests.pko.test_status_rollout import FakeCluster
+
+    auto = env.make(runner=FakeRunner())
+    operator = PkoFleetRunner(FakeCluster(), load_catalog(env.catalog), parse_settings(SETTINGS))
+    with pytest.raises(UsageError, match="--engine local"):
+        auto.fleet("refresh", tenants=["acme"], runner=operator)
+    [stopped] = auto.store.fleet_runs.find()
+    assert stopped.status == "halted" and stopped.halted.startswith("stopped: the operator engine runs")
+    assert auto.fleet("refresh", tenants=["acme"]).ok  # the same rollout again: nothing left to resume
