@@ -301,7 +301,8 @@ def retention_end(tenant_id: str, approval: int | None, yes: bool, **common: Any
 
 @click.group()
 def fleet() -> None:
-    """Run an operation over many tenants, in waves, in separate processes."""
+    """Run an operation over many tenants, in waves, on worker processes here or the Kubernetes operator;
+    every run is recorded and resumes at its wave (`fleet runs`, `--resume RUN_ID`)."""
 
 
 def _fleet_command(operation: str) -> Callable[..., Any]:
