@@ -29,6 +29,7 @@ import paybill_iac.automation.outside as outside
 from paybill_iac.automation.execution import Gate, Unguard
 from paybill_iac.automation.invocation import StackRef
 from paybill_iac.automation.operator import OperationResult, Operator
+from paybill_iac.automation.runbook import under
 from paybill_iac.automation.runner import ChangeSummary, Step
 from paybill_iac.automation.specs import TenantSpec, deploying, spec_record, write_stack_file
 from paybill_iac.errors import OperationError
@@ -93,14 +94,18 @@ def final_backup(op: Operator, spec: TenantSpec, outputs: Mapping[str, Any], det
     return dict(taken.as_dict()) if taken is not None else {}
 
 
-def buckets_to_empty(op: Operator, stack: StackRef, catalog: Catalog, outputs: Mapping[str, Any],
+def buckets_to_empty(op: Operator, stack: StackRef, catalog: Catalog, outputs: Mapping[str, Any], isolation: str,
                      part: str | None = None) -> list[tuple[str, str]]:
-    """The (namespace, bucket) of the shape whose stack outputs are `outputs[part]` (None: the outputs
-    themselves), when its stack holds a bucket the cloud deletes only empty."""
-    emptied = [step for step in op.resources(stack, catalog) if getattr(facts_for(step.type), "emptied_first", False)]
+    """The (namespace, bucket) of the `isolation` shape whose stack outputs are `outputs[part]` (None: the outputs
+    themselves), when that shape's own component holds a bucket the cloud deletes only empty. Never a bucket
+    the shape only has a slice of (a pooled tenant's prefix in its cell's bucket)."""
+    component = f"paybill:tenant:{isolation.title()}"
+    owned = [step for step in op.resources(stack, catalog)
+             if getattr(facts_for(step.type), "emptied_first", False) and under(step.urn, component)]
     shape = outputs.get(part) if part else outputs
     store = shape.get("store") if isinstance(shape, Mapping) else None
-    if not emptied or not isinstance(store, Mapping) or not store.get("bucket") or not store.get("namespace"):
+    if not owned or not isinstance(store, Mapping) or store.get("prefix") or not store.get("bucket") \
+            or not store.get("namespace"):
         return []
     return [(str(store["namespace"]), str(store["bucket"]))]
 

@@ -209,7 +209,8 @@ def change_plan(op: Operator, tenant_id: str, plan: str, *, data_move: MoveHook 
             current = op.reload()
             given = approvals.take()
             lift_outputs = run.detail("lift").get("outputs") or {}
-            buckets = buckets_to_empty(op, stack, current, lift_outputs, "retiring") if old_spec is not None else []
+            buckets = (buckets_to_empty(op, stack, current, lift_outputs, old_isolation, "retiring")
+                       if old_spec is not None else [])
             if buckets and is_agent(op.actor) and given is None:
                 # refused with an approval request (its plan saved) before any bucket is emptied
                 results.append(op.run_step(stack, "up", catalog=current, gated=gated,

@@ -91,7 +91,7 @@ def retention_end(op: Operator, tenant_id: str, *, approval: int | None = None) 
             given = approvals.take()
             if is_agent(op.actor) and given is None:
                 # refused with an approval request for exactly this destroy; nothing irreversible ran yet
-                buckets = buckets_to_empty(op, stack, released_catalog, outputs)
+                buckets = buckets_to_empty(op, stack, released_catalog, outputs, run.record["isolation"])
                 emptied = ", ".join(b for _, b in buckets)
                 also = ([f"it empties {plural(len(buckets), 'bucket')} first ({emptied})"] if buckets
                         else []) + ([f"it drops database '{database.get('database')}' and its roles on "
@@ -106,8 +106,8 @@ def retention_end(op: Operator, tenant_id: str, *, approval: int | None = None) 
         gate = run.detail("gate")
         if run.pending("empty-buckets"):
             if not gate.get("destroyed"):
-                empty_buckets(op, stack, buckets_to_empty(op, stack, released_catalog, outputs),
-                              {**details, "step": "empty-buckets"})
+                owned = buckets_to_empty(op, stack, released_catalog, outputs, run.record["isolation"])
+                empty_buckets(op, stack, owned, {**details, "step": "empty-buckets"})
             run.done("empty-buckets")
         if run.pending("db-drop"):
             if database:

@@ -79,6 +79,9 @@ def _shape(resources: dict[str, Any], spec: TenantSpec, guards: str, stack: str,
     if spec.isolation == "pooled":
         add(f"{component}${types['secret']}", f"{stack}-{letter}-database", {"cell": spec.cell}, protected=True)
         outputs["database"] = {"name": database_name, "cell": spec.cell}
+        # a slice of the cell's bucket, exported as the real stacks do: never a bucket of the tenant's own
+        outputs["store"] = {"bucket": f"{spec.cell}-bucket", "prefix": f"tenants/{stack}/",
+                            **({"namespace": NAMESPACE} if spec.cloud == "oci" else {})}
         if offboarding:
             outputs["final_backup"] = {"kind": "logical dump", "taken_by": "the data plane's db-offboard step"}
         return outputs

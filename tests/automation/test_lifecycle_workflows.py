@@ -294,3 +294,18 @@ def test_a_tenant_offboarded_by_the_earlier_workflow_gets_its_database_dropped_a
     [dropped] = auto.retention_end("vandelay")  # the stack went at its offboarding: the database alone
     assert dropped.operation == "db-drop" and env.data_plane.calls == [("drop", "vandelay", "pb_acme_p_db")]
     assert auto.retention_end("vandelay") == [] and runner.read()["stacks"] == {}
+
+
+def test_a_pooled_oci_shape_s_slice_of_its_cell_s_bucket_is_never_emptied(env: Env) -> None:
+    clock = Clock()
+    auto, runner, cli = _setup(env, ("cell", "oci-fra-a"), clock=clock)
+    auto.onboard("umbrella")
+    auto.change_plan("umbrella", "enterprise", data_move=_moved)  # pooled -> silo: the old shape owns no bucket
+    assert cli.commands == []
+    auto.change_plan("umbrella", "starter", data_move=_moved)  # silo -> pooled: the silo bucket is emptied
+    assert [command[-2] for command in cli.commands] == ["umbrella-s-data-g1"]
+    auto.offboard("umbrella")
+    clock.advance(8 * DAY)
+    auto.retention_end("umbrella")  # a pooled tenant at retention end: its database dropped, no bucket emptied
+    assert [command[-2] for command in cli.commands] == ["umbrella-s-data-g1"]
+    assert env.data_plane.operations("umbrella")[-1] == "drop" and _resources(runner, "umbrella") == {}
