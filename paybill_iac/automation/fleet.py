@@ -65,7 +65,6 @@ from paybill_iac.errors import LeaseHeld, PaybillError, UsageError
 from paybill_iac.model import words
 from paybill_iac.model.catalog import Catalog
 from paybill_iac.model.lifecycle import HAS_STACK
-from paybill_iac.model.words import plural
 
 if TYPE_CHECKING:
     from paybill_iac.automation.store import FleetRun
@@ -267,27 +266,17 @@ class LocalProcessFleetRunner:
 
     def run(self, plan: FleetPlan, progress: Progress | None = None) -> FleetReport:
         report = FleetReport(plan)
-        total = len(plan.tenants)
         context = multiprocessing.get_context(self.start_method)
 
-        def halt_if_needed(wave: int) -> None:
-            failures = plan.failed_before + report.failures
-            if not report.halted and failures > plan.max_failures:
-                report.halted = (f"halted after {plural(failures, 'failure')} (more than {plan.max_failures} allowed), "
-                                 f"in wave {wave}")
-
         def record(outcome: TenantOutcome) -> None:
-            report.outcomes.append(outcome)
-            if progress is not None:
-                progress(outcome, len(report.outcomes), total)
-            halt_if_needed(outcome.wave)
+            report.add(outcome, progress)
 
         def new_pool() -> ProcessPoolExecutor:
             return ProcessPoolExecutor(max_workers=plan.concurrency, mp_context=context, initializer=_worker_start,
                                        initargs=(self.settings,))
 
         if plan.waves:
-            halt_if_needed(plan.waves[0][0].wave)  # a resumed run past its threshold starts nothing
+            report.halt_past_threshold(plan.waves[0][0].wave)  # a resumed run past its threshold starts nothing
         pool = new_pool()
         try:
             for wave in plan.waves:

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from paybill_iac.automation.specs import TENANT_PROJECT
 from paybill_iac.errors import UsageError
 from paybill_iac.model.naming import id_problem
+from paybill_iac.model.words import plural
 
 FLEET_OPERATIONS = ("up", "refresh", "preview", "drift")  # drift: a refresh preview, reported (drift.py)
 FAILED = frozenset({"failed", "crashed"})
@@ -173,6 +174,21 @@ class FleetReport:
     @property
     def ok(self) -> bool:
         return not self.halted and all(outcome.result == "succeeded" for outcome in self.outcomes)
+
+    def add(self, outcome: TenantOutcome, progress: Progress | None, note: str = "") -> None:
+        """What every engine does with an outcome: keep it, report it, and halt once the failures pass the
+        plan's threshold (`note`: what halting leaves running on this engine)."""
+        self.outcomes.append(outcome)
+        if progress is not None:
+            progress(outcome, len(self.outcomes), len(self.plan.tenants))
+        self.halt_past_threshold(outcome.wave, note)
+
+    def halt_past_threshold(self, wave: int, note: str = "") -> None:
+        """Halt when the failures (a resumed run's earlier ones included) are more than `max_failures`."""
+        failures = self.plan.failed_before + self.failures
+        if not self.halted and failures > self.plan.max_failures:
+            self.halted = (f"halted after {plural(failures, 'failure')} (more than {self.plan.max_failures} "
+                           f"allowed), in wave {wave}{note}")
 
 
 Progress = Callable[[TenantOutcome, int, int], None]  # (outcome, finished so far, total)

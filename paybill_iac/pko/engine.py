@@ -24,7 +24,6 @@ from paybill_iac.automation.fleet_tasks import FleetPlan, FleetReport, FleetTask
 from paybill_iac.errors import UsageError
 from paybill_iac.model.catalog import Catalog
 from paybill_iac.model.spec import cell_spec, tenant_spec
-from paybill_iac.model.words import plural
 from paybill_iac.pko.manifests import CELL_WAVE, Rollout
 from paybill_iac.pko.rollout import Cluster, WaveResult, roll_out
 from paybill_iac.pko.settings import PkoSettings
@@ -51,20 +50,12 @@ class PkoFleetRunner:
             raise UsageError(f"the operator engine runs `fleet up` (it reconciles each Stack to its program), not "
                              f"`fleet {plan.operation}`: run that one with --engine local")
         report = FleetReport(plan)
-        total = len(plan.tenants)
 
         def record(outcome: TenantOutcome) -> None:
-            report.outcomes.append(outcome)
-            if progress is not None:
-                progress(outcome, len(report.outcomes), total)
-            failures = plan.failed_before + report.failures
-            if not report.halted and failures > plan.max_failures:
-                report.halted = (f"halted after {plural(failures, 'failure')} (more than {plan.max_failures} "
-                                 "allowed), in "
-                                 f"wave {outcome.wave}; Stacks already applied carry on in the operator")
+            report.add(outcome, progress, "; Stacks already applied carry on in the operator")
 
-        if plan.failed_before > plan.max_failures:
-            report.halted = f"halted: {plural(plan.failed_before, 'failure')} before this coordinator took the run over"
+        if plan.waves:
+            report.halt_past_threshold(plan.waves[0][0].wave)  # a resumed run past its threshold starts nothing
         cells = self._cells(plan)
         if cells and not report.halted:
             result = self._apply(cells, CELL_WAVE)

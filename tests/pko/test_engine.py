@@ -66,3 +66,13 @@ def test_an_agent_s_tasks_are_refused_and_preview_is_not_the_operator_s(catalog:
     assert not any(name.startswith("tenant-") for name in cluster.applied)
     with pytest.raises(UsageError, match="--engine local"):
         _engine(FakeCluster(), catalog, settings).run(_plan(catalog, operation="refresh"))
+
+
+def test_a_resumed_run_past_its_threshold_applies_nothing(catalog: Any, settings: Any) -> None:
+    from dataclasses import replace
+
+    cluster = FakeCluster()
+    plan = replace(_plan(catalog, tenants=["acme", "hooli"]), failed_before=1)  # max_failures 0
+    report = _engine(cluster, catalog, settings).run(plan)
+    assert {outcome.result for outcome in report.outcomes} == {"skipped"} and cluster.applied == []
+    assert report.halted.startswith("halted after 1 failure (more than 0 allowed)")
