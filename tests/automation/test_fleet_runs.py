@@ -250,3 +250,27 @@ def test_a_run_the_engine_refuses_is_stopped_not_left_to_resume(env: Env) -> Non
     [stopped] = auto.store.fleet_runs.find()
     assert stopped.status == "halted" and stopped.halted.startswith("stopped: the operator engine runs")
     assert auto.fleet("refresh", tenants=["acme"]).ok  # the same rollout again: nothing left to resume
+
+
+def test_the_operator_engine_s_run_is_recorded_and_resumed_too(env: Env) -> None:
+    from paybill_iac.catalog import load_catalog
+    from paybill_iac.pko.engine import PkoFleetRunner
+    from paybill_iac.pko.settings import parse_settings
+    from tests.pko.conftest import SETTINGS
+    from tests.pko.test_status_rollout import FakeCluster
+
+    def operator(cluster: FakeCluster) -> PkoFleetRunner:
+        return PkoFleetRunner(cluster, load_catalog(env.catalog), parse_settings(SETTINGS), sleep=lambda _s: None)
+
+    clock = Clock()
+    first = env.make(runner=FakeRunner(), clock=clock)
+    with pytest.raises(CoordinatorDied):  # after the canary wave
+        first.fleet("up", tenants=["acme", "hooli"], runner=operator(FakeCluster()), progress=_dies_after(1))
+    [fleet_run] = first.store.fleet_runs.unfinished()
+    clock.advance(60)
+    cluster = FakeCluster()
+    report = env.make(runner=FakeRunner(), clock=clock).fleet("up", resume=fleet_run.id, runner=operator(cluster))
+    assert report.ok and report.resumed == 1
+    assert [name for name in cluster.applied if name.startswith("tenant-")] == ["tenant-acme"]  # hooli not again
+    stored = {item["tenant"]: item["summary"] for item in first.store.fleet_runs.outcomes(fleet_run.id)}
+    assert stored == {"hooli": "Stack tenant-hooli: ready", "acme": "Stack tenant-acme: ready"}
