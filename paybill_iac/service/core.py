@@ -37,6 +37,7 @@ from paybill_iac.catalog import load_catalog
 from paybill_iac.errors import CatalogError, PaybillError
 from paybill_iac.model.catalog import Catalog
 from paybill_iac.model.naming import id_problem
+from paybill_iac.project import for_catalog
 from paybill_iac.service.auth import LIFECYCLE, STACK_OPERATIONS, refusal, selects, selects_stack
 from paybill_iac.service.problems import Problem, from_error
 
@@ -65,7 +66,8 @@ class ServiceConfig:
 
     catalog_dir: Path
     state_url: str | None = None
-    state_dir: Path = Path(".paybill")
+    state_dir: Path | None = None
+    """None: the state folder of the project (paybill.yaml) the catalog belongs to; never the working directory."""
     backend_url: str = ""
     write_tools: bool = False
     """MCP: register the write tools (up, refresh, lifecycle); otherwise only read tools exist."""
@@ -81,7 +83,12 @@ class ServiceConfig:
 
     @property
     def database_url(self) -> str:
-        return self.state_url or default_url(None if os.environ.get("PAYBILL_STATE_URL") else self.state_dir)
+        return self.state_url or default_url(None if os.environ.get("PAYBILL_STATE_URL") else self.state_folder())
+
+    def state_folder(self) -> Path:
+        if self.state_dir is not None:
+            return Path(self.state_dir)
+        return for_catalog(Path(self.catalog_dir)).require_state_dir("the service")
 
 
 class Service:
@@ -132,7 +139,7 @@ class Service:
         """An Operator acting as `principal` (its actor and budget) with the server's settings and database.
         Never closed: it shares the service's store."""
         settings = Settings(catalog_dir=Path(self.config.catalog_dir), actor=principal.actor,
-                            state_url=self.store.url, state_dir=Path(self.config.state_dir),
+                            state_url=self.store.url, state_dir=self.config.state_folder(),
                             backend_url=self.config.backend_url, budget=AgentBudget(max_changes=principal.max_changes))
         return Automation(settings, store=self.store, notify=lambda message: log.warning("%s", message))
 
