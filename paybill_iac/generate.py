@@ -269,12 +269,12 @@ def _generate(catalog: Catalog, out: Path, check: bool, prune: bool) -> Generate
         result.written.append(path)
         if not check:
             _write(path, data, replace=exists)
-    # The stack files without a tenant or cell: by name, folder by folder (tenant files are in tenant/,
-    # cell files in cell/, the ledger is not a stack file).
-    if memo_path is not None and memo is not None and not check:
+    if memo_path is not None and memo is not None and not check:  # what is current now, for the next run
         keys = {key for _, _, _, _, key in tenants if key is not None}
         if keys != memo:
             _write_memo(memo_path, keys)
+    # The stack files without a tenant or cell: by name, folder by folder (tenant files are in tenant/,
+    # cell files in cell/, the ledger is not a stack file).
     desired = {"tenant": {f"Pulumi.{tenant_id}.yaml" for tenant_id, _, _, _, _ in tenants},
                "cell": {f"Pulumi.{cell_id}.yaml" for cell_id in cells_in_use(catalog)}}
     result.orphaned = sorted(out / project / name for project, names in _existing_stack_files(out).items()
