@@ -227,8 +227,7 @@ class Operator(HumanDesk):
 
     def destroy(self, *, tenant: str | None = None, cell: str | None = None,
                 approval: int | None = None) -> OperationResult:
-        """Destroy a stack. Tenants only while offboarding (use `offboard`); cells only when no tenant
-        remains on them."""
+        """Destroy a stack: a tenant's while offboarding, a cell's once no tenant remains (built again: new names)."""
         stack = self.stack_ref(tenant, cell)
         catalog = self.catalog
         if stack.kind == "tenant":
@@ -240,7 +239,10 @@ class Operator(HumanDesk):
                                  "keeps its data through the retention period")
         else:
             _check_cell_empty(stack.name, catalog)
-        return self.run_step(stack, "destroy", approval=approval)
+        result = self.run_step(stack, "destroy", approval=approval)
+        if stack.kind == "cell":  # what it left in the cloud keeps its names: built again, it takes new ones
+            ledger.cell_destroyed(self.settings.catalog_dir, stack.name, catalog.generations.get(stack.name, 0))
+        return result
 
     def check_declared(self, tenant_id: str, operation: str) -> None:
         """A tenant whose move is declared in the ledger (a merged --plan-only) changes only through that

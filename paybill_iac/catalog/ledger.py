@@ -12,6 +12,8 @@ offboard|move ... --plan-only`) is written into its tenant's entry as `declared:
       globex: {cell: azure-weu-a, cloud: azure, isolation: pooled, region: westeurope,
                declared: {workflow: change-plan, from_plan: starter, plan: growth, isolation: bridge, ...}}
       vandelay: {cloud: aws, isolation: silo, offboarded: true, region: us-east-1}
+    cells:
+      aws-use1-a: {generation: 1}      # its stack was destroyed once: built again under new names
 
 The file's earlier form (`placements: {tenant: cell}`) is still read: its entries know only their
 cell until the next `generate` records the rest.
@@ -107,6 +109,9 @@ class Entry:
 @dataclass
 class Ledger:
     entries: dict[str, Entry] = field(default_factory=dict)
+    cells: dict[str, int] = field(default_factory=dict)
+    """cell -> the generation its next stack is built under (`cells:`; a destroyed cell left names the cloud
+    never frees, so the cell built again takes new ones)."""
 
     def placements(self) -> dict[str, str]:
         """tenant -> the cell placement keeps it on: a declared move's cell, else the recorded one."""
@@ -124,7 +129,7 @@ class Ledger:
         declared workflow's (the catalog it leads to builds the new shape under them), else the recorded one.
         A plan change between isolation models takes the next one, so a shape built again (silo -> bridge ->
         silo) never meets what the earlier one left in the cloud."""
-        found = {}
+        found = {cell: generation for cell, generation in self.cells.items() if generation}
         for tenant, entry in self.entries.items():
             generation = entry.declared.to.generation if entry.declared is not None else entry.location.generation
             if generation:
@@ -139,7 +144,7 @@ def parse(data: Any) -> Ledger:
     """A ledger from the file's data (either form); LedgerProblem on anything else."""
     if data is None:
         return Ledger()
-    if not isinstance(data, dict) or not set(data) <= {"placements", "tenants"}:
+    if not isinstance(data, dict) or not set(data) <= {"placements", "tenants", "cells"}:
         raise LedgerProblem("expected 'tenants:' mapping tenant ids to where their data lives")
     ledger = Ledger()
     old = data.get("placements") or {}
@@ -147,6 +152,14 @@ def parse(data: Any) -> Ledger:
         raise LedgerProblem("expected 'placements:' mapping tenant ids to cell ids")
     for tenant, cell in old.items():
         ledger.entries[tenant] = Entry(Location(cell=cell))
+    cells = data.get("cells") or {}
+    if not isinstance(cells, dict):
+        raise LedgerProblem("expected 'cells:' mapping cell ids to {generation: N}")
+    for cell, value in cells.items():
+        generation = value.get("generation") if isinstance(value, dict) and set(value) == {"generation"} else None
+        if not isinstance(cell, str) or type(generation) is not int or generation < 1:
+            raise LedgerProblem(f"cell '{cell}': expected {{generation: N}} with N a whole number of at least 1")
+        ledger.cells[cell] = generation
     tenants = data.get("tenants") or {}
     if not isinstance(tenants, dict):
         raise LedgerProblem("expected 'tenants:' mapping tenant ids to where their data lives")
@@ -276,6 +289,10 @@ def text(ledger: Ledger) -> str:
     lines = [HEADER, "tenants:\n" if ledger.entries else "tenants: {}\n"]
     for tenant, entry in sorted(ledger.entries.items()):
         lines.append(f"  {yamlio.key(tenant)}: {_flow(entry.as_dict())}\n")
+    if ledger.cells:
+        lines.append("cells:\n")
+        lines += [f"  {yamlio.key(cell)}: {{generation: {generation}}}\n"
+                  for cell, generation in sorted(ledger.cells.items())]
     return "".join(lines)
 
 
@@ -321,6 +338,15 @@ def update(root: Path, tenant: str, *, location: Location | None = None, declare
     return ledger
 
 
+def cell_destroyed(root: Path, cell: str, generation: int) -> Ledger:
+    """Record that the stack of `cell`, built under `generation`, was destroyed: the cell built again takes the
+    next generation of the names the cloud never frees. Returns the ledger as written."""
+    ledger = read(root)
+    ledger.cells[cell] = max(ledger.cells.get(cell, 0), generation) + 1
+    write(root, ledger)
+    return ledger
+
+
 def plan_change_to(location: Location, isolation: str) -> Location:
     """Where a plan change to `isolation` takes data that lives at `location`: the new model, its cell not placed
     yet, and the next generation of the names the cloud never frees when the model changes (the old shape is
@@ -352,4 +378,4 @@ def with_new_tenants(ledger: Ledger, catalog: Catalog) -> Ledger:
         elif known.location.isolation is None:
             found = location_of(catalog, tenant_id, known.location.generation)
             entries[tenant_id] = Entry(replace(found, cell=known.location.cell or found.cell), known.declared)
-    return Ledger(entries)
+    return Ledger(entries, dict(ledger.cells))

@@ -309,3 +309,22 @@ def test_a_pooled_oci_shape_s_slice_of_its_cell_s_bucket_is_never_emptied(env: E
     auto.retention_end("umbrella")  # a pooled tenant at retention end: its database dropped, no bucket emptied
     assert [command[-2] for command in cli.commands] == ["umbrella-s-data-g1"]
     assert env.data_plane.operations("umbrella")[-1] == "drop" and _resources(runner, "umbrella") == {}
+
+
+def test_a_cell_built_again_after_its_destroy_takes_new_names_and_the_ledger_keeps_them(env: Env) -> None:
+    from paybill_iac.model import naming
+    from paybill_iac.model.spec import cell_spec
+
+    auto, runner, _ = _setup(env)  # its stack holds nothing here (the double refuses to delete a protected server)
+    before = cell_spec(load_catalog(env.catalog), "aws-use1-a")
+    auto.destroy(cell="aws-use1-a")
+    assert ledger.read(env.catalog).cells == {"aws-use1-a": 1}
+    catalog = load_catalog(env.catalog)  # a reload reads it back (the YAML path: the file now has cells:)
+    assert catalog.generations["aws-use1-a"] == 1
+    again = cell_spec(catalog, "aws-use1-a")
+    never_freed = set(naming.NEVER_FREED["aws"]) & set(again.names)
+    assert never_freed and all(again.names[key] != before.names[key] for key in never_freed)
+    assert {key for key in again.names if again.names[key] != before.names[key]} == never_freed
+    auto.destroy(cell="aws-use1-a")  # destroyed again (nothing to delete): the generation moves on once more
+    assert ledger.read(env.catalog).cells == {"aws-use1-a": 2}
+    assert "acme" in ledger.read(env.catalog).entries  # the tenants' entries are untouched
