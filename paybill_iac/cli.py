@@ -9,11 +9,12 @@ validate --help` starts in about the time Python and click take).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -107,6 +108,7 @@ def validate(catalog: Path) -> None:
     from paybill_iac.catalog.validate import rounding_warnings
     from paybill_iac.model.words import plural
 
+    _skip_teardown()
     loaded = load_catalog(catalog)
     placed = len(loaded.placements)
     click.echo(
@@ -129,6 +131,7 @@ def generate(project: Project, out: Path | None, check: bool, prune: bool) -> No
     from paybill_iac.catalog import load_catalog
     from paybill_iac.generate import generate as run_generate
 
+    _skip_teardown()
     loaded = load_catalog(project.catalog)
     out = out if out is not None else project.stacks
     result = run_generate(loaded, out, check=check, prune=prune)
@@ -201,8 +204,12 @@ LAZY_COMMANDS: dict[str, tuple[str, ...]] = {
 
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: run the CLI, turning every error into a message and an exit code."""
+    code: Any = 0
     try:
         return _main(argv)
+    except SystemExit as done:
+        code = done.code
+        raise
     finally:
         if argv is None:  # the process's own command line: the process ends when this returns
             # Spare the interpreter's last garbage collection, at exit, a walk over every object the
@@ -210,6 +217,36 @@ def main(argv: list[str] | None = None) -> Any:
             import gc
 
             gc.freeze()
+            if _without_teardown:
+                _exit_now(code)
+
+
+# Set by the catalog commands (validate, generate), whose process then ends without the interpreter's
+# teardown, which frees every object of every module one by one (40 ms of CPU after loading 10,000 tenants)
+# only for the process to end: they hold no resource that needs it (no thread, no connection, no handler
+# to flush; the files they write are closed, and synced where it matters, before they return).
+_without_teardown = False
+
+
+def _skip_teardown() -> None:
+    global _without_teardown
+    _without_teardown = True
+
+
+def _exit_now(code: Any) -> NoReturn:
+    """End the process with the exit status sys.exit(code) gives, once stdout and stderr are flushed."""
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:
+        sys.stderr.write(f"{code}\n")
+        status = 1
+    for stream in (sys.stdout, sys.stderr):
+        # a reader that went away, a closed stream: nothing left to flush to
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            stream.flush()
+    os._exit(status)
 
 
 def _main(argv: list[str] | None) -> Any:
