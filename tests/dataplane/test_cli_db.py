@@ -88,7 +88,9 @@ def run(cli: Cli, capsys: pytest.CaptureFixture[str]) -> Run:
             code = int(exit_.code or 0)
         out, err = capsys.readouterr()
         assert "Traceback" not in err
-        return code, out, err
+        # The first line names the project the command used; the messages under test follow it.
+        assert err.startswith("paybill-iac: "), err
+        return code, out, err.split("\n", 1)[1]
 
     return invoke
 
