@@ -246,8 +246,9 @@ _scan_value = json.scanner.make_scanner(  # typeshed types the argument as a sca
 
 
 def _written_form(source: str) -> dict[str, Any] | None:
-    """The ledger's data when `source` is in the form `text` writes (comment lines, then `tenants:` and one
-    `  tenant: {field: value, ...}` line each), else None."""
+    """The ledger's data when `source` is in the form `text` writes (comment lines, `tenants:` and one
+    `  tenant: {field: value, ...}` line each, then `cells:` and one `  cell: {generation: N}` line each when
+    any), else None."""
     if not source.isascii() or "\\u" in source:
         return None  # \u escapes: JSON joins surrogate pairs, YAML does not
     start = 0
@@ -255,15 +256,29 @@ def _written_form(source: str) -> dict[str, Any] | None:
         start = source.find("\n", start) + 1
         if start == 0:
             return None
-    if source[start:] == "tenants: {}\n":
-        return {"tenants": {}}
-    if not source.startswith("tenants:\n", start):
+    rest = source[start:]
+    if rest.startswith("tenants: {}\n"):
+        tenant_lines, rest = "", rest[len("tenants: {}\n"):]
+    elif rest.startswith("tenants:\n"):
+        rest = rest[len("tenants:\n"):]
+        end = rest.find("\ncells:\n") + 1  # a line `cells:`: tenants' lines start with two spaces
+        tenant_lines, rest = (rest, "") if end == 0 else (rest[:end], rest[end:])
+    else:
         return None
-    body = source[start + len("tenants:\n"):]
+    data: dict[str, Any] = {"tenants": _lines(tenant_lines) if tenant_lines else {}}
+    if rest:
+        if not rest.startswith("cells:\n") or rest == "cells:\n":
+            return None
+        data["cells"] = _lines(rest[len("cells:\n"):])
+    return None if None in data.values() else data
+
+
+def _lines(text: str) -> dict[str, Any] | None:
+    """The mapping of `  key: {...}` lines, or None when they are not in the written form."""
     # A field name inside a string is quoted too: that ends the string early, which JSON then refuses.
     for name in _FIELD_NAMES:
-        body = body.replace(f"{{{name}: ", f'{{"{name}": ').replace(f", {name}: ", f', "{name}": ')
-    lines = body.split("\n")
+        text = text.replace(f"{{{name}: ", f'{{"{name}": ').replace(f", {name}: ", f', "{name}": ')
+    lines = text.split("\n")
     if lines.pop() != "":
         return None
     entries = [line.partition(": ") for line in lines]
@@ -271,17 +286,17 @@ def _written_form(source: str) -> dict[str, Any] | None:
     if not _ENTRY_KEYS.fullmatch("\n".join(keys) + "\n" if keys else "") or not yamlio.NOT_TEXT.isdisjoint(
             key[2:] for key in keys):
         return None
-    tenants = {}
+    found = {}
     try:
         for key, _, value in entries:
-            tenants[key[2:]], end = _scan_value(value, 0)
+            found[key[2:]], end = _scan_value(value, 0)
             if end != len(value):
                 return None  # more after the value
     except (StopIteration, ValueError):  # not JSON (or _NotWrittenForm)
         return None
-    if len(tenants) != len(entries):
-        return None  # a tenant given twice: the YAML loader names it
-    return {"tenants": tenants}
+    if len(found) != len(entries):
+        return None  # a key given twice: the YAML loader names it
+    return found
 
 
 def text(ledger: Ledger) -> str:

@@ -20,16 +20,18 @@ locations = st.builds(Location, isolation=st.none() | st.sampled_from(["silo", "
 declared = st.builds(Declared, workflow=st.sampled_from(ledger.WORKFLOWS), to=locations,
                      from_plan=st.none() | texts, plan=st.none() | texts)
 ledgers = st.dictionaries(ids, st.builds(Entry, location=locations, declared=st.none() | declared), max_size=8)
+cell_generations = st.dictionaries(ids, st.integers(1, 2**40), max_size=3)
 
 
 @settings(max_examples=300, deadline=None)
-@given(ledgers)
-def test_what_text_writes_reads_back_the_same_either_way(entries: dict[str, Entry]) -> None:
-    source = ledger.text(Ledger(entries))
+@given(ledgers, cell_generations)
+def test_what_text_writes_reads_back_the_same_either_way(entries: dict[str, Entry], cells: dict[str, int]) -> None:
+    source = ledger.text(Ledger(entries, cells))
     fast = ledger._written_form(source)
     if fast is not None:
         assert fast == yamlio.load_text(source)
-    assert ledger.parse(yamlio.load_text(source)).entries == entries
+    read = ledger.parse(yamlio.load_text(source))
+    assert (read.entries, read.cells) == (entries, cells)
 
 
 def test_the_usual_ledger_takes_the_fast_reading(tmp_path: Path) -> None:
@@ -41,11 +43,13 @@ def test_the_usual_ledger_takes_the_fast_reading(tmp_path: Path) -> None:
         "vandelay": Entry(Location("silo", "aws", "us-east-1", offboarded=True)),
         "wayne": Entry(Location(cell='a "quoted" \\ value: with, commas')),
     }
-    source = ledger.text(Ledger(entries))
-    assert ledger._written_form(source) == yamlio.load_text(source)
-    assert ledger._written_form(ledger.text(Ledger())) == {"tenants": {}}
-    ledger.write(tmp_path, Ledger(entries))
-    assert ledger.read(tmp_path).entries == entries
+    for cells in ({}, {"aws-euw1-a": 2, "gcp-euw1-a": 1}):
+        source = ledger.text(Ledger(entries, cells))
+        assert ledger._written_form(source) == yamlio.load_text(source)
+        assert ledger._written_form(ledger.text(Ledger({}, cells))) == yamlio.load_text(ledger.text(Ledger({}, cells)))
+        ledger.write(tmp_path, Ledger(entries, cells))
+        read = ledger.read(tmp_path)
+        assert (read.entries, read.cells) == (entries, cells)
 
 
 CANONICAL = '# header\ntenants:\n  acme: {cell: "a", cloud: "aws", generation: 2}\n'
@@ -73,6 +77,10 @@ CANONICAL = '# header\ntenants:\n  acme: {cell: "a", cloud: "aws", generation: 2
     CANONICAL.replace("tenants:", "placements:"),
     CANONICAL.replace("\n", "\r\n"),
     CANONICAL.replace('"a"', '"é"'),
+    CANONICAL + "cells:\n",  # a section with nothing in it
+    CANONICAL + "cells:\n  c1: {generation: 1.5}\n",
+    CANONICAL + "cells:\n  c1: {generation: 2}\nextra: {}\n",
+    CANONICAL + "other:\n  c1: {generation: 2}\n",
 ])
 def test_anything_else_goes_to_the_yaml_loader(edited: str, tmp_path: Path) -> None:
     assert ledger._written_form(edited) is None
