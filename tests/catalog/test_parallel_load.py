@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
+import textwrap
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -182,19 +185,22 @@ def test_generate_reads_the_ledger_again_when_it_changed_after_loading(catalog_d
 
 
 def test_the_collector_is_paused_only_inside_and_what_a_caller_froze_stays_frozen() -> None:
-    import gc
-
-    gc.unfreeze()  # an in-process preview earlier in this worker may have frozen its heap (preview/runner.py)
-    assert gc.isenabled()
-    with parallel.gc_paused():
-        assert not gc.isenabled()
-        made: list[list[int]] = [[] for _ in range(1000)]
-    assert gc.isenabled() and gc.get_freeze_count() == 0 and made
-    gc.freeze()
-    try:
+    # In a process of its own: the collector's switch is one per process, and a thread another test left
+    # running in this worker (a server, a catalog reload) may hold it off at any moment.
+    body = textwrap.dedent("""
+        import gc
+        from paybill_iac import parallel
+        assert gc.isenabled()
+        with parallel.gc_paused():
+            assert not gc.isenabled()
+            made = [[] for _ in range(1000)]
+        assert gc.isenabled() and gc.get_freeze_count() == 0 and made
+        gc.freeze()
         frozen = gc.get_freeze_count()
         with parallel.gc_paused():
-            more: list[list[int]] = [[] for _ in range(1000)]
+            more = [[] for _ in range(1000)]
         assert gc.isenabled() and gc.get_freeze_count() == frozen and more
-    finally:
-        gc.unfreeze()
+        print("ok")
+    """)
+    done = subprocess.run([sys.executable, "-c", body], capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and done.stdout == "ok\n", done.stderr
