@@ -6,9 +6,13 @@ wave by wave and waited for (`paybill_iac.pko.rollout.roll_out`); each Stack's s
 outcome. The cells the tasks' tenants are on go first (wave 0), as with `fleet apply`; a cell that fails
 halts the run (its tenants read its outputs).
 
+A `drift` run applies, per task, the tenant's check Stack instead (paybill_iac.pko.drift: a refreshed preview
+that fails when it proposes changes), waits for it the same way, and keeps each check's result in
+`drift_checks` for the caller to store (paybill_iac.automation.drift.check_fleet); no cell Stack is applied.
+
 What the operator does not do, the engine refuses per task rather than pretend:
-- only `up`: the operator reconciles a Stack to its program; a fleet preview or refresh runs on the local
-  engine (UsageError before anything is applied);
+- only `up` and `drift`: the operator reconciles a Stack to its program; a fleet preview or refresh runs on
+  the local engine (UsageError before anything is applied);
 - only a human's run: the operator's workspaces run as the human deployer (PAYBILL_ACTOR=human in every
   Stack) and no policy pack gates them, so an agent's fleet goes through the local engine, whose Operator
   previews and gates each tenant (outcome `refused`, nothing applied).
@@ -24,6 +28,7 @@ from paybill_iac.automation.fleet_tasks import FleetPlan, FleetReport, FleetTask
 from paybill_iac.errors import UsageError
 from paybill_iac.model.catalog import Catalog
 from paybill_iac.model.spec import cell_spec, tenant_spec
+from paybill_iac.pko.drift import DriftCheck, check_manifest, check_request, check_result
 from paybill_iac.pko.manifests import CELL_WAVE, Rollout
 from paybill_iac.pko.rollout import Cluster, WaveResult, roll_out
 from paybill_iac.pko.settings import PkoSettings
@@ -44,11 +49,18 @@ class PkoFleetRunner:
         self.options: dict[str, Any] = {"wait": wait, "timeout": timeout, "poll": poll, "concurrency": concurrency,
                                         "force": force, "dry_run": dry_run, "progress": say, "clock": clock,
                                         "sleep": sleep}
+        self.drift_checks: list[DriftCheck] = []
+        """The drift checks of the last `drift` run, one per tenant whose check Stack was applied."""
 
     def run(self, plan: FleetPlan, progress: Progress | None = None) -> FleetReport:
-        if plan.operation != "up":
-            raise UsageError(f"the operator engine runs `fleet up` (it reconciles each Stack to its program), not "
-                             f"`fleet {plan.operation}`: run that one with --engine local")
+        if plan.operation not in ("up", "drift"):
+            raise UsageError(f"the operator engine runs `fleet up` (it reconciles each Stack to its program) and "
+                             f"drift checks, not `fleet {plan.operation}`: run that one with --engine local")
+        checking = plan.operation == "drift"
+        if checking and (self.options["dry_run"] or not self.options["wait"]):
+            raise UsageError("a drift check on the operator is its check Stack's outcome: it needs a real apply "
+                             "and waiting for it (no dry run, no --no-wait)")
+        self.drift_checks = []
         report = FleetReport(plan)
 
         def record(outcome: TenantOutcome) -> None:
@@ -56,7 +68,7 @@ class PkoFleetRunner:
 
         if plan.waves:
             report.halt_past_threshold(plan.waves[0][0].wave)  # a resumed run past its threshold starts nothing
-        cells = self._cells(plan)
+        cells = [] if checking else self._cells(plan)
         if cells and not report.halted:
             result = self._apply(cells, CELL_WAVE)
             if result.failures:
@@ -78,7 +90,10 @@ class PkoFleetRunner:
                     record(TenantOutcome(task.tenant, task.wave, "failed", error=f"tenant {task.tenant} has no stack "
                                          "in this host's catalog (offboarded or unknown)"))
                     continue
-                manifest = self.rollout.manifest(spec, task.wave, self.catalog.tenants[task.tenant].canary)
+                if checking:
+                    manifest = check_manifest(self.rollout, spec, task.wave, check_request(plan.run_id))
+                else:
+                    manifest = self.rollout.manifest(spec, task.wave, self.catalog.tenants[task.tenant].canary)
                 manifests[manifest["metadata"]["name"]] = (task, manifest)
             if not manifests:
                 continue
@@ -86,7 +101,12 @@ class PkoFleetRunner:
             result = self._apply([manifest for _, manifest in manifests.values()], wave[0].wave)
             seconds = round(time.monotonic() - started, 3)
             for name, (task, _) in manifests.items():
-                record(_outcome(task, name, result, seconds, self.options["dry_run"], self.options["wait"]))
+                if checking:
+                    check = check_result(task.tenant, name, result)
+                    self.drift_checks.append(check)
+                    record(_checked(task, check, seconds))
+                else:
+                    record(_outcome(task, name, result, seconds, self.options["dry_run"], self.options["wait"]))
         return report
 
     def _cells(self, plan: FleetPlan) -> list[dict[str, Any]]:
@@ -131,3 +151,11 @@ def _outcome(task: FleetTask, name: str, result: WaveResult, seconds: float, dry
     else:
         summary = f"Stack {name}: {status.state if status else 'applied'}"
     return TenantOutcome(task.tenant, task.wave, "succeeded", summary, seconds=seconds)
+
+
+def _checked(task: FleetTask, check: DriftCheck, seconds: float) -> TenantOutcome:
+    """A check that ran succeeded, drift found or not (as the local engine's `drift` task); one that could not
+    run failed."""
+    if check.status == "error":
+        return TenantOutcome(task.tenant, task.wave, "failed", error=check.message, seconds=seconds)
+    return TenantOutcome(task.tenant, task.wave, "succeeded", f"Stack {check.stack}: {check.status}", seconds=seconds)

@@ -9,9 +9,11 @@ conditions Ready, Reconciling, Stalled, kstatus-compatible):
     Ready=False       failed; with Stalled=True it is not retried until its spec changes (SpecInvalid,
                       SourceUnavailable, UpdateConflict, PulumiVersionTooLow, WorkspaceFailed)
 
-and `status.lastUpdate` (state `succeeded` or `failed`, `failures`, `generation`, `message`,
-`permalink`, `lastResyncTime`). A status written for an older generation of the spec says nothing about
-the current one (`status.observedGeneration` < `metadata.generation`).
+and `status.lastUpdate` (state `succeeded` or `failed`, `failures`, `generation`, `reconcileRequest`,
+`message`, `permalink`, `lastResyncTime`). A status written for an older generation of the spec says nothing
+about the current one (`status.observedGeneration` < `metadata.generation`), nor does one written before the
+Stack's `pulumi.com/reconciliation-request` annotation took its present value (the operator runs a Stack
+again when that value changes, and copies it into `lastUpdate.reconcileRequest` when the run ends).
 
 States, in the order a rollout cares about them:
 
@@ -30,7 +32,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from paybill_iac.pko.manifests import LABEL_PREFIX
+from paybill_iac.pko.manifests import LABEL_PREFIX, RECONCILE_REQUEST
 
 STATES = ("pending", "waiting", "reconciling", "failing", "stalled", "ready")
 FAILED_STATES = frozenset({"failing", "stalled"})
@@ -51,6 +53,8 @@ class StackStatus:
     failures: int = 0
     last_update: str = ""  # succeeded | failed | ""
     permalink: str = ""
+    last_message: str = ""
+    """status.lastUpdate.message: the operation's own error (the conditions say only that it failed)."""
 
     @property
     def failed(self) -> bool:
@@ -79,11 +83,14 @@ def classify(stack: Mapping[str, Any]) -> StackStatus:
     last = status.get("lastUpdate") or {}
     current_update = bool(last) and int(last.get("generation") or 0) >= generation
     ready, stalled, reconciling = (conditions.get(kind) for kind in ("Ready", "Stalled", "Reconciling"))
+    requested = (metadata.get("annotations") or {}).get(RECONCILE_REQUEST)
     reason, message = "", ""
     if not conditions or observed < generation:
         state = "pending"
     elif stalled is not None and stalled.get("status") == "True":
         state, reason, message = "stalled", str(stalled.get("reason", "")), str(stalled.get("message", ""))
+    elif requested is not None and str(last.get("reconcileRequest", "")) != requested:
+        state = "pending"  # the outcome shown is of an earlier request
     elif ready is not None and ready.get("status") == "True" and (not last or last.get("state") == "succeeded"):
         state, reason = "ready", str(ready.get("reason", ""))
     elif reconciling is not None and reconciling.get("status") == "True":
@@ -110,6 +117,7 @@ def classify(stack: Mapping[str, Any]) -> StackStatus:
         cloud=str(labels.get(f"{LABEL_PREFIX}cloud", "")), state=state, reason=reason,
         message=" ".join(message.split())[:300], failures=int(last.get("failures") or 0),
         last_update=str(last.get("state", "")), permalink=str(last.get("permalink", "")),
+        last_message=" ".join(str(last.get("message", "")).split())[:1000],
     )
 
 
