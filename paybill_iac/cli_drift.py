@@ -3,7 +3,9 @@ invariants (paybill_iac.automation.fleet_check). Only click and the standard lib
 
     drift --tenant ID | --cell ID    check that stack now (a refresh preview: nothing is written to the state)
     drift --fleet                    check every tenant with a stack, through the fleet runner, then the cells
-                                     in use
+                                     in use; `--engine pko` (or `drift: {engine: pko}`): on the operator, one
+                                     check Stack per tenant (paybill_iac.pko.drift), a status without
+                                     per-resource detail, no cells
     drift                            no check: the stored reports, `stale` past the schedule, `not_checked`
     fleet check                      stacks without a tenant, tenants without a stack, two shapes outside a
                                      plan change, cells fuller than the catalog says, retention ends passed
@@ -58,9 +60,14 @@ def _local(auto: Any) -> Any:
               help="Check every tenant with a stack, through the fleet runner, then the cells in use.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--concurrency", default=4, show_default=True, type=int, help="Tenants at once (--fleet).")
+@click.option("--engine", type=click.Choice(["local", "pko"]), default=None,
+              help="--fleet: local worker processes, or pko, a check Stack per tenant on the Pulumi Kubernetes "
+                   "Operator (status only, no per-resource detail). Default: the drift: section's engine, local.")
+@click.option("--namespace", default=None, metavar="NS", help="--engine pko: the Stacks' namespace.")
+@click.option("--context", "kube_context", default=None, help="--engine pko: the kubeconfig context.")
 @cli_ops._common
-def drift(tenant: str | None, cell: str | None, whole_fleet: bool, fmt: str, concurrency: int, project: Project,
-          actor: str) -> None:
+def drift(tenant: str | None, cell: str | None, whole_fleet: bool, fmt: str, concurrency: int, engine: str | None,
+          namespace: str | None, kube_context: str | None, project: Project, actor: str) -> None:
     """Drift: what the cloud holds that a stack's state does not (a refresh preview; nothing is written).
 
     Without --tenant, --cell or --fleet: the stored reports of every tenant, against the schedule. Exit 1 when
@@ -70,8 +77,16 @@ def drift(tenant: str | None, cell: str | None, whole_fleet: bool, fmt: str, con
 
     if sum(1 for given in (tenant, cell, whole_fleet) if given) > 1:
         raise UsageError("give one of --tenant ID, --cell ID and --fleet")
+    if engine == "pko" and not whole_fleet:
+        raise UsageError("--engine pko checks the fleet (--fleet); --tenant and --cell check here, with "
+                         "per-resource detail")
     settings = _settings(project)
     hook = load_hook(settings.hook, f"{project.file}: drift.hook") if settings.hook else None
+    runner = None
+    if whole_fleet and (engine or settings.engine) == "pko":
+        from paybill_iac.cli_pko import fleet_engine
+
+        runner = fleet_engine(project, namespace, kube_context)
     with cli_ops._automation(project, actor) as opened:
         auto = _local(opened)
         reports = []
@@ -88,7 +103,7 @@ def drift(tenant: str | None, cell: str | None, whole_fleet: bool, fmt: str, con
             if whole_fleet:
                 progress, finish = cli_ops._progress("drift")
                 try:
-                    check_fleet(auto, concurrency=concurrency, hook=hook, progress=progress)
+                    check_fleet(auto, concurrency=concurrency, hook=hook, progress=progress, runner=runner)
                 finally:
                     finish()
             entries = fleet_statuses(auto.store, auto.reload(), auto.store.clock(), settings.schedule_seconds)
@@ -122,6 +137,8 @@ def _show(fmt: str, reports: list[Any], entries: list[Any] | None, summary: dict
         where = ", ".join(value for value in (report.plan, report.cloud, report.cell) if value)
         click.echo(f"{'### ' if markdown else ''}{report.stack} ({where}): {report.status}, checked "
                    f"{_iso(report.checked_at)}" + (f": {report.error.splitlines()[0]}" if report.error else ""))
+        if report.note:
+            click.echo(f"{'> ' if markdown else '  '}{report.note}")
         if report.resources:
             _rows(markdown, [("OP", "TYPE", "RESOURCE", "CHANGED", "DATA", "PROTECTED", "FIRST SEEN", "BREAKS")] + [
                 (item.op + (" (new)" if item.new else ""), item.type, item.urn.rsplit("::", 1)[-1],

@@ -10,7 +10,9 @@ Reporting:
                                           hook called for newly seen drift only
     adopt(operator, stack, approval)      `refresh` as an explicit adoption: the drift shown first, then
                                           adopted, journaled with its diff (gated for agents: execution.py)
-    check_fleet(automation, ...)          every tenant with a stack, through the fleet runner
+    check_fleet(automation, ...)          every tenant with a stack, through the fleet runner (the local one,
+                                          or the operator's: paybill_iac.pko.drift, one status per tenant and
+                                          no per-resource detail, said in the report's `note`)
     reports(store, catalog, schedule)     each tenant's newest report, `stale` when older than the schedule,
                                           `not_checked` when it has none
     rollup(reports)                       counts by plan, cloud, cell and status
@@ -19,7 +21,8 @@ Statuses: `in_sync` (nothing drifted), `drifted`, `error` (the check failed: bus
 failed), `stale` (the newest check is older than the schedule), `not_checked` (never checked).
 
 The schedule comes from the `drift:` section of the project file paybill.yaml (`schedule_hours`, default
-24; `hook: module:function` for newly seen drift), read by `load_drift_settings`.
+24; `hook: module:function` for newly seen drift; `engine: local | pko`, where `drift --fleet` runs), read by
+`load_drift_settings`.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ if TYPE_CHECKING:
     from paybill_iac.model.catalog import Catalog
 
 STATUSES = ("in_sync", "drifted", "error", "stale", "not_checked")
+ENGINES = ("local", "pko")
 DEFAULT_SCHEDULE_HOURS = 24.0
 SETTINGS_SECTION = "drift"
 
@@ -77,6 +81,8 @@ class DriftReport:
     violations: tuple[dict[str, str], ...] = ()
     """Violations over the refreshed view that the state's view did not have (stack rules included)."""
     error: str | None = None
+    note: str | None = None
+    """What the check could not say (the operator's: which resources drifted)."""
 
     @property
     def new(self) -> list[DriftedResource]:
@@ -207,21 +213,25 @@ def adopt(operator: Operator, stack: StackRef, approval: int | None = None) -> O
 
 
 def check_fleet(automation: Any, *, tenants: list[str] | None = None, waves: list[str] | None = None,
-                concurrency: int = 4, hook: Hook | None = None, cells: bool = True,
+                concurrency: int = 4, hook: Hook | None = None, cells: bool = True, runner: Any = None,
                 **options: Any) -> tuple[Any, list[DriftReport]]:
     """Every tenant with a stack (or `tenants`) checked through the fleet runner (`fleet drift`: each check in a
     worker, under its stack's lease, stored there), then (`cells`) every cell in use, here, one after another
     (the fleet runner takes tenant stacks only); then `hook` is called here, once per stack whose check saw new
-    drift. A failed check does not halt the others. Returns the fleet report and the reports with new drift."""
+    drift. A failed check does not halt the others. Returns the fleet report and the reports with new drift.
+    On the operator (`runner`: paybill_iac.pko.engine.PkoFleetRunner) the checks are its check Stacks', stored
+    here as they come back (`record_operator_check`), and the cells are not checked (`drift --cell ID` does)."""
     from paybill_iac.automation.invocation import StackRef
 
     started = automation.store.clock()
     catalog = automation.reload()
     every = len(catalog.tenants)
     report = automation.fleet("drift", tenants=tenants, waves=waves, concurrency=concurrency, max_failures=every,
-                              new=True, **options)
+                              new=True, runner=runner, **options)
+    for check in getattr(runner, "drift_checks", ()):
+        record_operator_check(automation.store, catalog, check, automation.actor)
     stacks = [f"paybill-tenant/{outcome.tenant}" for outcome in report.outcomes]
-    for cell in sorted(set(catalog.placements.values())) if cells else ():
+    for cell in sorted(set(catalog.placements.values())) if cells and runner is None else ():
         try:
             check_stack(automation, StackRef.cell(cell))
         except Exception as error:  # noqa: BLE001 - stored as an error report; the other cells still run
@@ -235,6 +245,28 @@ def check_fleet(automation: Any, *, tenants: list[str] | None = None, waves: lis
     return report, newly
 
 
+def operator_note(check: Any) -> str:
+    """What an operator check's report says it cannot: which resources drifted, and where to find out."""
+    return (f"checked on the operator (Stack {check.stack}): {check.message}. The operator reports one outcome per "
+            f"stack, not which resources drifted; `paybill-iac drift --tenant {check.tenant}` checks it here with "
+            "per-resource detail")
+
+
+def record_operator_check(store: Store, catalog: Catalog, check: Any, actor: str) -> None:
+    """Store a check the operator ran (paybill_iac.pko.drift.DriftCheck): its status, no resources; drift it found
+    leaves the first-seen times of the local checks alone (it does not say which resources)."""
+    from paybill_iac.automation.invocation import StackRef
+
+    stack = StackRef.tenant(check.tenant)
+    plan, cloud, cell = where(catalog, stack)
+    report = {"resources": [], "violations": [], "engine": "pko", "check_stack": check.stack,
+              "permalink": check.permalink, "note": operator_note(check)}
+    store.drift.record(stack=stack.key, tenant=check.tenant, status=check.status, actor=actor, plan=plan,
+                       cloud=cloud, cell=cell, drifted=[], report=report,
+                       error=check.message if check.status == "error" else None,
+                       keep_seen=check.status == "drifted")
+
+
 def stored_report(stored: Any) -> DriftReport:
     """A DriftReport from the store's row (store.drift.StoredReport, read with its report)."""
     data = stored.report or {}
@@ -244,7 +276,7 @@ def stored_report(stored: Any) -> DriftReport:
                                       new=bool(item.get("new")))
                       for item in data.get("resources") or [])
     return DriftReport(stored.stack, stored.tenant, stored.status, stored.checked_at, stored.plan, stored.cloud,
-                       stored.cell, resources, tuple(data.get("violations") or ()), stored.error)
+                       stored.cell, resources, tuple(data.get("violations") or ()), stored.error, data.get("note"))
 
 
 # --- the fleet: statuses against the schedule, the roll-up ---------------------------------------------
@@ -310,6 +342,8 @@ class DriftSettings:
     schedule_hours: float = DEFAULT_SCHEDULE_HOURS
     hook: str | None = None
     """`module:function` called with a DriftReport holding newly seen drift."""
+    engine: str = "local"
+    """Where `drift --fleet` runs: `local` (worker processes here) or `pko` (the operator's check Stacks)."""
 
     @property
     def schedule_seconds(self) -> float:
@@ -321,10 +355,11 @@ def parse_drift_settings(data: Any, source: str) -> DriftSettings:
     if section is None:
         return DriftSettings()
     if not isinstance(section, Mapping):
-        raise UsageError(f"{source}: `{SETTINGS_SECTION}` must be a mapping (schedule_hours, hook)")
-    unknown = sorted(set(section) - {"schedule_hours", "hook"})
+        raise UsageError(f"{source}: `{SETTINGS_SECTION}` must be a mapping (schedule_hours, hook, engine)")
+    unknown = sorted(set(section) - {"schedule_hours", "hook", "engine"})
     if unknown:
-        raise UsageError(f"{source}: {SETTINGS_SECTION}.{unknown[0]} is not a setting (settings: schedule_hours, hook)")
+        raise UsageError(f"{source}: {SETTINGS_SECTION}.{unknown[0]} is not a setting (settings: schedule_hours, "
+                         "hook, engine)")
     hours = section.get("schedule_hours", DEFAULT_SCHEDULE_HOURS)
     if isinstance(hours, bool) or not isinstance(hours, (int, float)) or hours <= 0:
         raise UsageError(f"{source}: {SETTINGS_SECTION}.schedule_hours must be a positive number of hours, got "
@@ -332,7 +367,10 @@ def parse_drift_settings(data: Any, source: str) -> DriftSettings:
     hook = section.get("hook")
     if hook is not None and (not isinstance(hook, str) or ":" not in hook):
         raise UsageError(f"{source}: {SETTINGS_SECTION}.hook must be module:function, got {hook!r}")
-    return DriftSettings(float(hours), hook)
+    engine = section.get("engine", "local")
+    if engine not in ENGINES:
+        raise UsageError(f"{source}: {SETTINGS_SECTION}.engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    return DriftSettings(float(hours), hook, engine)
 
 
 def load_drift_settings(path: Path) -> DriftSettings:

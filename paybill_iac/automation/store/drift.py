@@ -107,15 +107,17 @@ class DriftStore:
 
     def record(self, *, stack: str, tenant: str | None, status: str, actor: str, plan: str | None,
                cloud: str | None, cell: str | None, drifted: list[tuple[str, str, tuple[str, ...]]],
-               report: dict[str, Any], violations: int = 0, error: str | None = None) -> tuple[float, dict[str, Seen]]:
+               report: dict[str, Any], violations: int = 0, error: str | None = None,
+               keep_seen: bool = False) -> tuple[float, dict[str, Seen]]:
         """Store one check of `stack`: `drifted` holds (urn, op, paths) of each drifted resource. Returns the
         check's time and, per drifted URN, its Seen (first_seen kept across checks). A failed check (`error`)
-        leaves the seen rows alone: it says nothing about whether the drift is still there."""
+        leaves the seen rows alone: it says nothing about whether the drift is still there; so does a check
+        that found drift without saying where (`keep_seen`: the operator's)."""
         with self.db.transaction() as conn:
             self.db.lock(conn, f"drift:{stack}")
             now = self.db.now(conn)
             seen: dict[str, Seen] = {}
-            if error is None:
+            if error is None and not keep_seen:
                 before = {row["urn"]: row for row in conn.execute(
                     select(drift_seen_table).where(drift_seen_table.c.stack == stack)).mappings().all()}
                 for urn, op, paths in drifted:
