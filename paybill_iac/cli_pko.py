@@ -141,7 +141,7 @@ def status(engine: str, settings_file: Path | None, namespace: str | None, conte
     """Roll up the fleet's Stacks by wave, plan and cloud. Exit 1 when one failed or stalled."""
     from paybill_iac.pko.kube import StackApi
     from paybill_iac.pko.settings import SETTINGS_FILE, load_settings, settings_path
-    from paybill_iac.pko.status import STATES, classify, rollup
+    from paybill_iac.pko.status import STATES, classify, deployments, rollup
 
     target = namespace
     if target is None:
@@ -149,7 +149,7 @@ def status(engine: str, settings_file: Path | None, namespace: str | None, conte
         target = load_settings(settings_file).namespace if settings_path(settings_file).is_file() else None
     if target is None:
         raise click.UsageError(f"give --namespace (or a {SETTINGS_FILE} with pko.namespace)")
-    statuses = [classify(stack) for stack in StackApi(target, context=context).list()]
+    statuses = deployments(classify(stack) for stack in StackApi(target, context=context).list())
     summary = rollup(statuses)
     if as_json:
         click.echo(json.dumps({"namespace": target, **summary, "stacks": [item.as_dict() for item in statuses]},

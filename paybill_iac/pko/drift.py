@@ -14,7 +14,8 @@ The check Stack (`drift-<tenant>`, the 42-character rule of `stack_name`) is the
   Update template is what makes the check fail;
 - no `prerequisites`: a preview reads the cell's outputs from the backend; it need not wait for a cell Stack;
 - `workspaceReclaimPolicy: Delete`, `destroyOnFinalize: false` (as every paybill Stack; a preview Stack has
-  nothing to destroy anyway), the label `paybill.io/kind: drift-check`;
+  nothing to destroy anyway), the label `paybill.io/kind: drift-check` (`fleet status` leaves them out:
+  `status.deployments`);
 - the annotation `pulumi.com/reconciliation-request`: the run's token, so the operator runs the check again
   for each new drift run although the spec did not change, and `status.classify` reads an outcome only once
   `lastUpdate.reconcileRequest` carries that token.
@@ -34,9 +35,9 @@ from typing import Any
 from paybill_iac.model.spec import TenantSpec
 from paybill_iac.pko.manifests import LABEL_PREFIX, RECONCILE_REQUEST, Rollout, stack_name
 from paybill_iac.pko.rollout import WaveResult
+from paybill_iac.pko.status import DRIFT_CHECK_KIND as CHECK_KIND
 
 CHECK_PREFIX = "drift"
-CHECK_KIND = "drift-check"
 NO_CHANGES_EXPECTED = "no changes were expected"  # the Pulumi CLI's --expect-no-changes failure
 
 

@@ -37,6 +37,7 @@ from paybill_iac.pko.manifests import LABEL_PREFIX, RECONCILE_REQUEST
 STATES = ("pending", "waiting", "reconciling", "failing", "stalled", "ready")
 FAILED_STATES = frozenset({"failing", "stalled"})
 SETTLED_STATES = frozenset({"ready", "failing", "stalled"})
+DRIFT_CHECK_KIND = "drift-check"
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,12 @@ def classify(stack: Mapping[str, Any]) -> StackStatus:
         last_update=str(last.get("state", "")), permalink=str(last.get("permalink", "")),
         last_message=" ".join(str(last.get("message", "")).split())[:1000],
     )
+
+
+def deployments(statuses: Iterable[StackStatus]) -> list[StackStatus]:
+    """The fleet's own Stacks: drift runs' check Stacks (kind `drift-check`, paybill_iac.pko.drift) are left out,
+    since a check that found drift fails by design and says nothing about the tenant's deployment."""
+    return [item for item in statuses if item.kind != DRIFT_CHECK_KIND]
 
 
 def rollup(statuses: Iterable[StackStatus]) -> dict[str, Any]:

@@ -223,3 +223,18 @@ def test_the_command_shows_the_operator_s_note_and_refuses_pko_for_one_tenant(en
     assert code == 1
     assert "paybill-tenant/hooli" in out and "drifted" in out
     assert "not which resources drifted; `paybill-iac drift --tenant hooli` checks it here" in out
+
+
+def test_fleet_status_leaves_the_check_stacks_out_and_reads_only_answered_requests(
+        catalog: Any, settings: Any) -> None:
+    from paybill_iac.pko.status import classify, deployments
+
+    cluster = FakeOperator({"drift-acme": "drifted"}, late=frozenset({"drift-hooli"}))
+    _engine(cluster, catalog, settings).run(_plan(catalog, ["acme", "hooli"]))
+    tenant_stack = {"metadata": {"name": "tenant-acme", "generation": 1, "labels": {"paybill.io/kind": "tenant"}},
+                    "status": {"observedGeneration": 1, "conditions": [_c("Ready", "True", "ProcessingCompleted")],
+                               "lastUpdate": {"state": "succeeded", "generation": 1}}}
+    statuses = {item.name: item for item in map(classify, [*cluster.list(), tenant_stack])}
+    assert (statuses["drift-acme"].state, statuses["drift-hooli"].state) == ("failing", "pending")
+    assert NO_CHANGES_EXPECTED in statuses["drift-acme"].last_message
+    assert [item.name for item in deployments(statuses.values())] == ["tenant-acme"]
