@@ -10,9 +10,8 @@ Reporting:
                                           hook called for newly seen drift only
     adopt(operator, stack, approval)      `refresh` as an explicit adoption: the drift shown first, then
                                           adopted, journaled with its diff (gated for agents: execution.py)
-    check_fleet(automation, ...)          every tenant with a stack, through the fleet runner (the local one,
-                                          or the operator's: paybill_iac.pko.drift, one status per tenant and
-                                          no per-resource detail, said in the report's `note`)
+    check_fleet(automation, ...)          every tenant with a stack, through the fleet runner (local, or the
+                                          operator's: paybill_iac.pko.drift, a status and a `note`, no resources)
     reports(store, catalog, schedule)     each tenant's newest report, `stale` when older than the schedule,
                                           `not_checked` when it has none
     rollup(reports)                       counts by plan, cloud, cell and status
@@ -81,8 +80,7 @@ class DriftReport:
     violations: tuple[dict[str, str], ...] = ()
     """Violations over the refreshed view that the state's view did not have (stack rules included)."""
     error: str | None = None
-    note: str | None = None
-    """What the check could not say (the operator's: which resources drifted)."""
+    note: str | None = None  # what the check could not say (the operator's: which resources drifted)
 
     @property
     def new(self) -> list[DriftedResource]:
@@ -218,9 +216,8 @@ def check_fleet(automation: Any, *, tenants: list[str] | None = None, waves: lis
     """Every tenant with a stack (or `tenants`) checked through the fleet runner (`fleet drift`: each check in a
     worker, under its stack's lease, stored there), then (`cells`) every cell in use, here, one after another
     (the fleet runner takes tenant stacks only); then `hook` is called here, once per stack whose check saw new
-    drift. A failed check does not halt the others. Returns the fleet report and the reports with new drift.
-    On the operator (`runner`: paybill_iac.pko.engine.PkoFleetRunner) the checks are its check Stacks', stored
-    here as they come back (`record_operator_check`), and the cells are not checked (`drift --cell ID` does)."""
+    drift. A failed check does not halt the others. Returns the fleet report and the reports with new drift. On the
+    operator (`runner`: PkoFleetRunner) its check Stacks' results are stored here, and no cell is checked."""
     from paybill_iac.automation.invocation import StackRef
 
     started = automation.store.clock()
@@ -245,22 +242,18 @@ def check_fleet(automation: Any, *, tenants: list[str] | None = None, waves: lis
     return report, newly
 
 
-def operator_note(check: Any) -> str:
-    """What an operator check's report says it cannot: which resources drifted, and where to find out."""
-    return (f"checked on the operator (Stack {check.stack}): {check.message}. The operator reports one outcome per "
-            f"stack, not which resources drifted; `paybill-iac drift --tenant {check.tenant}` checks it here with "
-            "per-resource detail")
-
-
 def record_operator_check(store: Store, catalog: Catalog, check: Any, actor: str) -> None:
-    """Store a check the operator ran (paybill_iac.pko.drift.DriftCheck): its status, no resources; drift it found
-    leaves the first-seen times of the local checks alone (it does not say which resources)."""
+    """Store a check the operator ran (paybill_iac.pko.drift.DriftCheck): its status and a note on what it cannot
+    say (which resources); drift it found leaves the first-seen times of the local checks alone."""
     from paybill_iac.automation.invocation import StackRef
 
     stack = StackRef.tenant(check.tenant)
     plan, cloud, cell = where(catalog, stack)
+    note = (f"checked on the operator (Stack {check.stack}): {check.message}. The operator reports one outcome per "
+            f"stack, not which resources drifted; `paybill-iac drift --tenant {check.tenant}` checks it here with "
+            "per-resource detail")
     report = {"resources": [], "violations": [], "engine": "pko", "check_stack": check.stack,
-              "permalink": check.permalink, "note": operator_note(check)}
+              "permalink": check.permalink, "note": note}
     store.drift.record(stack=stack.key, tenant=check.tenant, status=check.status, actor=actor, plan=plan,
                        cloud=cloud, cell=cell, drifted=[], report=report,
                        error=check.message if check.status == "error" else None,
@@ -342,8 +335,7 @@ class DriftSettings:
     schedule_hours: float = DEFAULT_SCHEDULE_HOURS
     hook: str | None = None
     """`module:function` called with a DriftReport holding newly seen drift."""
-    engine: str = "local"
-    """Where `drift --fleet` runs: `local` (worker processes here) or `pko` (the operator's check Stacks)."""
+    engine: str = "local"  # where `drift --fleet` runs: local worker processes, or pko (the operator)
 
     @property
     def schedule_seconds(self) -> float:
@@ -358,8 +350,7 @@ def parse_drift_settings(data: Any, source: str) -> DriftSettings:
         raise UsageError(f"{source}: `{SETTINGS_SECTION}` must be a mapping (schedule_hours, hook, engine)")
     unknown = sorted(set(section) - {"schedule_hours", "hook", "engine"})
     if unknown:
-        raise UsageError(f"{source}: {SETTINGS_SECTION}.{unknown[0]} is not a setting (settings: schedule_hours, "
-                         "hook, engine)")
+        raise UsageError(f"{source}: {SETTINGS_SECTION}.{unknown[0]} is not a setting (schedule_hours, hook, engine)")
     hours = section.get("schedule_hours", DEFAULT_SCHEDULE_HOURS)
     if isinstance(hours, bool) or not isinstance(hours, (int, float)) or hours <= 0:
         raise UsageError(f"{source}: {SETTINGS_SECTION}.schedule_hours must be a positive number of hours, got "
