@@ -8,6 +8,8 @@
     status     a Stack's conditions (Ready, Reconciling, Stalled) and status.lastUpdate, as one state;
                rolled up by wave, plan and cloud
     rollout    `paybill-iac fleet apply --engine pko`: wave by wave, halting past a failure threshold
+    drift      `paybill-iac drift --fleet --engine pko`: a check Stack per tenant (a refreshed preview), its
+               outcome as in_sync, drifted or error
 
 The operator runs no CrossGuard policy packs (pulumi-kubernetes-operator#366): its stacks rely on the
 in-program enforcement of the stack programs (paybill_policies.inprogram), which every Stack's
