@@ -99,6 +99,10 @@ def render_shard(report: dict[str, Any], fmt: str) -> str:
 
 def run_shard(options: Any, shard: str) -> dict[str, Any]:
     """`preview --shard I/N`: the shard's report (paybill_iac.preview.shard)."""
+    from paybill_iac.errors import UsageError
     from paybill_iac.preview.shard import Shard, preview
 
+    if options.against is not None:  # a shard holds only its part of a report: comparing it would be half a diff
+        raise UsageError("--against compares a whole preview report and cannot be combined with --shard: compare "
+                         "against a git ref with --base (shards support it), or run --against on an unsharded preview")
     return preview(options, Shard.parse(shard))

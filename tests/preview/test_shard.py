@@ -212,6 +212,10 @@ def test_cli_shard_merge_and_shards(tmp_path: Path, capsys: pytest.CaptureFixtur
         main(["preview", str(EXAMPLE), "--shard", "3/2"])
     assert done.value.code == 2
     capsys.readouterr()
+    (tmp_path / "old.json").write_text("{}")
+    with pytest.raises(SystemExit) as done:
+        main(["preview", str(EXAMPLE), "--shard", "1/2", "--against", str(tmp_path / "old.json")])
+    assert done.value.code == 2 and "cannot be combined with --shard" in capsys.readouterr().err
     assert main(["preview", "shards", str(EXAMPLE), "--per-shard", "5", "--max", "3"]) is None
     assert json.loads(capsys.readouterr().out) == {"stacks": 18, "count": 3, "matrix": ["1/3", "2/3", "3/3"]}
 
