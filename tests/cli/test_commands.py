@@ -98,10 +98,29 @@ def test_fleet_without_the_pulumi_cli_fails_once_with_the_install_link(project: 
     assert "fleet preview needs the Pulumi CLI" in done.stderr and "Traceback" not in done.stderr
 
 
+# Where even root is refused (sysfs): a folder nothing may be made in, a write-only file.
+ROOT_REFUSED = {"unwritable-state": (Path("/sys/fs"), "write"),
+                "catalog-unreadable": (Path("/sys/bus/pci/rescan"), "read")}
+
+
+def _refuses_root(path: Path, how: str) -> bool:
+    try:
+        if how == "read":
+            path.read_bytes()
+        else:
+            (path / "paybill-probe").mkdir()
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 @pytest.mark.parametrize("case", ["out-is-a-file", "state-under-a-file", "unwritable-state", "catalog-unreadable"])
 def test_path_problems_are_usage_errors_naming_the_path(project: Path, case: str) -> None:
-    if os.geteuid() == 0 and case in ("unwritable-state", "catalog-unreadable"):
-        pytest.skip("root reads and writes through permissions")
+    as_root = os.geteuid() == 0  # root passes file modes by; sysfs refuses even root
+    if as_root and case in ROOT_REFUSED and not _refuses_root(*ROOT_REFUSED[case]):
+        pytest.skip(f"running as root and {ROOT_REFUSED[case][0]} does not refuse root here")
     if case == "state-under-a-file":
         (project / "var").write_text("")
         done = run("token", "create", "--principal", "alice", "--kind", "human", "--role", "viewer", cwd=project)
@@ -111,12 +130,20 @@ def test_path_problems_are_usage_errors_naming_the_path(project: Path, case: str
         done = run("generate", "--out", "afile/stacks", cwd=project)
         path = Path("afile/stacks")
     elif case == "unwritable-state":
-        (project / "var").mkdir()
-        (project / "var").chmod(0o500)
+        if as_root:
+            (project / "var").symlink_to(ROOT_REFUSED[case][0])
+        else:
+            (project / "var").mkdir()
+            (project / "var").chmod(0o500)
         done = run("token", "create", "--principal", "alice", "--kind", "human", "--role", "viewer", cwd=project)
-        path = project / "var"
+        path = (project / "var").resolve()  # the folder the state would be made in, a symlink followed
     else:
-        (project / "config" / "catalog" / "plans.yaml").chmod(0o000)
+        plans = project / "config" / "catalog" / "plans.yaml"
+        if as_root:
+            plans.unlink()
+            plans.symlink_to(ROOT_REFUSED[case][0])
+        else:
+            plans.chmod(0o000)
         done = run("validate", cwd=project)
         path = project / "config" / "catalog" / "plans.yaml"
     assert done.returncode == (1 if case == "catalog-unreadable" else 2), done.stderr
