@@ -15,6 +15,7 @@ from paybill_iac.cli_describe import describe_tenant, list_rows, read_deployed, 
 from paybill_iac.errors import UsageError
 from paybill_iac.model.spec import tenant_spec
 from paybill_iac.project import Project
+from tests.cli_invoke import run_cli
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "stacks" / "catalog"
@@ -141,18 +142,10 @@ def test_list_plans_counts_their_tenants(catalog: Any) -> None:
 
 
 def test_the_commands(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from paybill_iac.cli import main
-
     monkeypatch.setenv("PAYBILL_STATE_DIR", str(tmp_path / "state"))
 
     def run(*args: str) -> tuple[int, str, str]:
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as done:
-            code = int(done.code or 0)
-        out, err = capsys.readouterr()
-        return code, out, err
+        return run_cli(capsys, *args)
 
     code, out, _ = run("describe", "tenant", "acme", "--catalog", str(EXAMPLE), "--format", "json")
     assert code == 0 and json.loads(out)["placement"]["cell"] == "aws-euw1-a"

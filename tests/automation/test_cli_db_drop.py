@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from paybill_iac.cli import main
 from tests.automation.conftest import Clock, Env
 from tests.automation.doubles import FakeRunner
+from tests.cli_invoke import run_cli
 
 DAY = 86400.0
 Run = Callable[..., tuple[int, str, str]]
@@ -32,14 +32,7 @@ def run(env: Env, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.Monkey
     monkeypatch.delenv("PAYBILL_STATE_URL", raising=False)
 
     def invoke(*args: str) -> tuple[int, str, str]:
-        try:
-            main([*args, "--catalog", str(env.catalog), "--state-dir", str(env.state)])
-            code = 0
-        except SystemExit as exit_:
-            code = int(exit_.code or 0)
-        out, err = capsys.readouterr()
-        assert "Traceback" not in err
-        return code, out, err
+        return run_cli(capsys, *args, "--catalog", str(env.catalog), "--state-dir", str(env.state))
 
     invoke.made = made  # type: ignore[attr-defined]
     return invoke

@@ -13,6 +13,7 @@ import pytest
 from paybill_iac.cli import main
 from tests.automation.conftest import Env
 from tests.automation.doubles import FakeRunner, RecordingDataPlane
+from tests.cli_invoke import run_cli
 
 Run = Callable[..., tuple[int, str, str]]
 
@@ -26,14 +27,7 @@ def run(env: Env, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.Monkey
     monkeypatch.delenv("PAYBILL_STATE_URL", raising=False)
 
     def invoke(*args: str) -> tuple[int, str, str]:
-        argv = [*args, "--catalog", str(env.catalog), "--state-dir", str(env.state)]
-        try:
-            main(argv)
-            code = 0
-        except SystemExit as exit_:
-            code = int(exit_.code or 0)
-        out, err = capsys.readouterr()
-        return code, out, err
+        return run_cli(capsys, *args, "--catalog", str(env.catalog), "--state-dir", str(env.state))
 
     invoke.runner = runner  # type: ignore[attr-defined]
     invoke.data_plane = data_plane  # type: ignore[attr-defined]

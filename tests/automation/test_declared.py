@@ -12,11 +12,11 @@ import yaml
 
 from paybill_iac.automation import WorkflowBusy
 from paybill_iac.catalog import ledger, load_catalog
-from paybill_iac.cli import main
 from paybill_iac.errors import UsageError
 from paybill_iac.generate import generate
 from tests.automation.conftest import Env
 from tests.automation.lifecycle_double import TYPES, LifecycleRunner
+from tests.cli_invoke import run_cli
 
 MOVES: list[dict[str, Any]] = []
 
@@ -92,13 +92,7 @@ def test_a_silo_tenant_is_not_moved(env: Env) -> None:
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as done:
-        code = int(done.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    return run_cli(capsys, *args)
 
 
 def test_plan_only_on_the_command_line(env: Env, capsys: pytest.CaptureFixture[str]) -> None:

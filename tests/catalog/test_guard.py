@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from paybill_iac.catalog import ledger, load_catalog
-from paybill_iac.cli import main
 from paybill_iac.errors import CatalogError
 from tests.catalog.conftest import offboarded
+from tests.cli_invoke import run_cli
 
 
 def _edit(path: Path, old: str, new: str) -> None:
@@ -75,13 +75,8 @@ IDS = [edit.__name__ for edit, _, _ in MOVES]
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as done:
-        code = int(done.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
+    code, out, err = run_cli(capsys, *args)
+    return code, out + err
 
 
 @pytest.mark.parametrize(("edit", "owner", "workflow"), MOVES, ids=IDS)

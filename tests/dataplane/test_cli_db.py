@@ -22,7 +22,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from paybill_iac.cli import main
+from tests.cli_invoke import run_cli
 from tests.dataplane.conftest import Names, Server
 from tests.dataplane.test_clouds import ensure_rds_iam_stand_in
 
@@ -80,14 +80,7 @@ def cli(tmp_path: Path, names: Names, server: Server, monkeypatch: pytest.Monkey
 @pytest.fixture
 def run(cli: Cli, capsys: pytest.CaptureFixture[str]) -> Run:
     def invoke(*args: str, tenant: str | None = None) -> tuple[int, str, str]:
-        argv = ["db", *args, "--tenant", tenant or cli.tenant, "--catalog", str(cli.catalog)]
-        try:
-            main(argv)
-            code = 0
-        except SystemExit as exit_:
-            code = int(exit_.code or 0)
-        out, err = capsys.readouterr()
-        assert "Traceback" not in err
+        code, out, err = run_cli(capsys, "db", *args, "--tenant", tenant or cli.tenant, "--catalog", str(cli.catalog))
         # The first line names the project the command used; the messages under test follow it.
         assert err.startswith("paybill-iac: "), err
         return code, out, err.split("\n", 1)[1]

@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 import pytest
 
-from paybill_iac.cli import main
 from tests.automation.conftest import Env
 from tests.automation.engine_double import DB, StatefulRunner
+from tests.cli_invoke import run_cli
 
 Run = Callable[..., tuple[int, str, str]]
 STACK = "paybill-tenant/cyberdyne"
@@ -28,13 +28,7 @@ def run(env: Env, runner: StatefulRunner, capsys: pytest.CaptureFixture[str], mo
     monkeypatch.chdir(env.root)
 
     def invoke(*args: str) -> tuple[int, str, str]:
-        try:
-            main([*args, "--catalog", str(env.catalog), "--state-dir", str(env.state)])
-            code = 0
-        except SystemExit as exit_:
-            code = int(exit_.code or 0)
-        out, err = capsys.readouterr()
-        return code, out, err
+        return run_cli(capsys, *args, "--catalog", str(env.catalog), "--state-dir", str(env.state))
 
     return invoke
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.cli_invoke import run_cli
 from tests.policy.conftest import CATALOG
 
 
@@ -42,15 +43,8 @@ class Outcome:
 
 def _main(capsys: Any, *argv: str) -> Outcome:
     """Run the CLI the way the `paybill-iac` entry point does (errors become messages and exit codes)."""
-    from paybill_iac.cli import main
-
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as done:
-        code = int(done.code or 0)
-    captured = capsys.readouterr()
-    return Outcome(code, captured.out + captured.err, captured.out)
+    code, out, err = run_cli(capsys, *argv)
+    return Outcome(code, out + err, out)
 
 
 def _check(tmp_path: Path, capsys: Any, data: Any, *args: str) -> Outcome:

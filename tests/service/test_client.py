@@ -9,6 +9,7 @@ import pytest
 
 from paybill_iac.errors import UsageError
 from paybill_iac.service.client import RemoteAutomation, RemoteRefused, remote_from_env
+from tests.cli_invoke import run_cli
 from tests.service.conftest import Server
 
 
@@ -61,7 +62,6 @@ def test_the_environment_selects_the_service(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_the_command_line_through_the_service(server: Server, monkeypatch: pytest.MonkeyPatch,
                                               capsys: pytest.CaptureFixture[str]) -> None:
-    from paybill_iac.cli import main
 
     agent = server.token(tenants=("acme", "hooli"))
     approver = server.token(kind="human", role="approver")
@@ -69,14 +69,7 @@ def test_the_command_line_through_the_service(server: Server, monkeypatch: pytes
     def run(token: str, *args: str) -> tuple[int, str, str]:
         monkeypatch.setenv("PAYBILL_SERVER_URL", server.url)
         monkeypatch.setenv("PAYBILL_TOKEN", token)
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exit_:
-            code = int(exit_.code or 0)
-        out, err = capsys.readouterr()
-        assert "Traceback" not in err
-        return code, out, err
+        return run_cli(capsys, *args)
 
     code, out, err = run(agent.token, "up", "--tenant", "hooli", "--state-url", "sqlite:////tmp/ignored.db")
     assert code == 0 and out.startswith("up paybill-tenant/hooli"), err

@@ -14,22 +14,16 @@ from click.testing import CliRunner
 
 from paybill_iac.automation.store import Store
 from paybill_iac.automation.store.principals import Principal, Principals
-from paybill_iac.cli import main
 from paybill_iac.errors import UsageError
 from paybill_iac.identity import local_actor
 from paybill_iac.service.auth import bearer, refusal, selects
 from paybill_iac.service.core import redact
 from paybill_iac.service.limits import RateLimiter
+from tests.cli_invoke import run_cli
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(capsys, *args)
 
 
 def test_token_create_prints_the_token_once_alone_and_keeps_only_its_hash(tmp_path: Path,
