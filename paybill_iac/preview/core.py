@@ -52,13 +52,29 @@ def check_actor(actor: str) -> str:
     return actor
 
 
+def check_jobs(options: Options) -> int:
+    jobs = options.jobs or default_jobs()
+    if jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    return jobs
+
+
+def run_head(catalog: Catalog, tasks: TaskSet, programs: Any, actor: str, options: Options,
+             jobs: int) -> dict[tuple[str, str, str], StackResult]:
+    """Run `tasks` (the head catalog's stacks) on `jobs` workers with the progress bar the options ask for."""
+    state = WorkerState({HEAD: catalog}, {HEAD: programs}, actor)
+    progress = Progress(len(tasks.all()), options.progress)
+    try:
+        return run_tasks(tasks.all(), state, jobs=jobs, progress=progress)
+    finally:
+        progress.close()
+
+
 def preview(options: Options) -> dict[str, Any]:
     """Run the preview and return the report (its shape is documented in the README)."""
     started = time.perf_counter()
     actor = check_actor(options.actor)
-    jobs = options.jobs or default_jobs()
-    if jobs < 1:
-        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    jobs = check_jobs(options)
     stored = check_comparison(options)
     catalog = load(options.catalog)
     check_selection(catalog, options.tenants)
@@ -71,13 +87,7 @@ def preview(options: Options) -> dict[str, Any]:
         tasks = build_tasks(catalog, options.tenants)
         if options.tenants:  # the cells run for their tenants' outputs; the packs judge what was selected
             tasks.cells = [replace(task, evaluate=False) for task in tasks.cells]
-        state = WorkerState({HEAD: catalog}, {HEAD: programs}, actor)
-        progress = Progress(len(tasks.all()), options.progress)
-        try:
-            results = run_tasks(tasks.all(), state, jobs=jobs, progress=progress)
-        finally:
-            progress.close()
-        report = assemble(catalog, tasks, results)
+        report = assemble(catalog, tasks, run_head(catalog, tasks, programs, actor, options, jobs))
         if stored is not None and options.against is not None:
             compare_with_report(report, stored, options.against, options.tenants)
     if report.get("base") and options.properties:

@@ -159,14 +159,11 @@ def select(catalog: Catalog, selected: list[str] | None, shard: Shard) -> tuple[
 def preview(options: Options, shard: Shard) -> dict[str, Any]:
     """The preview of one shard (the same steps as paybill_iac.preview.core.preview on its part)."""
     from paybill_iac.preview import core
-    from paybill_iac.preview.runner import Progress, WorkerState, default_jobs, run_tasks
-    from paybill_iac.preview.tasks import HEAD, check_selection, stack_programs
+    from paybill_iac.preview.tasks import check_selection, stack_programs
 
     started = time.perf_counter()
     actor = core.check_actor(options.actor)
-    jobs = options.jobs or default_jobs()
-    if jobs < 1:
-        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    jobs = core.check_jobs(options)
     catalog = core.load(options.catalog)
     check_selection(catalog, options.tenants)
     programs = stack_programs(catalog.root)
@@ -175,13 +172,7 @@ def preview(options: Options, shard: Shard) -> dict[str, Any]:
     else:
         mine, owned = select(catalog, options.tenants, shard)
         tenants = [task.id for task in mine.tenants]
-        state = WorkerState({HEAD: catalog}, {HEAD: programs}, actor)
-        progress = Progress(len(mine.all()), options.progress)
-        try:
-            results = run_tasks(mine.all(), state, jobs=jobs, progress=progress)
-        finally:
-            progress.close()
-        report = core.assemble(catalog, mine, results)
+        report = core.assemble(catalog, mine, core.run_head(catalog, mine, programs, actor, options, jobs))
         report["cells"] = [cell for cell in report["cells"] if cell["stack"] in owned]
     report["warnings"] = core.rounding_warnings(catalog, report)  # of this shard's stacks
     core.finish(report, options, jobs, time.perf_counter() - started)
