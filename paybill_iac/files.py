@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 
@@ -49,6 +48,8 @@ def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
     `mode`), rename, fsync of the folder."""
     path = Path(path)
     wanted = file_mode(path) if mode is None else mode
+    import tempfile  # here: comparing generated files (a no-op generate) needs neither tempfile nor shutil
+
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as stream:
@@ -62,3 +63,23 @@ def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
             os.unlink(temporary)
         raise
     fsync_dir(path.parent)
+
+
+def compare_bytes(path: Path, data: bytes) -> tuple[bytes | None, bool]:
+    """(the bytes to write, or None when the file holds them already; whether a file exists there)."""
+    try:
+        current: bytes | None = path.read_bytes()
+    except FileNotFoundError:
+        current = None
+    return (None if current == data else data), current is not None
+
+
+def write_generated(path: Path, data: bytes, *, replace: bool) -> None:
+    """Write a generated file (a stack file, a manifest). An existing file is replaced atomically, so a crash
+    never leaves half of it where a whole one was; a new file is created exclusively without a sync per file
+    (a crash leaves at most a partial new file, which the next run, or --check, finds stale)."""
+    if replace:
+        atomic_write(path, data)
+        return
+    with open(path, "xb") as stream:
+        stream.write(data)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from paybill_iac.catalog import ledger, yamlio
 from paybill_iac.catalog import place as placement
+from paybill_iac.files import compare_bytes, write_generated
 from paybill_iac.model.catalog import Catalog
 from paybill_iac.model.spec import TenantSpec, cell_spec, cells_in_use, tenant_spec
 from paybill_iac.parallel import gc_paused, map_chunks
@@ -178,12 +179,7 @@ _JOB: tuple[Catalog, Path, int, frozenset[bytes] | None] | None = None
 
 def _compare(path: Path, content: str) -> tuple[Path, bytes | None, bool]:
     """(path, the bytes to write or None when the file is current, whether a file exists there)."""
-    data = content.encode()
-    try:
-        current: bytes | None = path.read_bytes()
-    except FileNotFoundError:
-        current = None
-    return path, (None if current == data else data), current is not None
+    return (path, *compare_bytes(path, content.encode()))
 
 
 def _read_if_any(path: str) -> bytes | None:
@@ -268,7 +264,7 @@ def _generate(catalog: Catalog, out: Path, check: bool, prune: bool) -> Generate
             continue
         result.written.append(path)
         if not check:
-            _write(path, data, replace=exists)
+            write_generated(path, data, replace=exists)
     if memo_path is not None and memo is not None and not check:  # what is current now, for the next run
         keys = {key for _, _, _, _, key in tenants if key is not None}
         if keys != memo:
@@ -284,16 +280,3 @@ def _generate(catalog: Catalog, out: Path, check: bool, prune: bool) -> Generate
             path.unlink()
             result.removed.append(path)
     return result
-
-
-def _write(path: Path, data: bytes, *, replace: bool) -> None:
-    """Write a stack file. An existing file is replaced atomically, so a crash never leaves half of it
-    where a whole one was; a new file is created exclusively (a crash leaves at most a partial new
-    file, which the next run, or --check, finds stale)."""
-    if replace:
-        from paybill_iac.files import atomic_write  # here: tempfile and shutil only for a write
-
-        atomic_write(path, data)
-        return
-    with open(path, "xb") as stream:
-        stream.write(data)

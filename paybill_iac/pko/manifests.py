@@ -46,7 +46,7 @@ from typing import Any
 
 from paybill_iac.catalog import yamlio
 from paybill_iac.errors import UsageError
-from paybill_iac.files import atomic_write
+from paybill_iac.files import compare_bytes, write_generated
 from paybill_iac.model.catalog import Catalog
 from paybill_iac.model.spec import CellSpec, TenantSpec, cell_spec, cells_in_use, tenant_spec
 from paybill_iac.parallel import gc_paused, map_chunks
@@ -294,17 +294,6 @@ def kustomization(paths: Sequence[str]) -> str:
 # --- the folder (`paybill-iac fleet manifests --out DIR`) ------------------------------------------
 
 
-def _write(path: Path, data: bytes, *, replace: bool) -> None:
-    """As `paybill-iac generate` writes stack files: an existing file replaced atomically (a crash never
-    leaves half of it), a new one created exclusively without a sync per file (a crash leaves at most a
-    partial new file, which the next run, or --check, finds stale)."""
-    if replace:
-        atomic_write(path, data)
-        return
-    with open(path, "xb") as stream:
-        stream.write(data)
-
-
 @dataclass
 class WriteResult:
     written: list[Path] = field(default_factory=list)
@@ -323,11 +312,7 @@ _JOB: tuple[Catalog, Rollout, dict[str, int], Path] | None = None
 
 def _compared(out: Path, relative: str, data: bytes) -> tuple[str, bytes | None, bool]:
     """(relative path, the bytes to write or None when the file holds them already, whether it exists)."""
-    try:
-        current: bytes | None = (out / relative).read_bytes()
-    except FileNotFoundError:
-        current = None
-    return relative, None if current == data else data, current is not None
+    return (relative, *compare_bytes(out / relative, data))
 
 
 def _render_tenants(tenant_ids: Sequence[str]) -> list[tuple[str, bytes | None, bool]]:
@@ -370,7 +355,7 @@ def write_manifests(catalog: Catalog, settings: PkoSettings, out: Path, *, names
                 continue
             result.written.append(target)
             if not check:
-                _write(target, data, replace=exists)
+                write_generated(target, data, replace=exists)
         wanted = set(paths)
         for folder in (TENANTS_DIR, CELLS_DIR):
             try:
