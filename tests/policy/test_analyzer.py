@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,39 +12,19 @@ from typing import Any
 
 import pytest
 
+from tests.policy.packrun import running_pack
+
 REPO = Path(__file__).resolve().parents[2]
 URN = "urn:pulumi:cyberdyne::paybill-tenant::paybill:tenant:Silo$aws:rds/instance:Instance::cyberdyne-db"
 
 
 @pytest.fixture(scope="module")
 def analyzer() -> Iterator[Any]:
-    import grpc
-    from pulumi.runtime.proto import analyzer_pb2_grpc
-
     environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(  # the engine runs the pack's folder with the project's python
-        [sys.executable, "-u", str(REPO / "policy_packs" / "plan-limits")], cwd=REPO / "policy_packs" / "plan-limits",
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment,
-    )
-    try:
-        line = process.stdout.readline().decode().strip() if process.stdout else ""
-        if not line.isdigit():
-            error = process.stderr.read().decode() if process.stderr and process.poll() is not None else ""
-            pytest.fail(f"the pack printed no port: {line!r} {error}")
-        channel = grpc.insecure_channel(f"127.0.0.1:{line}")
-        grpc.channel_ready_future(channel).result(timeout=30)
-        yield analyzer_pb2_grpc.AnalyzerStub(channel)
-        channel.close()
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
+    folder = REPO / "policy_packs" / "plan-limits"
+    # the engine runs the pack's folder with the project's python
+    with running_pack([sys.executable, "-u", str(folder)], folder, environment, "the pack") as stub:
+        yield stub
 
 
 def _struct(values: dict[str, Any]) -> Any:

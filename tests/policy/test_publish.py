@@ -16,6 +16,7 @@ import paybill_policies as policies
 import pytest
 import yaml
 
+from tests.policy.packrun import running_pack
 from tests.policy.test_analyzer import URN, _configure, _struct
 
 
@@ -57,9 +58,7 @@ def fresh_pack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The plan-limits pack built into a temporary folder, its requirements installed into a fresh
     virtualenv (pulumi-policy from the package index, the rule library from the pack's own wheel), started
     the way the engine starts it."""
-    import grpc
     from paybill_policies.build import build_pack
-    from pulumi.runtime.proto import analyzer_pb2_grpc
 
     root = tmp_path_factory.mktemp("published")
     folder = build_pack("plan-limits", root)
@@ -70,27 +69,9 @@ def fresh_pack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
                              capture_output=True, text=True, timeout=240)
     assert install.returncode == 0, install.stderr[-2000:]
     clean = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHONPATH", "VIRTUAL_ENV"))}
-    process = subprocess.Popen([str(python), "-u", str(folder)], cwd=folder, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, env={**clean, "PYTHONUNBUFFERED": "1"})
-    try:
-        line = process.stdout.readline().decode().strip() if process.stdout else ""
-        if not line.isdigit():
-            error = process.stderr.read().decode() if process.stderr and process.poll() is not None else ""
-            pytest.fail(f"the built pack printed no port: {line!r} {error}")
-        channel = grpc.insecure_channel(f"127.0.0.1:{line}")
-        grpc.channel_ready_future(channel).result(timeout=30)
-        yield analyzer_pb2_grpc.AnalyzerStub(channel), python
-        channel.close()
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
+    with running_pack([str(python), "-u", str(folder)], folder, {**clean, "PYTHONUNBUFFERED": "1"},
+                      "the built pack") as stub:
+        yield stub, python
 
 
 @pytest.mark.fresh_venv
