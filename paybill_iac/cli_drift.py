@@ -86,7 +86,7 @@ def drift(tenant: str | None, cell: str | None, whole_fleet: bool, fmt: str, con
     if whole_fleet and (engine or settings.engine) == "pko":
         from paybill_iac.cli_pko import fleet_engine
 
-        runner = fleet_engine(project, namespace, kube_context)
+        runner = fleet_engine(project, namespace, kube_context, actor)
     with cli_ops._automation(project, actor) as opened:
         auto = _local(opened)
         reports = []

@@ -331,7 +331,7 @@ def _fleet_command(operation: str) -> Callable[..., Any]:
             if engine == "pko":
                 from paybill_iac.cli_pko import fleet_engine
 
-                runner = fleet_engine(common["project"], namespace, kube_context)
+                runner = fleet_engine(common["project"], namespace, kube_context, common["actor"])
             progress, finish = _progress(operation)
             try:
                 report = auto.fleet(operation, waves=list(waves) or None, tenants=list(tenants) or None,

@@ -173,7 +173,7 @@ def status(engine: str, settings_file: Path | None, namespace: str | None, conte
         sys.exit(1)
 
 
-def fleet_engine(project: Project, namespace: str | None, context: str | None) -> Any:
+def fleet_engine(project: Project, namespace: str | None, context: str | None, actor: str) -> Any:
     """`fleet up --engine pko`: the operator as the fleet's engine (paybill_iac.pko.engine), its settings from
     the project file's `pko:` section, the cluster from the kubeconfig."""
     from paybill_iac.pko.engine import PkoFleetRunner
@@ -181,7 +181,7 @@ def fleet_engine(project: Project, namespace: str | None, context: str | None) -
 
     loaded, settings = _load(project, None)
     target = namespace or settings.namespace
-    return PkoFleetRunner(StackApi(target, context=context), loaded, settings, target,
+    return PkoFleetRunner(StackApi(target, context=context), loaded, settings, target, actor=actor,
                           say=lambda message: click.echo(message, err=True))
 
 

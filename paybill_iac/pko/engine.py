@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from paybill_iac.automation.fleet_tasks import FleetPlan, FleetReport, FleetTask, Progress, TenantOutcome
+from paybill_iac.automation.gates import is_human
 from paybill_iac.errors import UsageError
 from paybill_iac.model.catalog import Catalog
 from paybill_iac.model.spec import cell_spec, tenant_spec
@@ -33,18 +34,16 @@ from paybill_iac.pko.manifests import CELL_WAVE, Rollout
 from paybill_iac.pko.rollout import Cluster, WaveResult, roll_out
 from paybill_iac.pko.settings import PkoSettings
 
-OPERATOR_ACTOR = "human"
-"""Who every Stack's workspace acts as (Rollout's PAYBILL_ACTOR literal)."""
-
-
 class PkoFleetRunner:
     """Runs a FleetPlan's tasks as Stack resources on the operator (module docstring)."""
 
     def __init__(self, cluster: Cluster, catalog: Catalog, settings: PkoSettings, namespace: str | None = None, *,
-                 wait: bool = True, timeout: float = 4 * 3600, poll: float = 15.0, concurrency: int = 16,
+                 actor: str, wait: bool = True, timeout: float = 4 * 3600, poll: float = 15.0, concurrency: int = 16,
                  force: bool = False, dry_run: bool = False, say: Callable[[str], None] | None = None,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
         self.cluster, self.catalog, self.settings = cluster, catalog, settings
+        self.actor = actor
+        """Who the coordinator acts as (from its own settings, not from a task): only a human's run is applied."""
         self.rollout = Rollout(settings, namespace or settings.namespace, catalog.settings.pulumi_org)
         self.options: dict[str, Any] = {"wait": wait, "timeout": timeout, "poll": poll, "concurrency": concurrency,
                                         "force": force, "dry_run": dry_run, "progress": say, "clock": clock,
@@ -120,10 +119,14 @@ class PkoFleetRunner:
                           **self.options)
         return rolled.waves[number]
 
-    @staticmethod
-    def _refusal(task: FleetTask) -> TenantOutcome | None:
-        actor = task.options.get("actor", OPERATOR_ACTOR)
-        if actor != OPERATOR_ACTOR:
+    def _refusal(self, task: FleetTask) -> TenantOutcome | None:
+        """Refused unless the task acts as this coordinator and that is a person (the operator's workspaces act
+        as the human deployer): a task naming no actor, or another than the coordinator's, is refused too."""
+        actor = task.options.get("actor")
+        if actor is None or actor != self.actor:
+            return TenantOutcome(task.tenant, task.wave, "refused", error=(
+                f"the task acts as {actor or 'nobody named'}, this coordinator as {self.actor}: nothing was applied"))
+        if not is_human(actor):
             return TenantOutcome(task.tenant, task.wave, "refused", error=(
                 f"the operator's workspaces act as the human deployer with no policy pack gating them; {actor}'s "
                 "fleet runs on the local engine, which previews and gates each tenant: nothing was applied"))

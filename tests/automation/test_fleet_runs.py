@@ -244,7 +244,7 @@ def test_a_run_the_engine_refuses_is_stopped_not_left_to_resume(env: Env) -> Non
     from tests.pko.test_status_rollout import FakeCluster
 
     auto = env.make(runner=FakeRunner())
-    operator = PkoFleetRunner(FakeCluster(), load_catalog(env.catalog), parse_settings(SETTINGS))
+    operator = PkoFleetRunner(FakeCluster(), load_catalog(env.catalog), parse_settings(SETTINGS), actor="human")
     with pytest.raises(UsageError, match="--engine local"):
         auto.fleet("refresh", tenants=["acme"], runner=operator)
     [stopped] = auto.store.fleet_runs.find()
@@ -260,7 +260,8 @@ def test_the_operator_engine_s_run_is_recorded_and_resumed_too(env: Env) -> None
     from tests.pko.test_status_rollout import FakeCluster
 
     def operator(cluster: FakeCluster) -> PkoFleetRunner:
-        return PkoFleetRunner(cluster, load_catalog(env.catalog), parse_settings(SETTINGS), sleep=lambda _s: None)
+        return PkoFleetRunner(cluster, load_catalog(env.catalog), parse_settings(SETTINGS), actor="human",
+                              sleep=lambda _s: None)
 
     clock = Clock()
     first = env.make(runner=FakeRunner(), clock=clock)

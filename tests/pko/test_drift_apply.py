@@ -31,7 +31,7 @@ def test_the_engine_server_side_applies_check_stacks_as_paybill_iac(catalog: Any
                                                    "reconcileRequest": "paybill-drift-run-9"}}}],
               "metadata": {}}
     api, rest = _api([(200, applied), (200, listed)])
-    engine = PkoFleetRunner(api, catalog, settings, poll=1, sleep=lambda _s: None)
+    engine = PkoFleetRunner(api, catalog, settings, actor="human", poll=1, sleep=lambda _s: None)
     report = engine.run(plan)
     assert [(o.tenant, o.result) for o in report.outcomes] == [("acme", "succeeded")]
     assert [check.status for check in engine.drift_checks] == ["in_sync"]

@@ -76,7 +76,7 @@ def _plan(catalog: Any, tenants: list[str], actor: str = "human") -> FleetPlan:
 
 
 def _engine(cluster: Any, catalog: Any, settings: Any, **options: Any) -> PkoFleetRunner:
-    return PkoFleetRunner(cluster, catalog, settings, poll=1, timeout=3, sleep=lambda _s: None,
+    return PkoFleetRunner(cluster, catalog, settings, actor="human", poll=1, timeout=3, sleep=lambda _s: None,
                           clock=iter(range(10**6)).__next__, **options)
 
 

@@ -3,6 +3,7 @@ tenant's Stack, and reports the Stacks' settled states as the tenants' outcomes.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -23,7 +24,7 @@ def _plan(catalog: Any, operation: str = "up", actor: str = "human", max_failure
 
 
 def _engine(cluster: FakeCluster, catalog: Any, settings: Any) -> PkoFleetRunner:
-    return PkoFleetRunner(cluster, catalog, settings, poll=1, sleep=lambda _s: None)
+    return PkoFleetRunner(cluster, catalog, settings, actor="human", poll=1, sleep=lambda _s: None)
 
 
 def test_the_operator_runs_the_fleet_s_tasks_wave_by_wave(catalog: Any, settings: Any) -> None:
@@ -76,3 +77,28 @@ def test_a_resumed_run_past_its_threshold_applies_nothing(catalog: Any, settings
     report = _engine(cluster, catalog, settings).run(plan)
     assert {outcome.result for outcome in report.outcomes} == {"skipped"} and cluster.applied == []
     assert report.halted.startswith("halted after 1 failure (more than 0 allowed)")
+
+
+def test_a_named_person_s_run_is_applied_and_only_tasks_of_the_coordinator_s_own_actor(catalog: Any,
+                                                                                       settings: Any) -> None:
+    def engine(cluster: FakeCluster, actor: str) -> PkoFleetRunner:
+        return PkoFleetRunner(cluster, catalog, settings, actor=actor, poll=1, sleep=lambda _s: None)
+
+    # the CLI's coordinator acts as `human:<OS user>`: its own run goes to the operator
+    cluster = FakeCluster()
+    report = engine(cluster, "human:alice").run(_plan(catalog, actor="human:alice", tenants=["acme"]))
+    assert [o.result for o in report.outcomes] == ["succeeded"] and "tenant-acme" in cluster.applied
+    # an agent coordinating its own run: refused, nothing applied
+    cluster = FakeCluster()
+    report = engine(cluster, "agent:bot").run(_plan(catalog, actor="agent:bot", tenants=["acme"]))
+    assert [o.result for o in report.outcomes] == ["refused"] and "the human deployer" in report.outcomes[0].error
+    assert "tenant-acme" not in cluster.applied
+    # a task claiming another actor than the coordinator's, or none: refused
+    claimed = _plan(catalog, actor="human", tenants=["acme"])
+    report = engine(FakeCluster(), "agent:bot").run(claimed)
+    assert [o.result for o in report.outcomes] == ["refused"]
+    assert "this coordinator as agent:bot" in report.outcomes[0].error
+    task = claimed.waves[0][0]
+    anonymous = FleetPlan("run-1", "up", ((replace(task, options={}),),))
+    report = engine(FakeCluster(), "human").run(anonymous)
+    assert [o.result for o in report.outcomes] == ["refused"] and "nobody named" in report.outcomes[0].error
