@@ -214,9 +214,10 @@ def run_task(settings: Settings, task: FleetTask) -> TenantOutcome:
         return TenantOutcome(task.tenant, task.wave, result, summary, error, round(time.monotonic() - started, 3),
                              approval)
 
-    actor = task.options.get("actor", settings.actor)
+    actor = task.options.get("actor")  # a task naming no actor is refused too, never taken as this engine's
     if actor != settings.actor:
-        return outcome("failed", error=f"the task acts as {actor}, this engine as {settings.actor}: refused")
+        return outcome("failed", error=f"the task acts as {actor or 'nobody named'}, this engine as "
+                                       f"{settings.actor}: refused")
     try:
         op = Operator(settings, notify=lambda _message: None)
     except PaybillError as error:

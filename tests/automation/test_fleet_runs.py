@@ -70,6 +70,9 @@ def test_an_engine_refuses_a_task_for_another_actor(env: Env) -> None:
     auto = env.make(runner=FakeRunner())
     outcome = run_task(engine_settings(auto), FleetTask.for_tenant("run-1", 1, "up", "acme", actor="agent:bot"))
     assert outcome.result == "failed" and "acts as agent:bot" in outcome.error
+    anonymous = FleetTask("run-1", 1, "up", "acme", "paybill-tenant/acme")  # no actor: not taken as the engine's
+    outcome = run_task(engine_settings(auto), anonymous)
+    assert outcome.result == "failed" and "acts as nobody named" in outcome.error
 
 
 def test_a_fleet_run_and_its_outcomes_are_in_the_database(env: Env, db_url: str) -> None:
