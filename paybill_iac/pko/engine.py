@@ -34,6 +34,7 @@ from paybill_iac.pko.manifests import CELL_WAVE, Rollout
 from paybill_iac.pko.rollout import Cluster, WaveResult, roll_out
 from paybill_iac.pko.settings import PkoSettings
 
+
 class PkoFleetRunner:
     """Runs a FleetPlan's tasks as Stack resources on the operator (module docstring)."""
 
